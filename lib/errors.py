@@ -1,0 +1,52 @@
+"""The studio's exceptions: one small tree, translated once at the edge that calls a driver or SDK.
+
+    StudioError
+    ├── ConfigError        settings are missing or unsafe; the process refuses to start
+    ├── NotFound           no such row for this user (also for another user's rows)
+    ├── PermissionDenied   the acting user may not do this
+    ├── InvalidInput       a request or value is malformed (bad features, bad email, ...)
+    │   └── InvalidUpload  an uploaded image was refused; nothing was stored
+    ├── AuthError          sign-in failed
+    │   └── AccountLocked  too many failed sign-ins from this place; try again later
+    └── StorageError       the object store failed
+"""
+
+from __future__ import annotations
+
+
+class StudioError(Exception):
+    """Base of every error the studio raises on purpose; its message is fit to show a user."""
+
+
+class ConfigError(StudioError):
+    pass
+
+
+class NotFound(StudioError):
+    pass
+
+
+class PermissionDenied(StudioError):
+    pass
+
+
+class InvalidInput(StudioError):
+    pass
+
+
+class InvalidUpload(InvalidInput):
+    pass
+
+
+class AuthError(StudioError):
+    pass
+
+
+class AccountLocked(AuthError):
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class StorageError(StudioError):
+    pass

@@ -1,0 +1,49 @@
+"""A character's look, as structured features (stored as JSONB on the character row).
+
+Prompts restate these so a model keeps them; the offline renderer draws from them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+HairStyle = Literal["straight", "wavy", "twin_tails", "ponytail", "bob", "short_spiky"]
+HairLength = Literal["short", "medium", "long"]
+
+
+class Features(BaseModel):
+    """What must stay the same in every expression of a character."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    hair_color: str = Field(default="#3b2a4a", description="CSS hex colour of the hair")
+    hair_style: HairStyle = "straight"
+    hair_length: HairLength = "long"
+    eye_color: str = Field(default="#4a7bd0", description="CSS hex colour of the irises")
+    skin_tone: str = Field(default="#ffe3d3", description="CSS hex colour of the skin")
+    outfit: str = Field(default="school blazer", max_length=200)
+    outfit_color: str = Field(default="#2d3e6e", description="CSS hex colour of the outfit")
+    accessories: list[str] = Field(default_factory=list, max_length=10)
+    notes: str = Field(default="", max_length=2000)
+
+    @field_validator("hair_color", "eye_color", "skin_tone", "outfit_color")
+    @classmethod
+    def _hex_colour(cls, value: str) -> str:
+        text = value.lower()
+        if len(text) != 7 or text[0] != "#" or any(c not in "0123456789abcdef" for c in text[1:]):
+            raise ValueError(f"{value!r} is not a colour like #a1b2c3")
+        return text
+
+    @field_validator("accessories")
+    @classmethod
+    def _accessories(cls, value: list[str]) -> list[str]:
+        cleaned = [item.strip() for item in value if item.strip()]
+        if any(len(item) > 60 for item in cleaned):
+            raise ValueError("each accessory must be at most 60 characters")
+        return cleaned
+
+
+# Accessories the offline renderer knows how to draw; others are kept in prompts only.
+KNOWN_ACCESSORIES = ("glasses", "hair_ribbon", "hairclip", "cat_ears", "earrings", "choker", "hat")

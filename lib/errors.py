@@ -6,8 +6,6 @@
     ├── PermissionDenied   the acting user may not do this
     ├── InvalidInput       a request or value is malformed (bad features, bad email, ...)
     │   └── InvalidUpload  an uploaded image was refused; nothing was stored
-    ├── AuthError          sign-in failed
-    │   └── AccountLocked  too many failed sign-ins from this place; try again later
     └── StorageError       the object store failed
 """
 
@@ -36,16 +34,6 @@ class InvalidInput(StudioError):
 
 class InvalidUpload(InvalidInput):
     pass
-
-
-class AuthError(StudioError):
-    pass
-
-
-class AccountLocked(AuthError):
-    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
 
 
 class StorageError(StudioError):

@@ -5,12 +5,14 @@ Prompts restate these so a model keeps them; the offline renderer draws from the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 HairStyle = Literal["straight", "wavy", "twin_tails", "ponytail", "bob", "short_spiky"]
 HairLength = Literal["short", "medium", "long"]
+HAIR_STYLES: tuple[str, ...] = get_args(HairStyle)
+HAIR_LENGTHS: tuple[str, ...] = get_args(HairLength)
 
 
 class Features(BaseModel):

@@ -1,0 +1,38 @@
+# Miyabi Character Studio. Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+PORT ?= 8501
+
+.PHONY: run test bench lint install install-dev clean-studio
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+$(VENV)/.installed: requirements.txt | $(UV)
+	$(UV) pip install --quiet --python $(PY) -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(UV)
+	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	PORT=$(PORT) $(PY) -m lib run
+
+test: install-dev
+	$(PY) -m pytest
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+bench: install-dev
+	$(PY) benchmarks/run_all.py
+
+clean-studio:
+	rm -rf .studio

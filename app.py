@@ -1,0 +1,17 @@
+"""Miyabi Character Studio: the entrypoint routes and frames; pages do the work."""
+
+import streamlit as st
+
+from lib import ui
+
+st.set_page_config(page_title="Miyabi Character Studio", page_icon="🎨", layout="wide")
+
+user = ui.sign_in_gate()
+
+pages = {
+    "Studio": [st.Page("pages/characters.py", title="Characters", icon=":material/face:", default=True)],
+}
+if user.is_admin:
+    pages["Admin"] = [st.Page("pages/admin_users.py", title="Users", icon=":material/group:")]
+
+st.navigation(pages).run()

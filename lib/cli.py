@@ -1,0 +1,201 @@
+"""`python -m lib …`: the studio's command line for staff automation.
+
+Every command takes `--json` and then prints exactly one JSON document on stdout. Errors exit
+non-zero with a one-line reason on stderr. Commands act as a user given by `--as EMAIL`, with
+the same access rules as the pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from lib import bootstrap, characters, images, users
+from lib.errors import InvalidInput, StudioError
+from lib.settings import Settings, get_settings
+from lib.storage import make_store
+
+Handler = Callable[[argparse.Namespace, Settings], Any]
+
+
+class CliError(StudioError):
+    """A usage problem found after parsing (e.g. a missing password on stdin)."""
+
+
+def _emit(args: argparse.Namespace, result: Any, human: str) -> None:
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(human)
+
+
+def _character_json(c: characters.Character) -> dict[str, Any]:
+    return {
+        "id": str(c.id), "name": c.name, "owner": c.owner_email, "base_key": c.base_key,
+        "width": c.base_width, "height": c.base_height, "source": c.base_source,
+        "features": c.features.model_dump(), "created_at": c.created_at.isoformat(),
+    }
+
+
+def _actor(conn: Any, email: str) -> users.User:
+    user = users.get_user(conn, email=email)
+    if not user.is_active:
+        raise InvalidInput(f"user {user.email} is disabled")
+    return user
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
+    engine = bootstrap.prepare_database(settings)
+    from lib import migrations
+
+    versions = [f"{m.version:04d}_{m.name}" for m in migrations.available()]
+    _emit(args, {"applied": versions, "pending": [m.name for m in migrations.pending(engine)]},
+          f"database is at {versions[-1]}")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if not args.password_stdin:
+        raise CliError("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("no password on standard input")
+    return password
+
+
+def cmd_users_add(args: argparse.Namespace, settings: Settings) -> None:
+    password = _read_password(args)
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        user = users.create_user(conn, email=args.email, password=password, role=args.role, plan=args.plan,
+                                 display_name=args.name)
+    _emit(args, {"id": str(user.id), "email": user.email, "role": user.role, "plan": user.plan},
+          f"created {user.role} {user.email} ({user.plan}) id={user.id}")
+
+
+def cmd_users_list(args: argparse.Namespace, settings: Settings) -> None:
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        rows = users.list_users(conn, actor=_actor(conn, args.as_email))
+    data = [{"id": str(u.id), "email": u.email, "role": u.role, "plan": u.plan, "active": u.is_active} for u in rows]
+    _emit(args, data, "\n".join(f"{u['email']}\t{u['role']}\t{u['plan']}\t{'active' if u['active'] else 'disabled'}"
+                                for u in data))
+
+
+def cmd_users_reset_password(args: argparse.Namespace, settings: Settings) -> None:
+    password = _read_password(args)
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        actor = _actor(conn, args.as_email)
+        target = users.get_user(conn, email=args.email)
+        users.reset_password(conn, actor=actor, user_id=target.id, new_password=password)
+    _emit(args, {"email": target.email, "sessions_ended": True}, f"password reset for {target.email}; sessions ended")
+
+
+def cmd_characters_add(args: argparse.Namespace, settings: Settings) -> None:
+    features = characters.features_from_json(_read(args.features).decode()) if args.features else None
+    data = _read(args.image)
+    image = images.clean_upload(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
+    engine = bootstrap.prepare_database(settings)
+    store = make_store(settings)
+    with engine.begin() as conn:
+        character = characters.create_character(
+            conn, store, actor=_actor(conn, args.as_email), name=args.name, image=image, features=features
+        )
+    _emit(args, _character_json(character), str(character.id))
+
+
+def cmd_characters_list(args: argparse.Namespace, settings: Settings) -> None:
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        rows = characters.list_characters(conn, actor=_actor(conn, args.as_email), any_owner=args.all)
+    _emit(args, [_character_json(c) for c in rows],
+          "\n".join(f"{c.id}\t{c.name}\t{c.base_width}x{c.base_height}\t{c.owner_email}" for c in rows)
+          or "no characters")
+
+
+def cmd_characters_delete(args: argparse.Namespace, settings: Settings) -> None:
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        characters.delete_character(conn, make_store(settings), actor=_actor(conn, args.as_email),
+                                    character_id=args.id)
+    _emit(args, {"deleted": args.id}, f"deleted {args.id}")
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
+    from lib import runner
+
+    runner.run(settings, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser = argparse.ArgumentParser(prog="python -m lib", description=__doc__.splitlines()[0], parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def leaf(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = group.add_parser(name, parents=[common], help=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    dbp = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    leaf(dbp, "upgrade", cmd_db_upgrade, "apply pending migrations (idempotent)")
+
+    up = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
+    p = leaf(up, "add", cmd_users_add, "create a user")
+    p.add_argument("email")
+    p.add_argument("--role", choices=users.ROLES, default="member")
+    p.add_argument("--plan", choices=users.PLANS, default="free")
+    p.add_argument("--name", help="display name (default: the part before @)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p = leaf(up, "list", cmd_users_list, "list users (admins)")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    p = leaf(up, "reset-password", cmd_users_reset_password, "reset a password and end that user's sessions")
+    p.add_argument("email")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    p.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
+
+    cp = sub.add_parser("characters", help="manage characters").add_subparsers(dest="characters_command",
+                                                                              required=True)
+    p = leaf(cp, "add", cmd_characters_add, "create a character from a base image; prints its id")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    p.add_argument("--name", required=True)
+    p.add_argument("--image", required=True, metavar="PATH", help="PNG, JPEG or WebP base image")
+    p.add_argument("--features", metavar="FILE", help="JSON file of features (hair_color, eye_color, ...)")
+    p = leaf(cp, "list", cmd_characters_list, "list your characters")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    p.add_argument("--all", action="store_true", help="every user's characters (admins)")
+    p = leaf(cp, "delete", cmd_characters_delete, "delete one of your characters")
+    p.add_argument("id")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+
+    p = leaf(sub, "run", cmd_run, "start the whole studio (database, workers, web app)")
+    p.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8501)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        args.handler(args, settings)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

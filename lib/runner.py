@@ -1,0 +1,59 @@
+"""`make run`: one process that owns the embedded database and supervises the web app.
+
+Start-up order: validate settings, start (or attach to) the database, migrate, seed the first admin
+(printing a generated password once), then serve Streamlit on 127.0.0.1:PORT until interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+from types import FrameType
+
+from lib import bootstrap
+from lib.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+
+def streamlit_command(port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+
+
+def announce(line: str) -> None:
+    print(line, flush=True)  # noqa: T201 - this is the console output of `make run`
+
+
+def run(settings: Settings, *, port: int | None = None) -> None:
+    settings.validate_for_startup()
+    engine = bootstrap.prepare_database(settings)
+    seeded = bootstrap.seed_admin(engine, settings)
+    if seeded and seeded.password:
+        announce(f"Created the studio admin {seeded.email} with password: {seeded.password}")
+        announce("  (shown once; set STUDIO_ADMIN_PASSWORD to choose it)")
+    elif seeded:
+        announce(f"Created the studio admin {seeded.email} (password from STUDIO_ADMIN_PASSWORD)")
+    port = port or settings.port
+    children = [subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT)]
+    announce(f"Miyabi Character Studio: http://127.0.0.1:{port}  (Ctrl-C stops)")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for child in children:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        children[0].wait()
+    except KeyboardInterrupt:
+        stop(signal.SIGINT, None)
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()

@@ -1,0 +1,131 @@
+"""One settings object for every face of the studio (pages, CLI, workers, notebooks).
+
+Values come from environment variables, then `.streamlit/secrets.toml` (flat keys, any case).
+Leaving DATABASE_URL unset selects the embedded default: a pip-installed Postgres under
+`.studio/`, objects on local disk, and secrets generated on first use. Setting it means
+production, where missing or placeholder secrets refuse to start.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from lib.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "placeholder", "secret", "your-cookie-key-here"}
+MIN_COOKIE_KEY_LENGTH = 32
+
+
+class _SecretsTomlSource(PydanticBaseSettingsSource):
+    """Reads flat keys from `.streamlit/secrets.toml`; keys match field names case-insensitively."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path.is_file():
+            with path.open("rb") as fh:
+                raw = tomllib.load(fh)
+            self._data = {k.lower(): v for k, v in raw.items() if not isinstance(v, dict)}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        names = set(self.settings_cls.model_fields)
+        return {k: v for k, v in self._data.items() if k in names}
+
+
+class Settings(BaseSettings):
+    """Every knob of the studio; README's configuration table lists the same names."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+    database_url: str | None = Field(default=None, description="Postgres URL; unset = embedded server")
+    studio_home: Path = Field(default=PROJECT_ROOT / ".studio", description="embedded data directory")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_prefix: str = ""
+    presigned_url_seconds: int = Field(default=900, ge=1, le=900)
+
+    studio_cookie_key: str | None = None
+    studio_cookie_name: str = "miyabi_studio_auth"
+    studio_cookie_days: float = Field(default=7.0, gt=0, le=30)
+    studio_admin_email: str = "admin@studio.local"
+    studio_admin_password: str | None = None
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_upload_pixels: int = Field(default=40_000_000, ge=1)
+
+    port: int = 8501
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _SecretsTomlSource(settings_cls, SECRETS_FILE)
+
+    @property
+    def embedded(self) -> bool:
+        """True in the zero-configuration default (no DATABASE_URL)."""
+        return self.database_url is None
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.studio_home / "objects"
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.studio_home / "pgdata"
+
+    def cookie_key(self) -> str:
+        """The cookie signing key; generated once under `.studio/` in the embedded default."""
+        key = (self.studio_cookie_key or "").strip()
+        if key and key.lower() not in PLACEHOLDER_SECRETS and len(key) >= MIN_COOKIE_KEY_LENGTH:
+            return key
+        if not self.embedded:
+            raise ConfigError(
+                "STUDIO_COOKIE_KEY is missing, a placeholder or shorter than "
+                f"{MIN_COOKIE_KEY_LENGTH} characters; set a random key (e.g. `openssl rand -hex 32`)."
+            )
+        path = self.studio_home / "cookie_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def validate_for_startup(self) -> None:
+        """Refuse to start with unsafe production settings (raises ConfigError)."""
+        self.cookie_key()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment and secrets file, translating errors to ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,200 @@
+"""The one module of lib/ that imports Streamlit: cached clients, the sign-in gate and shared widgets.
+
+Sign-in uses streamlit-authenticator over the users table. On top of the library this module adds
+what it lacks: failed sign-ins are throttled per account and source in Postgres, and a session is
+checked against `users.sessions_valid_after` on every run, so logout, password resets and disabled
+accounts end sessions server-side (including re-authentication cookies issued before).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import streamlit as st
+import streamlit_authenticator as stauth
+from sqlalchemy import Connection, Engine
+from streamlit_authenticator.utilities.exceptions import LoginError
+
+from lib import db, migrations, users
+from lib.errors import StudioError
+from lib.settings import Settings, get_settings
+from lib.storage import ObjectStore, make_store
+from lib.users import User
+
+log = logging.getLogger(__name__)
+_AUTH_AT = "studio_authenticated_at"
+
+
+@st.cache_resource
+def settings() -> Settings:
+    value = get_settings()
+    value.validate_for_startup()
+    return value
+
+
+@st.cache_resource
+def engine() -> Engine:
+    eng = db.get_engine(settings())
+    migrations.upgrade(eng)
+    return eng
+
+
+@st.cache_resource
+def store() -> ObjectStore:
+    return make_store(settings())
+
+
+@contextmanager
+def transaction() -> Iterator[Connection]:
+    """One database transaction for a page action (committed when the block ends cleanly)."""
+    with engine().begin() as conn:
+        yield conn
+
+
+def _source() -> str:
+    """Where a sign-in comes from, for throttling: the client address when Streamlit knows it."""
+    try:
+        return st.context.ip_address or "unknown"
+    except Exception:  # noqa: BLE001 - outside a browser session (tests) there is no address
+        return "unknown"
+
+
+def _credentials(source: str) -> dict:
+    """Active users for the authenticator; accounts locked from this source are marked as such."""
+    s = settings()
+    with transaction() as conn:
+        creds = users.authenticator_credentials(conn)
+        locked = users.locked_accounts(conn, source=source, max_failures=s.login_max_failures,
+                                       window_seconds=s.login_lock_minutes * 60)
+    for email, entry in creds["usernames"].items():
+        entry["failed_login_attempts"] = s.login_max_failures if email in locked else 0
+    return creds
+
+
+def _on_login(details: dict) -> None:
+    st.session_state[_AUTH_AT] = datetime.now(UTC)
+    with transaction() as conn:
+        users.clear_login_failures(conn, email=details["username"], source=_source())
+
+
+def _on_logout(details: dict) -> None:
+    if details.get("username"):
+        with transaction() as conn:
+            user = users.find_user(conn, email=details["username"])
+            if user:
+                users.end_sessions(conn, user_id=user.id)
+    st.session_state.pop(_AUTH_AT, None)
+
+
+def _cookie_issued_at() -> datetime | None:
+    """When the re-authentication cookie was issued (the library stores only its expiry)."""
+    s = settings()
+    token = st.context.cookies.get(s.studio_cookie_name)
+    if not token:
+        return None
+    try:
+        data = jwt.decode(token, s.cookie_key(), algorithms=["HS256"])
+        return datetime.fromtimestamp(data["exp_date"], UTC) - timedelta(days=s.studio_cookie_days)
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _authenticator(creds: dict) -> stauth.Authenticate:
+    s = settings()
+    return stauth.Authenticate(
+        creds, cookie_name=s.studio_cookie_name, cookie_key=s.cookie_key(),
+        cookie_expiry_days=s.studio_cookie_days, auto_hash=False, login_sleep_time=0,
+    )
+
+
+def _validated_user() -> User | None:
+    """The signed-in user if the session is still valid server-side; otherwise sign them out."""
+    email = st.session_state.get("username")
+    if not st.session_state.get("authentication_status") or not email:
+        return None
+    authenticated_at = st.session_state.get(_AUTH_AT) or _cookie_issued_at()
+    if authenticated_at is None:
+        return None
+    st.session_state[_AUTH_AT] = authenticated_at
+    with transaction() as conn:
+        return users.session_user(conn, email=email, authenticated_at=authenticated_at)
+
+
+def _end_local_session() -> None:
+    for key in ("authentication_status", "username", "name", "email", "roles", _AUTH_AT):
+        st.session_state[key] = None
+    st.session_state["logout"] = True
+
+
+def sign_in_gate() -> User:
+    """Show the sign-in form until a valid user is signed in; render the sign-out button. Stops the run."""
+    source = _source()
+    creds = _credentials(source)
+    before = {e: entry["failed_login_attempts"] for e, entry in creds["usernames"].items()}
+    auth = _authenticator(creds)
+    try:
+        auth.login(fields={"Form name": "Sign in", "Username": "Email", "Password": "Password", "Login": "Sign in"},
+                   max_login_attempts=settings().login_max_failures, callback=_on_login)
+    except LoginError:
+        st.error("Too many failed sign-ins for this account. Try again in "
+                 f"{settings().login_lock_minutes} minutes or ask an admin to reset the password.")
+        st.stop()
+    failed = [e for e, n in before.items() if creds["usernames"].get(e, {}).get("failed_login_attempts", 0) > n]
+    if failed:
+        with transaction() as conn:
+            for email in failed:
+                users.record_login_failure(conn, email=email, source=source)
+    status = st.session_state.get("authentication_status")
+    if status is False:
+        st.error("Wrong email or password.")
+        st.stop()
+    if status is None:
+        st.stop()
+    user = _validated_user()
+    if user is None:
+        _end_local_session()
+        st.warning("Your session has ended. Please sign in again.")
+        st.stop()
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.email}** ({user.role}, {user.plan} plan)")
+        auth.logout(button_name="Sign out", location="sidebar", key="studio_logout", callback=_on_logout)
+    return user
+
+
+def require_user() -> User:
+    """The signed-in user for a page; shows the sign-in form and stops the run if there is none."""
+    user = _validated_user()
+    if user is not None:
+        return user
+    return sign_in_gate()
+
+
+def require_admin() -> User:
+    """The signed-in admin; members are refused with a clear message."""
+    user = require_user()
+    if not user.is_admin:
+        st.error("This page is for admins only.")
+        st.stop()
+    return user
+
+
+def show_error(exc: StudioError) -> None:
+    """Show an expected error as a message the user can act on."""
+    st.error(str(exc))
+
+
+@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+def _object_bytes(key: str) -> bytes:
+    return store().get(key)
+
+
+def object_image(key: str) -> str | bytes:
+    """What st.image needs for a stored object: a presigned URL (S3) or the bytes (local disk).
+
+    Callers pass keys of rows they already read with an access check; keys embed the owner's id.
+    """
+    return store().download_url(key) or _object_bytes(key)

@@ -1,0 +1,73 @@
+"""Admin: add users, change role and plan, reset passwords, disable accounts."""
+
+import pandas as pd
+import streamlit as st
+
+from lib import ui, users
+from lib.errors import StudioError
+
+admin = ui.require_admin()
+st.title("Users")
+
+with ui.transaction() as conn:
+    everyone = users.list_users(conn, actor=admin)
+
+st.dataframe(
+    pd.DataFrame([{"email": u.email, "name": u.display_name, "role": u.role, "plan": u.plan,
+                   "active": u.is_active, "created": u.created_at} for u in everyone]),
+    hide_index=True, width="stretch",
+)
+
+st.subheader("Add a user")
+with st.form("add-user", clear_on_submit=True):
+    c1, c2, c3 = st.columns([2, 1, 1])
+    email = c1.text_input("Email")
+    role = c2.selectbox("Role", users.ROLES, index=users.ROLES.index("member"))
+    plan = c3.selectbox("Plan", users.PLANS)
+    password = st.text_input(f"Initial password (at least {users.MIN_PASSWORD_LENGTH} characters)",
+                             type="password")
+    if st.form_submit_button("Add user", type="primary"):
+        try:
+            with ui.transaction() as conn:
+                created = users.create_user(conn, email=email, password=password, role=role, plan=plan)
+            st.toast(f"Added {created.email}")
+            st.rerun()
+        except StudioError as exc:
+            ui.show_error(exc)
+
+st.subheader("Change a user")
+by_email = {u.email: u for u in everyone}
+chosen = st.selectbox("User", list(by_email))
+target = by_email[chosen]
+tab_plan, tab_password, tab_access = st.tabs(["Role and plan", "Reset password", "Access"])
+with tab_plan, st.form("role-plan"):
+    new_role = st.selectbox("Role", users.ROLES, index=users.ROLES.index(target.role))
+    new_plan = st.selectbox("Plan", users.PLANS, index=users.PLANS.index(target.plan))
+    if st.form_submit_button("Save"):
+        try:
+            with ui.transaction() as conn:
+                users.set_role_and_plan(conn, actor=admin, user_id=target.id, role=new_role, plan=new_plan)
+            st.toast(f"Updated {target.email}")
+            st.rerun()
+        except StudioError as exc:
+            ui.show_error(exc)
+with tab_password, st.form("reset-password", clear_on_submit=True):
+    st.caption("Resetting a password signs the user out everywhere.")
+    new_password = st.text_input("New password", type="password")
+    if st.form_submit_button("Reset password"):
+        try:
+            with ui.transaction() as conn:
+                users.reset_password(conn, actor=admin, user_id=target.id, new_password=new_password)
+            st.success(f"Password reset for {target.email}; their sessions have ended.")
+        except StudioError as exc:
+            ui.show_error(exc)
+with tab_access:
+    label = "Disable account" if target.is_active else "Enable account"
+    st.caption("Disabling signs the user out everywhere; their characters are kept.")
+    if st.button(label, disabled=target.id == admin.id):
+        try:
+            with ui.transaction() as conn:
+                users.set_active(conn, actor=admin, user_id=target.id, active=not target.is_active)
+            st.rerun()
+        except StudioError as exc:
+            ui.show_error(exc)

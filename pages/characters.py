@@ -1,0 +1,88 @@
+"""Characters: create one from a base image and its features, then rename or delete it."""
+
+import streamlit as st
+
+from lib import characters, images, ui
+from lib.errors import StudioError
+from lib.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
+
+user = ui.require_user()
+settings = ui.settings()
+st.title("Characters")
+
+show_all = user.is_admin and st.toggle("Show every user's characters", help="Admins only")
+with ui.transaction() as conn:
+    rows = characters.list_characters(conn, actor=user, any_owner=show_all)
+
+if not rows:
+    st.info("No characters yet. Create your first one below: give it a name, upload the approved base image "
+            "and describe what must never change.")
+
+for character in rows:
+    with st.container(border=True):
+        left, right = st.columns([1, 3])
+        left.image(ui.object_image(character.base_key), width=160)
+        f = character.features
+        right.subheader(character.name)
+        right.caption(f"{character.base_width}×{character.base_height} · {character.base_source} · "
+                      f"created {character.created_at:%Y-%m-%d %H:%M}"
+                      + (f" · owner {character.owner_email}" if show_all else ""))
+        right.write(f"Hair {f.hair_length} {f.hair_style.replace('_', ' ')} · outfit: {f.outfit}"
+                    + (f" · {', '.join(f.accessories)}" if f.accessories else ""))
+        if character.user_id != user.id:
+            continue
+        with right.expander("Rename or delete"):
+            with st.form(f"rename-{character.id}"):
+                new_name = st.text_input("Name", value=character.name)
+                if st.form_submit_button("Rename"):
+                    try:
+                        with ui.transaction() as conn:
+                            characters.rename_character(conn, actor=user, character_id=character.id, name=new_name)
+                        st.rerun()
+                    except StudioError as exc:
+                        ui.show_error(exc)
+            sure = st.checkbox("I understand this deletes the character and all its variants",
+                               key=f"sure-{character.id}")
+            if st.button("Delete", key=f"delete-{character.id}", disabled=not sure, type="primary"):
+                with ui.transaction() as conn:
+                    characters.delete_character(conn, ui.store(), actor=user, character_id=character.id)
+                st.toast(f"Deleted {character.name}")
+                st.rerun()
+
+st.header("New character")
+defaults = Features()
+with st.form("create-character", clear_on_submit=False):
+    name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura")
+    upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels)",
+                              type=["png", "jpg", "jpeg", "webp"])
+    c1, c2, c3, c4 = st.columns(4)
+    hair_color = c1.color_picker("Hair colour", defaults.hair_color)
+    eye_color = c2.color_picker("Eye colour", defaults.eye_color)
+    skin_tone = c3.color_picker("Skin tone", defaults.skin_tone)
+    outfit_color = c4.color_picker("Outfit colour", defaults.outfit_color)
+    c1, c2, c3 = st.columns(3)
+    hair_style = c1.selectbox("Hair style", HAIR_STYLES)
+    hair_length = c2.selectbox("Hair length", HAIR_LENGTHS, index=HAIR_LENGTHS.index(defaults.hair_length))
+    outfit = c3.text_input("Outfit", value=defaults.outfit, max_chars=200)
+    accessories = st.multiselect("Accessories", KNOWN_ACCESSORIES, accept_new_options=True)
+    notes = st.text_area("Notes for prompts (anything else that must stay the same)", max_chars=2000)
+    submitted = st.form_submit_button("Create character", type="primary")
+
+if submitted:
+    if upload is None:
+        st.error("Choose a base image to upload.")
+        st.stop()
+    try:
+        image = images.clean_upload(upload.getvalue(), max_bytes=settings.max_upload_bytes,
+                                    max_pixels=settings.max_upload_pixels)
+        features = characters.parse_features(dict(
+            hair_color=hair_color, eye_color=eye_color, skin_tone=skin_tone, outfit_color=outfit_color,
+            hair_style=hair_style, hair_length=hair_length, outfit=outfit, accessories=accessories, notes=notes))
+        with ui.transaction() as conn:
+            created = characters.create_character(conn, ui.store(), actor=user, name=name, image=image,
+                                                  features=features)
+    except StudioError as exc:
+        ui.show_error(exc)
+    else:
+        st.toast(f"Created {created.name}.")
+        st.rerun()

@@ -1,0 +1,118 @@
+-- The foundation schema: plans, users, sign-in failures, characters, credits, jobs and variants.
+-- Invariants live here: roles, plans and statuses are constraints, balances can never go negative.
+
+CREATE TABLE plans (
+    key              text PRIMARY KEY CHECK (key IN ('free', 'basic', 'pro')),
+    name             text NOT NULL,
+    monthly_credits  integer NOT NULL CHECK (monthly_credits >= 0),
+    max_batch_size   integer NOT NULL CHECK (max_batch_size > 0),
+    allowed_models   text[] NOT NULL DEFAULT '{}',
+    allowed_sizes    text[] NOT NULL DEFAULT '{}',
+    price_usd_cents  integer NOT NULL DEFAULT 0 CHECK (price_usd_cents >= 0)
+);
+
+INSERT INTO plans (key, name, monthly_credits, max_batch_size, allowed_models, allowed_sizes, price_usd_cents) VALUES
+    ('free',  'Free',   30,   12, '{offline,gemini-3.1-flash-lite-image}', '{512,1K}', 0),
+    ('basic', 'Basic', 300,   40, '{offline,gemini-3.1-flash-lite-image,gemini-3.1-flash-image}', '{512,1K,2K}', 1900),
+    ('pro',   'Pro',  1500,  100, '{offline,gemini-3.1-flash-lite-image,gemini-3.1-flash-image,gemini-3-pro-image}', '{512,1K,2K,4K}', 7900);
+
+CREATE TABLE users (
+    id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    email                 text NOT NULL,
+    display_name          text NOT NULL,
+    password_hash         text NOT NULL,
+    role                  text NOT NULL DEFAULT 'member' CHECK (role IN ('admin', 'member')),
+    plan                  text NOT NULL DEFAULT 'free' REFERENCES plans (key),
+    is_active             boolean NOT NULL DEFAULT true,
+    -- Sessions authenticated before this instant are void (logout, password reset, disable).
+    sessions_valid_after  timestamptz NOT NULL DEFAULT now(),
+    stripe_customer_id    text UNIQUE,
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT users_email_key UNIQUE (email),
+    CONSTRAINT users_email_lower CHECK (email = lower(btrim(email)) AND email LIKE '%_@_%'),
+    CONSTRAINT users_password_bcrypt CHECK (password_hash LIKE '$2_$%')
+);
+
+-- Failed sign-ins per account and source; a lock is a count inside a sliding window, so it always ends.
+CREATE TABLE login_failures (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email      text NOT NULL,
+    source     text NOT NULL,
+    failed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX login_failures_lookup ON login_failures (email, source, failed_at);
+
+CREATE TABLE characters (
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id      uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         text NOT NULL CHECK (length(btrim(name)) BETWEEN 1 AND 100),
+    features     jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(features) = 'object'),
+    base_key     text NOT NULL,
+    base_width   integer NOT NULL CHECK (base_width > 0),
+    base_height  integer NOT NULL CHECK (base_height > 0),
+    base_source  text NOT NULL CHECK (base_source IN ('upload', 'generated')),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX characters_by_user ON characters (user_id, created_at DESC);
+
+CREATE TABLE user_credits (
+    user_id       uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    available     integer NOT NULL DEFAULT 0 CHECK (available >= 0),
+    held          integer NOT NULL DEFAULT 0 CHECK (held >= 0),
+    period_start  date NOT NULL DEFAULT date_trunc('month', now())::date
+);
+
+CREATE TABLE generation_jobs (
+    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id       uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    character_id  uuid NOT NULL REFERENCES characters (id) ON DELETE CASCADE,
+    status        text NOT NULL DEFAULT 'queued'
+                  CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    backend       text NOT NULL,
+    model         text NOT NULL,
+    image_size    text NOT NULL,
+    settings      jsonb NOT NULL DEFAULT '{}',
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz
+);
+CREATE INDEX generation_jobs_by_user ON generation_jobs (user_id, created_at DESC);
+
+-- One expression variant (差分) of a character, produced by one item of a generation job.
+CREATE TABLE differences (
+    id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    job_id          uuid NOT NULL REFERENCES generation_jobs (id) ON DELETE CASCADE,
+    character_id    uuid NOT NULL REFERENCES characters (id) ON DELETE CASCADE,
+    expression_key  text NOT NULL,
+    variant         text CHECK (variant IN ('mouth_open', 'blink')),
+    status          text NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    review          text NOT NULL DEFAULT 'pending' CHECK (review IN ('pending', 'approved', 'rejected')),
+    image_key       text,
+    raw_key         text,
+    score           real CHECK (score BETWEEN 0 AND 100),
+    score_parts     jsonb,
+    failure_reason  text,
+    cost_credits    integer NOT NULL DEFAULT 0 CHECK (cost_credits >= 0),
+    cost_usd        numeric(10, 4) NOT NULL DEFAULT 0,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz,
+    CONSTRAINT differences_done_has_image CHECK (status <> 'done' OR image_key IS NOT NULL),
+    CONSTRAINT differences_failed_has_reason CHECK (status <> 'failed' OR failure_reason IS NOT NULL)
+);
+CREATE INDEX differences_by_character ON differences (character_id, created_at DESC);
+CREATE INDEX differences_by_job ON differences (job_id);
+
+CREATE TABLE credit_transactions (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id          uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind             text NOT NULL
+                     CHECK (kind IN ('grant', 'hold', 'capture', 'release', 'monthly_reset', 'adjustment')),
+    amount           integer NOT NULL,
+    idempotency_key  text NOT NULL UNIQUE,
+    job_id           uuid REFERENCES generation_jobs (id) ON DELETE SET NULL,
+    difference_id    uuid REFERENCES differences (id) ON DELETE SET NULL,
+    reason           text,
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX credit_transactions_by_user ON credit_transactions (user_id, created_at DESC);

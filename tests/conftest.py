@@ -1,0 +1,123 @@
+"""Shared fixtures: a real Postgres database per test session, a rolled-back transaction per test.
+
+With TEST_DATABASE_URL set (CI: the server at 127.0.0.1:5432) a fresh database is created on that
+server; without it an embedded server is started in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from lib import db, migrations, users
+from lib import settings as settings_module
+from lib.storage import LocalStore
+
+COOKIE_KEY = secrets.token_hex(32)
+PASSWORD = "correct-horse-battery"
+
+
+def _server_url() -> str:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return db.sqlalchemy_url(os.environ["TEST_DATABASE_URL"])
+    home = Path(tempfile.mkdtemp(prefix="studio-test-pg-"))
+    return db.sqlalchemy_url(db.embedded_server(home / "pgdata").get_uri())
+
+
+def create_database(server_url: str, name: str) -> str:
+    """Create an empty database on the server and return its URL."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    name = f"studio_test_{uuid.uuid4().hex[:10]}"
+    url = create_database(server_url, name)
+    yield url
+    db.dispose_engines()
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = sa.create_engine(database_url)
+    migrations.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def conn(engine: Engine) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as connection:
+        outer = connection.begin()
+        yield connection
+        outer.rollback()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "objects")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test reads the developer's secrets file or environment."""
+    monkeypatch.setattr(settings_module, "SECRETS_FILE", tmp_path / "no-secrets.toml")
+    for name in ("DATABASE_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "STUDIO_COOKIE_KEY", "STUDIO_HOME",
+                 "STUDIO_ADMIN_PASSWORD", "STUDIO_ADMIN_EMAIL", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    settings_module.get_settings.cache_clear()
+    yield
+    settings_module.get_settings.cache_clear()
+
+
+@pytest.fixture
+def make_user(conn: Connection):
+    """Create users inside the test transaction."""
+
+    def make(email: str | None = None, *, role: str = "member", plan: str = "free") -> users.User:
+        return users.create_user(conn, email=email or f"u{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD,
+                                 role=role, plan=plan)
+
+    return make
+
+
+TABLES = ("credit_transactions", "differences", "generation_jobs", "characters", "user_credits",
+          "login_failures", "users")
+
+
+@pytest.fixture
+def committed_env(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Environment for code that opens its own connections (pages, CLI): committed data, wiped after."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "studio"))
+    monkeypatch.setenv("STUDIO_COOKIE_KEY", COOKIE_KEY)
+    settings_module.get_settings.cache_clear()
+    yield tmp_path / "studio"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from lib import settings as settings_module
+from lib.errors import ConfigError
+from lib.settings import load_settings
+
+
+def test_nothing_configured_means_embedded_defaults(tmp_path: Path) -> None:
+    s = load_settings(studio_home=tmp_path)
+    assert s.embedded
+    assert s.objects_dir == tmp_path / "objects"
+    assert s.s3_bucket is None
+    assert s.port == 8501
+
+
+def test_embedded_default_generates_a_cookie_key_once(tmp_path: Path) -> None:
+    first = load_settings(studio_home=tmp_path).cookie_key()
+    again = load_settings(studio_home=tmp_path).cookie_key()
+    assert first == again
+    assert len(first) >= 32
+    assert (tmp_path / "cookie_key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("key", [None, "change-me", "short-but-real"])
+def test_production_refuses_missing_or_placeholder_cookie_key(key: str | None, tmp_path: Path) -> None:
+    s = load_settings(database_url="postgresql://db.internal/studio", studio_cookie_key=key, studio_home=tmp_path)
+    with pytest.raises(ConfigError, match="STUDIO_COOKIE_KEY"):
+        s.validate_for_startup()
+    assert not (tmp_path / "cookie_key").exists()
+
+
+def test_production_accepts_a_real_cookie_key() -> None:
+    key = "k" * 16 + "9" * 16
+    s = load_settings(database_url="postgresql://db.internal/studio", studio_cookie_key=key)
+    s.validate_for_startup()
+    assert s.cookie_key() == key
+
+
+def test_secrets_file_is_read_with_any_key_case_and_env_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets_file = tmp_path / "secrets.toml"
+    secrets_file.write_text('S3_BUCKET = "from-file"\ns3_region = "ap-northeast-1"\n[section]\nport = 1\n')
+    monkeypatch.setattr(settings_module, "SECRETS_FILE", secrets_file)
+    assert load_settings().s3_bucket == "from-file"
+    assert load_settings().s3_region == "ap-northeast-1"
+    monkeypatch.setenv("S3_BUCKET", "from-env")
+    assert load_settings().s3_bucket == "from-env"
+    assert load_settings().port == 8501  # tables in secrets.toml are not settings
+
+
+def test_invalid_values_raise_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "not-a-port")
+    with pytest.raises(ConfigError, match="port"):
+        load_settings()
+    monkeypatch.setenv("PORT", "8502")
+    monkeypatch.setenv("PRESIGNED_URL_SECONDS", "3600")
+    with pytest.raises(ConfigError, match="presigned_url_seconds"):
+        load_settings()

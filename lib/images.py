@@ -66,7 +66,7 @@ def _decode(image: Image.Image) -> Image.Image:
 
 def _sixteen_bit_to_eight(image: Image.Image) -> Image.Image:
     values = np.asarray(image, dtype=np.uint32)
-    return Image.fromarray((values // 257).clip(0, 255).astype(np.uint8), mode="L")
+    return Image.fromarray((values // 257).clip(0, 255).astype(np.uint8))
 
 
 def _cmyk_to_rgb(image: Image.Image) -> Image.Image:

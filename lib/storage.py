@@ -160,7 +160,10 @@ def s3_client(settings: Settings) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(s3={"addressing_style": "path"} if settings.s3_endpoint_url else {}, retries={"max_attempts": 3})
+    config = Config(
+        signature_version="s3v4", retries={"max_attempts": 3},
+        s3={"addressing_style": "path"} if settings.s3_endpoint_url else {},
+    )
     return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config)
 
 

@@ -91,6 +91,7 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     for name in ("DATABASE_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "STUDIO_COOKIE_KEY", "STUDIO_HOME",
                  "STUDIO_ADMIN_PASSWORD", "STUDIO_ADMIN_EMAIL", "PORT"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)  # fast hashes; the format is the same
     settings_module.get_settings.cache_clear()
     yield
     settings_module.get_settings.cache_clear()

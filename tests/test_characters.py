@@ -1,0 +1,112 @@
+"""Characters belong to one user: every data function is checked with two users."""
+
+import io
+import uuid
+
+import pytest
+from PIL import Image
+from sqlalchemy import text
+
+from lib import characters
+from lib.errors import InvalidInput, NotFound, PermissionDenied
+from lib.images import clean_upload
+
+
+def base_image(colour=(220, 120, 160, 255), size=(60, 80)):
+    out = io.BytesIO()
+    Image.new("RGBA", size, colour).save(out, format="PNG")
+    return clean_upload(out.getvalue(), max_bytes=10**7, max_pixels=10**7)
+
+
+@pytest.fixture
+def two_users(make_user):
+    return make_user(), make_user()
+
+
+def create(conn, store, actor, name="Sakura", **kwargs):
+    return characters.create_character(conn, store, actor=actor, name=name, image=base_image(), **kwargs)
+
+
+def test_create_stores_the_base_under_the_owner_prefix(conn, store, two_users) -> None:
+    ann, _ = two_users
+    made = create(conn, store, ann, name="  Sakura   桜 ", features={"hair_color": "#FF88AA", "accessories": [" hat "]})
+    assert made.name == "Sakura 桜"
+    assert made.base_key.startswith(f"characters/{ann.id}/{made.id}/base/")
+    assert made.features.hair_color == "#ff88aa" and made.features.accessories == ["hat"]
+    assert Image.open(io.BytesIO(characters.load_base(store, made))).size == (60, 80)
+    stored = conn.execute(text("SELECT features->>'hair_color' FROM characters WHERE id = :i"), {"i": made.id})
+    assert stored.scalar_one() == "#ff88aa"
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [({"hair_color": "pink"}, "hair_color"), ({"hair_style": "mohawk"}, "hair_style"), ({"wings": True}, "wings")],
+)
+def test_bad_features_are_refused_with_the_field_named(conn, store, two_users, features, message) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        create(conn, store, two_users[0], features=features)
+    assert store.list("characters/") == []
+
+
+def test_names_are_required(conn, store, two_users) -> None:
+    with pytest.raises(InvalidInput, match="1 to 100"):
+        create(conn, store, two_users[0], name="   ")
+
+
+def test_each_user_sees_only_their_own(conn, store, two_users) -> None:
+    ann, ben = two_users
+    mine = create(conn, store, ann, name="Ann's")
+    theirs = create(conn, store, ben, name="Ben's")
+    assert [c.id for c in characters.list_characters(conn, actor=ann)] == [mine.id]
+    assert [c.id for c in characters.list_characters(conn, actor=ben)] == [theirs.id]
+    assert characters.get_character(conn, actor=ann, character_id=str(mine.id)).name == "Ann's"
+
+    # Every data function treats the other user's id exactly like an unknown one.
+    for call in (
+        lambda: characters.get_character(conn, actor=ann, character_id=theirs.id),
+        lambda: characters.get_character(conn, actor=ann, character_id=theirs.id, any_owner=True),
+        lambda: characters.rename_character(conn, actor=ann, character_id=theirs.id, name="stolen"),
+        lambda: characters.update_features(conn, actor=ann, character_id=theirs.id, features={}),
+        lambda: characters.delete_character(conn, store, actor=ann, character_id=theirs.id),
+        lambda: characters.get_character(conn, actor=ann, character_id=uuid.uuid4()),
+        lambda: characters.get_character(conn, actor=ann, character_id="not-a-uuid"),
+    ):
+        with pytest.raises(NotFound, match="not found"):
+            call()
+    assert characters.get_character(conn, actor=ben, character_id=theirs.id).name == "Ben's"
+    assert store.exists(theirs.base_key)
+
+
+def test_admins_see_everyone_only_when_they_ask(conn, store, two_users, make_user) -> None:
+    ann, _ = two_users
+    admin = make_user(role="admin")
+    made = create(conn, store, ann)
+    assert characters.list_characters(conn, actor=admin) == []
+    assert [c.id for c in characters.list_characters(conn, actor=admin, any_owner=True)] == [made.id]
+    assert characters.get_character(conn, actor=admin, character_id=made.id, any_owner=True).owner_email == ann.email
+    with pytest.raises(NotFound):
+        characters.get_character(conn, actor=admin, character_id=made.id)
+    with pytest.raises(PermissionDenied):
+        characters.list_characters(conn, actor=ann, any_owner=True)
+
+
+def test_rename_update_and_delete_own(conn, store, two_users) -> None:
+    ann, _ = two_users
+    made = create(conn, store, ann)
+    characters.rename_character(conn, actor=ann, character_id=made.id, name="Renamed")
+    characters.update_features(conn, actor=ann, character_id=made.id, features={"eye_color": "#00aa00"})
+    again = characters.get_character(conn, actor=ann, character_id=made.id)
+    assert again.name == "Renamed" and again.features.eye_color == "#00aa00"
+    store.put(f"characters/{ann.id}/{made.id}/diffs/happy.png", b"png")
+    characters.delete_character(conn, store, actor=ann, character_id=made.id)
+    assert store.list(f"characters/{ann.id}/{made.id}/") == []
+    with pytest.raises(NotFound):
+        characters.get_character(conn, actor=ann, character_id=made.id)
+
+
+def test_features_json_file_errors_are_readable() -> None:
+    with pytest.raises(InvalidInput, match="not valid JSON"):
+        characters.features_from_json("{hair")
+    with pytest.raises(InvalidInput, match="JSON object"):
+        characters.features_from_json("[1]")
+    assert characters.features_from_json('{"hair_length": "short"}').hair_length == "short"

@@ -27,6 +27,7 @@ from lib.users import User
 
 log = logging.getLogger(__name__)
 _AUTH_AT = "studio_authenticated_at"
+_SIGN_OUT = "studio_sign_out"
 
 
 @st.cache_resource
@@ -57,10 +58,8 @@ def transaction() -> Iterator[Connection]:
 
 def _source() -> str:
     """Where a sign-in comes from, for throttling: the client address when Streamlit knows it."""
-    try:
-        return st.context.ip_address or "unknown"
-    except Exception:  # noqa: BLE001 - outside a browser session (tests) there is no address
-        return "unknown"
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
 
 
 def _credentials(source: str) -> dict:
@@ -81,20 +80,18 @@ def _on_login(details: dict) -> None:
         users.clear_login_failures(conn, email=details["username"], source=_source())
 
 
-def _on_logout(details: dict) -> None:
-    if details.get("username"):
-        with transaction() as conn:
-            user = users.find_user(conn, email=details["username"])
-            if user:
-                users.end_sessions(conn, user_id=user.id)
-    st.session_state.pop(_AUTH_AT, None)
+def _on_sign_out(user_id: object) -> None:
+    """End every session of the user server-side; the next run clears this browser's cookie."""
+    with transaction() as conn:
+        users.end_sessions(conn, user_id=user_id)
+    st.session_state[_SIGN_OUT] = True
 
 
 def _cookie_issued_at() -> datetime | None:
     """When the re-authentication cookie was issued (the library stores only its expiry)."""
     s = settings()
     token = st.context.cookies.get(s.studio_cookie_name)
-    if not token:
+    if not isinstance(token, str) or not token:
         return None
     try:
         data = jwt.decode(token, s.cookie_key(), algorithms=["HS256"])
@@ -136,9 +133,17 @@ def sign_in_gate() -> User:
     creds = _credentials(source)
     before = {e: entry["failed_login_attempts"] for e, entry in creds["usernames"].items()}
     auth = _authenticator(creds)
+    if st.session_state.pop(_SIGN_OUT, False):
+        if st.session_state.get("authentication_status"):
+            auth.logout(location="unrendered")  # clears the library's state and deletes its cookie
+        st.session_state.pop(_AUTH_AT, None)
+        st.info("You have signed out.")
+    form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
     try:
-        auth.login(fields={"Form name": "Sign in", "Username": "Email", "Password": "Password", "Login": "Sign in"},
-                   max_login_attempts=settings().login_max_failures, callback=_on_login)
+        with form.container():
+            auth.login(fields={"Form name": "Sign in", "Username": "Email", "Password": "Password",
+                               "Login": "Sign in"},
+                       max_login_attempts=settings().login_max_failures, callback=_on_login)
     except LoginError:
         st.error("Too many failed sign-ins for this account. Try again in "
                  f"{settings().login_lock_minutes} minutes or ask an admin to reset the password.")
@@ -149,6 +154,8 @@ def sign_in_gate() -> User:
             for email in failed:
                 users.record_login_failure(conn, email=email, source=source)
     status = st.session_state.get("authentication_status")
+    if status:
+        form.empty()
     if status is False:
         st.error("Wrong email or password.")
         st.stop()
@@ -159,18 +166,25 @@ def sign_in_gate() -> User:
         _end_local_session()
         st.warning("Your session has ended. Please sign in again.")
         st.stop()
-    with st.sidebar:
-        st.caption(f"Signed in as **{user.email}** ({user.role}, {user.plan} plan)")
-        auth.logout(button_name="Sign out", location="sidebar", key="studio_logout", callback=_on_logout)
     return user
 
 
+def _account_box(user: User) -> None:
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.email}** ({user.role}, {user.plan} plan)")
+        st.button("Sign out", key="studio_sign_out_button", on_click=_on_sign_out, args=(user.id,))
+
+
 def require_user() -> User:
-    """The signed-in user for a page; shows the sign-in form and stops the run if there is none."""
-    user = _validated_user()
-    if user is not None:
-        return user
-    return sign_in_gate()
+    """The signed-in user for a page; shows the sign-in form and stops the run if there is none.
+
+    Pages call this themselves (not only app.py), so a page opened on its own is guarded too.
+    """
+    user = None if st.session_state.get(_SIGN_OUT) else _validated_user()
+    if user is None:
+        user = sign_in_gate()
+    _account_box(user)
+    return user
 
 
 def require_admin() -> User:

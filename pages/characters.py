@@ -21,7 +21,10 @@ if not rows:
 for character in rows:
     with st.container(border=True):
         left, right = st.columns([1, 3])
-        left.image(ui.object_image(character.base_key), width=160)
+        try:
+            left.image(ui.object_image(character.base_key), width=160)
+        except StudioError as exc:
+            left.warning(f"Base image unavailable: {exc}")
         f = character.features
         right.subheader(character.name)
         right.caption(f"{character.base_width}×{character.base_height} · {character.base_source} · "

@@ -119,6 +119,10 @@ def committed_env(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "studio"))
     monkeypatch.setenv("STUDIO_COOKIE_KEY", COOKIE_KEY)
     settings_module.get_settings.cache_clear()
+    import streamlit as st
+
+    st.cache_resource.clear()  # engines and stores follow this test's settings
+    st.cache_data.clear()
     yield tmp_path / "studio"
     with engine.begin() as conn:
         conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")

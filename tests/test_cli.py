@@ -1,0 +1,113 @@
+"""The CLI as staff use it: real processes against the test database."""
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from lib.cli import main
+from tests.conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """Run the CLI in this process (fast); `test_python_dash_m_lib` covers the real entry point."""
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse usage errors
+                code = int(exc.code or 0)
+    finally:
+        sys.stdin = old_stdin
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def ok_json(*args: str, stdin: str = ""):
+    result = cli(*args, "--json", stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def fails(*args: str, stdin: str = "") -> str:
+    result = cli(*args, stdin=stdin)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def image_file(tmp_path: Path) -> Path:
+    path = tmp_path / "base.png"
+    Image.new("RGBA", (90, 120), (250, 200, 210, 255)).save(path)
+    return path
+
+
+def test_users_and_characters_end_to_end(committed_env, image_file: Path, tmp_path: Path) -> None:
+    assert ok_json("db", "upgrade")["pending"] == []
+    ann = ok_json("users", "add", "Ann@Example.com", "--role", "member", "--plan", "basic", "--password-stdin",
+                  stdin=PASSWORD + "\n")
+    assert ann["email"] == "ann@example.com" and ann["plan"] == "basic"
+    ok_json("users", "add", "ben@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+
+    features = tmp_path / "features.json"
+    features.write_text(json.dumps({"hair_color": "#112233", "accessories": ["glasses"]}))
+    made = ok_json("characters", "add", "--as", "ann@example.com", "--name", "Sakura", "--image", str(image_file),
+                   "--features", str(features))
+    assert made["width"] == 90 and made["features"]["hair_color"] == "#112233"
+
+    plain = cli("characters", "add", "--as", "ann@example.com", "--name", "Plain", "--image", str(image_file))
+    assert plain.returncode == 0 and len(plain.stdout.strip()) == 36  # prints the id
+
+    listed = ok_json("characters", "list", "--as", "ann@example.com")
+    assert {c["name"] for c in listed} == {"Sakura", "Plain"}
+    assert ok_json("characters", "list", "--as", "ben@example.com") == []
+
+    assert "not found" in fails("characters", "delete", made["id"], "--as", "ben@example.com")
+    assert ok_json("characters", "delete", made["id"], "--as", "ann@example.com") == {"deleted": made["id"]}
+    assert [c["name"] for c in ok_json("characters", "list", "--as", "ann@example.com")] == ["Plain"]
+
+
+def test_errors_are_one_line_and_nonzero(committed_env, image_file: Path, tmp_path: Path) -> None:
+    ok_json("users", "add", "ann@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    assert "already exists" in fails("users", "add", "ann@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    assert "--password-stdin" in fails("users", "add", "c@example.com")
+    assert "no user nobody@example.com" in fails("characters", "list", "--as", "nobody@example.com")
+    text_file = tmp_path / "notes.png"
+    text_file.write_text("not an image")
+    assert "not a PNG, JPEG or WebP" in fails("characters", "add", "--as", "ann@example.com", "--name", "X",
+                                               "--image", str(text_file))
+    assert "cannot read" in fails("characters", "add", "--as", "ann@example.com", "--name", "X",
+                                  "--image", str(tmp_path / "missing.png"))
+    assert "only admins" in fails("users", "list", "--as", "ann@example.com")
+    assert ok_json("characters", "list", "--as", "ann@example.com") == []  # nothing was stored
+
+
+def test_usage_errors_exit_2() -> None:
+    result = cli("characters", "frobnicate")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_python_dash_m_lib(committed_env) -> None:
+    """The real entry point, as a separate process: JSON on stdout, one-line errors on stderr."""
+    run = [sys.executable, "-m", "lib"]
+    added = subprocess.run([*run, "users", "add", "zoe@example.com", "--password-stdin", "--json"],
+                           input=PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(),
+                           timeout=60)
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["email"] == "zoe@example.com"
+    missing = subprocess.run([*run, "characters", "list", "--as", "nobody@example.com", "--json"],
+                             capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), timeout=60)
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert missing.stderr == "error: no user nobody@example.com\n"

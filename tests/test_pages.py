@@ -1,0 +1,147 @@
+"""AppTest runs of every page: sign-in, roles, throttling, server-side session ends, main forms."""
+
+import io
+
+import pytest
+from PIL import Image
+from sqlalchemy import text
+from streamlit.testing.v1 import AppTest
+
+from lib import characters, users
+from lib.images import clean_upload
+from lib.storage import LocalStore
+from tests.conftest import PASSWORD
+
+APP = "../app.py"
+
+
+@pytest.fixture
+def accounts(committed_env, engine):
+    with engine.begin() as conn:
+        admin = users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
+        member = users.create_user(conn, email="mei@example.com", password=PASSWORD)
+    return admin, member
+
+
+def app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=30).run()
+
+
+def sign_in(at: AppTest, email: str, password: str = PASSWORD) -> AppTest:
+    at.text_input[0].input(email)
+    at.text_input[1].input(password)
+    return at.button[0].click().run()
+
+
+def messages(at: AppTest) -> str:
+    return " ".join(e.value for e in [*at.error, *at.warning, *at.info, *at.success])
+
+
+def test_sign_in_form_is_the_front_door(accounts) -> None:
+    at = app()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Email", "Password"]
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.title  # nothing of the studio before signing in
+
+
+def test_wrong_password_is_refused_and_recorded(accounts, engine) -> None:
+    at = sign_in(app(), "mei@example.com", "wrong-password")
+    assert "Wrong email or password." in messages(at)
+    assert not at.title
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM login_failures WHERE email = 'mei@example.com'")).scalar() == 1
+
+
+def test_repeated_failures_lock_the_account_for_a_while(accounts, engine) -> None:
+    at = app()
+    for _ in range(5):
+        at = sign_in(at, "mei@example.com", "wrong-password")
+    at = sign_in(at, "mei@example.com", PASSWORD)  # the right password no longer helps
+    assert "Too many failed sign-ins" in messages(at)
+    assert not at.title
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE login_failures SET failed_at = now() - interval '1 hour'"))
+    at = sign_in(app(), "mei@example.com", PASSWORD)
+    assert [t.value for t in at.title] == ["Characters"]
+
+
+def test_member_sees_empty_characters_page_and_no_admin_pages(accounts) -> None:
+    at = sign_in(app(), "mei@example.com")
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Characters"]
+    assert "No characters yet" in messages(at)
+    assert "mei@example.com" in " ".join(c.value for c in at.sidebar.caption)
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/admin_users.py")  # not registered for members at all
+
+
+def test_admin_page_refuses_a_member_who_opens_it_directly(accounts) -> None:
+    at = sign_in(AppTest.from_file("../pages/admin_users.py", default_timeout=30).run(), "mei@example.com")
+    assert "This page is for admins only." in messages(at)
+    assert not at.dataframe and not at.title
+
+
+def test_admin_adds_a_user_and_sees_errors(accounts, engine) -> None:
+    at = sign_in(app(), "boss@example.com")
+    at.switch_page("pages/admin_users.py").run()
+    assert [t.value for t in at.title] == ["Users"]
+    assert set(at.dataframe[0].value["email"]) == {"boss@example.com", "mei@example.com"}
+    form_email, form_password = at.text_input[0], at.text_input[1]
+    form_email.input("new@example.com")
+    form_password.input("short")
+    at.button(key="FormSubmitter:add-user-Add user").click().run()
+    assert "at least 10 characters" in messages(at)
+    at.text_input[0].input("new@example.com")
+    at.text_input[1].input(PASSWORD)
+    at.button(key="FormSubmitter:add-user-Add user").click().run()
+    assert not at.exception
+    with engine.connect() as conn:
+        assert users.find_user(conn, email="new@example.com") is not None
+
+
+def test_characters_page_lists_renames_and_guards_creation(accounts, engine, committed_env) -> None:
+    _, member = accounts
+    png = io.BytesIO()
+    Image.new("RGBA", (40, 50), (250, 180, 200, 255)).save(png, format="PNG")
+    with engine.begin() as conn:
+        made = characters.create_character(
+            conn, LocalStore(committed_env / "objects"), actor=member, name="Sakura",
+            image=clean_upload(png.getvalue(), max_bytes=10**7, max_pixels=10**7),
+        )
+    at = sign_in(app(), "mei@example.com")
+    assert [s.value for s in at.subheader] == ["Sakura"]
+    assert len(at.image) == 1
+    rename = next(t for t in at.text_input if t.label == "Name" and t.value == "Sakura")
+    rename.input("Sakura (school)")
+    at.button(key=f"FormSubmitter:rename-{made.id}-Rename").click().run()
+    assert [s.value for s in at.subheader] == ["Sakura (school)"]
+    at.button(key="FormSubmitter:create-character-Create character").click().run()
+    assert "Choose a base image to upload." in messages(at)
+
+
+def test_server_side_session_end_signs_the_browser_out(accounts, engine) -> None:
+    _, member = accounts
+    at = sign_in(app(), "mei@example.com")
+    assert [t.value for t in at.title] == ["Characters"]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET sessions_valid_after = now() + interval '1 second' WHERE id = :i"),
+                     {"i": member.id})  # e.g. an admin reset the password or disabled the account
+    at.run()
+    assert "Your session has ended" in messages(at)
+    assert not at.title
+
+
+def test_sign_out_ends_sessions_server_side(accounts, engine) -> None:
+    _, member = accounts
+    at = sign_in(app(), "mei@example.com")
+    with engine.connect() as conn:
+        before = users.get_user(conn, email=member.email).sessions_valid_after
+    at.sidebar.button(key="studio_sign_out_button").click().run()
+    with engine.connect() as conn:
+        assert users.get_user(conn, email=member.email).sessions_valid_after > before
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert "You have signed out." in messages(at)
+    assert not at.title
+    at = sign_in(at, "mei@example.com")  # signing in again starts a fresh, valid session
+    assert [t.value for t in at.title] == ["Characters"]

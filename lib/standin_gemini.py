@@ -5,7 +5,7 @@ with header `x-goog-api-key`, and `GET /{v}/models`. Each generate call gets one
 
     forced queue (exact tests)  ->  images-per-minute limit (429)  ->  seeded fault draw  ->  "ok"
 
-Outcomes: "ok", "thought" (a thought part with an interim image, then the image), "slow" (an ok answer
+Outcomes: "ok", "ipm_limit" (a 429 from the quota), "thought" (a thought part with an interim image, then the image), "slow" (an ok answer
 after `slow_seconds`), "prompt_blocked", "image_safety", "no_image", "finish:<REASON>", "text_only",
 "corrupt", or an HTTP status like "429", "503", "400", "403". Controls are constructor arguments and
 can be changed while running: `POST /_standin/config` (JSON), `GET /_standin/config`,
@@ -185,6 +185,7 @@ class _Engine:
         self._admitted: collections.deque[float] = collections.deque()
         self._stats: collections.Counter[str] = collections.Counter()
         self._total = 0
+        self._last: dict[str, Any] = {}
 
     @property
     def config(self) -> StandinConfig:
@@ -209,16 +210,18 @@ class _Engine:
         with self._lock:
             self._forced.extend(outcomes)
 
-    def count(self, outcome: str) -> None:
+    def count(self, outcome: str, request: dict[str, Any] | None = None) -> None:
         with self._lock:
             self._total += 1
             self._stats[outcome] += 1
+            if request is not None:
+                self._last = request
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
             generate = sum(n for k, n in self._stats.items() if k not in ("list_models", "auth"))
             return {"total": self._total, "generate": generate, "by_outcome": dict(self._stats),
-                    "forced_pending": list(self._forced)}
+                    "forced_pending": list(self._forced), "last_request": dict(self._last)}
 
     def reset(self) -> None:
         with self._lock:
@@ -226,6 +229,7 @@ class _Engine:
             self._total = 0
             self._forced.clear()
             self._admitted.clear()
+            self._last = {}
             self._random = random.Random(self._config.seed)
 
     def draw(self) -> str:
@@ -234,7 +238,7 @@ class _Engine:
             if self._forced:
                 return self._forced.popleft()
             if not self._admit(time.monotonic()):
-                return "429"
+                return "ipm_limit"
             roll = self._random.random()
             for outcome, rate in self._config.fault_rates():
                 if roll < rate:
@@ -369,6 +373,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return None
             return self._generate(match.group(1), match.group(2), body)
         except RequestError as exc:
+            if not path.startswith("/_standin/"):
+                self.server.engine.count(f"invalid_{exc.code}")
             return self._send(exc.code, _error_body(exc.code, exc.message))
         except Exception:  # a renderer bug must still produce a Google-shaped answer
             logger.exception("stand-in failed on POST %s", path)
@@ -388,11 +394,17 @@ class _Handler(BaseHTTPRequestHandler):
         req = parse_generate(body)
         _check_model(model, version, req.image_size)
         _check_image(req.image)
+        output_size(req.aspect_ratio, req.image_size)
         outcome = engine.draw()
-        engine.count(outcome)
+        engine.count(outcome, {"version": version, "model": model, "aspect_ratio": req.aspect_ratio,
+                               "image_size": req.image_size, "seed": req.seed, "prompt": req.prompt,
+                               "modalities": req.modalities})
         delay = engine.latency() + (engine.config.slow_seconds if outcome == "slow" else 0.0)
         if delay > 0 and engine.stopping.wait(delay):
             return None
+        if outcome == "ipm_limit":
+            message = f"Quota exceeded: images per minute limit ({engine.config.ipm_limit}) reached. Retry later."
+            return self._send(429, _error_body(429, message))
         if outcome.isdigit():
             code = int(outcome)
             return self._send(code, _error_body(code, f"Stand-in fault: {_HTTP_STATUS.get(code, 'error')}."))
@@ -469,7 +481,7 @@ class StandinServer:
         self._server = _Server(self._address, self.engine)
         host, port = self._server.server_address[:2]
         self.base_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gemini-standin", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="gemini-standin", daemon=True)
         self._thread.start()
         logger.info("Gemini stand-in serving at %s", self.base_url)
         return self.base_url
@@ -501,7 +513,11 @@ class StandinServer:
         self.engine.force(outcomes)
 
     def stats(self) -> dict[str, Any]:
-        """{"total": every API call, "generate": generateContent calls, "by_outcome": {...}}."""
+        """Counters since start/reset.
+
+        total: every API call; generate: all but list_models and auth refusals; by_outcome: per outcome
+        ("ok", "429", "invalid_400", "auth", ...); last_request: what the last generate call asked for.
+        """
         return self.engine.stats()
 
     def reset(self) -> None:
@@ -509,7 +525,7 @@ class StandinServer:
         self.engine.reset()
 
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="standin", description="Local stand-in for the Gemini API.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
@@ -536,7 +552,7 @@ def config_from_args(args: argparse.Namespace) -> StandinConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until Ctrl-C: `python -m lib standin --port 8765 --fault-429 0.2`."""
-    args = _parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = StandinServer(config_from_args(args), api_keys=args.api_key, host=args.host, port=args.port)
     server.start()

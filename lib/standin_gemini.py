@@ -5,11 +5,12 @@ with header `x-goog-api-key`, and `GET /{v}/models`. Each generate call gets one
 
     forced queue (exact tests)  ->  images-per-minute limit (429)  ->  seeded fault draw  ->  "ok"
 
-Outcomes: "ok", "ipm_limit" (a 429 from the quota), "thought" (a thought part with an interim image, then the image), "slow" (an ok answer
-after `slow_seconds`), "prompt_blocked", "image_safety", "no_image", "finish:<REASON>", "text_only",
-"corrupt", or an HTTP status like "429", "503", "400", "403". Controls are constructor arguments and
-can be changed while running: `POST /_standin/config` (JSON), `GET /_standin/config`,
-`GET /_standin/stats`, `POST /_standin/reset`. The admin endpoints need no key.
+Outcomes: "ok", "ipm_limit" (a 429 from the quota), "thought" (a thought text and an interim image,
+then the image), "slow" (an ok answer after `slow_seconds`), "prompt_blocked", "image_safety",
+"no_image", "finish:<REASON>", "text_only", "corrupt", or an HTTP status like "429", "503", "400".
+Controls are constructor arguments and can be changed while running: `POST /_standin/config` (JSON,
+`{"fault_503": 0.2, "force": ["429", "ok"]}`), `GET /_standin/config`, `GET /_standin/stats`,
+`POST /_standin/reset`. The admin endpoints need no key.
 
 The output image comes from `render(base_png, prompt, width, height) -> bytes`; the default is a tinted
 copy of the base at the requested aspect. Plug the offline renderer in there.
@@ -151,7 +152,8 @@ def b64decode_any(data: str) -> bytes:
 def parse_generate(body: dict[str, Any]) -> ParsedRequest:
     """Pull the image, prompt and image config out of a request; 400 on anything malformed."""
     parts = [p for content in body.get("contents") or [] for p in (content.get("parts") or [])]
-    images = [p.get("inlineData") or p.get("inline_data") for p in parts if "inlineData" in p or "inline_data" in p]
+    images = [p.get("inlineData") or p.get("inline_data") for p in parts]
+    images = [inline for inline in images if inline]
     texts = [p["text"] for p in parts if isinstance(p.get("text"), str)]
     if not images or not texts:
         raise RequestError(400, "An image edit needs one inline image part and one text part.")
@@ -313,7 +315,8 @@ def build_answer(engine: _Engine, outcome: str, model: str, req: ParsedRequest) 
     parts = [_image_part(engine.render(req.image, req.prompt, width, height))]
     if outcome == "thought":
         interim = engine.render(req.image, "(thinking) " + req.prompt, width // 4, height // 4)
-        parts = [{"text": "Planning the expression change.", "thought": True}, _image_part(interim, thought=True), *parts]
+        thought = {"text": "Planning the expression change.", "thought": True}
+        parts = [thought, _image_part(interim, thought=True), *parts]
     return _answer(model, parts, "STOP", _usage(prompt_tokens, image_tokens))
 
 
@@ -332,7 +335,8 @@ def _check_model(model: str, version: str, image_size: str) -> None:
         raise RequestError(404, f"models/{model} is not found for API version {version}, "
                                 "or is not supported for generateContent.")
     if image_size not in sizes:
-        raise RequestError(400, f"imageSize {image_size} is not supported by {model} (supported: {', '.join(sizes)}).")
+        supported = ", ".join(sizes)
+        raise RequestError(400, f"imageSize {image_size} is not supported by {model} (supported: {supported}).")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -481,7 +485,9 @@ class StandinServer:
         self._server = _Server(self._address, self.engine)
         host, port = self._server.server_address[:2]
         self.base_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="gemini-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="gemini-standin", daemon=True
+        )
         self._thread.start()
         logger.info("Gemini stand-in serving at %s", self.base_url)
         return self.base_url

@@ -91,7 +91,9 @@ class ImageResult:
 class GenerationFailed(StudioError):
     """No image: `reason` is a sentence fit to show an artist; `kind` is one of FAILURE_KINDS."""
 
-    def __init__(self, kind: FailureKind, reason: str, *, permanent: bool, attempts: tuple[Attempt, ...] = ()) -> None:
+    def __init__(
+        self, kind: FailureKind, reason: str, *, permanent: bool, attempts: tuple[Attempt, ...] = ()
+    ) -> None:
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}")
         super().__init__(reason)

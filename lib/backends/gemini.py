@@ -119,7 +119,8 @@ class _Failure(Exception):
     def to_error(self, attempts: tuple[Attempt, ...]) -> GenerationFailed:
         reason = self.reason
         if self.retry:
-            reason += f" Gave up after {len(attempts)} attempt{'s' if len(attempts) != 1 else ''}; try again later."
+            plural = "s" if len(attempts) != 1 else ""
+            reason += f" Gave up after {len(attempts)} attempt{plural}; try again later."
         return GenerationFailed(self.kind, reason, permanent=self.permanent, attempts=attempts)
 
 

@@ -6,7 +6,7 @@ with header `x-goog-api-key`, and `GET /{v}/models`. Each generate call gets one
     forced queue (exact tests)  ->  images-per-minute limit (429)  ->  seeded fault draw  ->  "ok"
 
 Outcomes: "ok", "ipm_limit" (a 429 from the quota), "thought" (a thought text and an interim image,
-then the image), "slow" (an ok answer after `slow_seconds`), "prompt_blocked", "image_safety",
+then the image; "thought_only" without the image), "slow" (an ok answer after `slow_seconds`), "prompt_blocked", "image_safety",
 "no_image", "finish:<REASON>", "text_only", "corrupt", or an HTTP status like "429", "503", "400".
 Controls are constructor arguments and can be changed while running: `POST /_standin/config` (JSON,
 `{"fault_503": 0.2, "force": ["429", "ok"]}`), `GET /_standin/config`, `GET /_standin/stats`,
@@ -53,6 +53,7 @@ _SIZE_PIXELS = {"512": 512, "1K": 1024, "2K": 2048, "4K": 4096}
 _FAULTS = ("429", "503", "slow", "prompt_blocked", "image_safety", "text_only", "corrupt")
 _HTTP_STATUS = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
     429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
 }
 _GENERATE_PATH = re.compile(r"^/(v1|v1beta)/models/([\w.\-]+):generateContent$")
@@ -312,8 +313,8 @@ def build_answer(engine: _Engine, outcome: str, model: str, req: ParsedRequest) 
     if outcome == "corrupt":
         return _answer(model, [_image_part(b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 64)], "STOP",
                        _usage(prompt_tokens, image_tokens))
-    parts = [_image_part(engine.render(req.image, req.prompt, width, height))]
-    if outcome == "thought":
+    parts = [] if outcome == "thought_only" else [_image_part(engine.render(req.image, req.prompt, width, height))]
+    if outcome in ("thought", "thought_only"):
         interim = engine.render(req.image, "(thinking) " + req.prompt, width // 4, height // 4)
         thought = {"text": "Planning the expression change.", "thought": True}
         parts = [thought, _image_part(interim, thought=True), *parts]

@@ -193,6 +193,24 @@ def test_text_only_reason_is_truncated(
     assert len(fail(backend, request).reason) < 400
 
 
+def test_an_answer_with_only_thought_parts_has_no_image(
+    backend: GeminiBackend, request_: ImageRequest, standin: StandinServer
+) -> None:
+    standin.force("thought_only")  # an interim image and a thought text, no final image
+    error = fail(backend, request_)
+    assert error.kind == "no_image"
+    assert standin.stats()["generate"] == 1
+
+
+def test_a_server_side_408_counts_as_a_timeout(
+    backend: GeminiBackend, request_: ImageRequest, standin: StandinServer
+) -> None:
+    standin.force("408", "ok")
+    result = backend.generate(request_)
+    assert [a.outcome for a in result.attempts] == ["http_408", "ok"]
+    assert standin.stats()["generate"] == 2
+
+
 def test_thought_parts_are_skipped(backend: GeminiBackend, request_: ImageRequest, standin: StandinServer) -> None:
     standin.force("thought")  # a thought text and a quarter-size interim image come first
     result = backend.generate(request_)

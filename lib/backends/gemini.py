@@ -3,6 +3,7 @@
 SDK answers are translated here, once, into GenerationFailed kinds (see lib.backends.base):
 
     errors.ClientError 429          -> retried  -> rate_limited   (permanent=False)
+    errors.ClientError 408          -> retried  -> timeout        (permanent=False)
     errors.ServerError 5xx          -> retried  -> server_error   (permanent=False)
     httpx2.TimeoutException         -> retried  -> timeout        (permanent=False)
     httpx2.TransportError (other)   -> once     -> server_error   (permanent=False: unreachable, try later)
@@ -248,6 +249,9 @@ def _status_of(exc: BaseException | None) -> int | None:
 
 def _api_failure(exc: errors.APIError) -> _Failure:
     message = (exc.message or str(exc))[:_TEXT_IN_REASON]
+    if exc.code == 408:  # the server's own request timeout: a timeout like ours
+        return _Failure("timeout", f"Gemini timed out the request (HTTP 408: {message}).",
+                        permanent=False, retry=True)
     if exc.code == 429:
         return _Failure("rate_limited", f"Gemini is rate-limiting the studio (HTTP 429: {message}).",
                         permanent=False, retry=True)

@@ -6,8 +6,9 @@ with header `x-goog-api-key`, and `GET /{v}/models`. Each generate call gets one
     forced queue (exact tests)  ->  images-per-minute limit (429)  ->  seeded fault draw  ->  "ok"
 
 Outcomes: "ok", "ipm_limit" (a 429 from the quota), "thought" (a thought text and an interim image,
-then the image; "thought_only" without the image), "slow" (an ok answer after `slow_seconds`), "prompt_blocked", "image_safety",
-"no_image", "finish:<REASON>", "text_only", "corrupt", or an HTTP status like "429", "503", "400".
+then the image), "thought_only" (the same without the image), "slow" (an ok answer after
+`slow_seconds`), "prompt_blocked", "image_safety", "no_image", "finish:<REASON>", "text_only",
+"corrupt", or an HTTP status like "429", "503", "400".
 Controls are constructor arguments and can be changed while running: `POST /_standin/config` (JSON,
 `{"fault_503": 0.2, "force": ["429", "ok"]}`), `GET /_standin/config`, `GET /_standin/stats`,
 `POST /_standin/reset`. The admin endpoints need no key.
@@ -30,6 +31,7 @@ import logging
 import math
 import random
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -557,12 +559,17 @@ def config_from_args(args: argparse.Namespace) -> StandinConfig:
     )
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve until Ctrl-C: `python -m lib standin --port 8765 --fault-429 0.2`."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = StandinServer(config_from_args(args), api_keys=args.api_key, host=args.host, port=args.port)
     server.start()
+    signal.signal(signal.SIGTERM, _interrupt)  # stop cleanly under a supervisor too, not only on Ctrl-C
     logger.info("point the SDK at it: HttpOptions(base_url=%r, api_version='v1beta')", server.base_url)
     try:
         while True:

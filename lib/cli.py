@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lib import bootstrap, characters, images, users
+from lib import bootstrap, characters, db, images, migrations, users
 from lib.errors import InvalidInput, StudioError
 from lib.settings import Settings, get_settings
 from lib.storage import make_store
@@ -58,12 +58,11 @@ def _read(path: str) -> bytes:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
-    engine = bootstrap.prepare_database(settings)
-    from lib import migrations
-
-    versions = [f"{m.version:04d}_{m.name}" for m in migrations.available()]
-    _emit(args, {"applied": versions, "pending": [m.name for m in migrations.pending(engine)]},
-          f"database is at {versions[-1]}")
+    applied = migrations.upgrade(db.get_engine(settings))
+    latest = migrations.available()[-1]
+    version = f"{latest.version:04d}_{latest.name}"
+    _emit(args, {"version": version, "applied_now": applied},
+          f"database is at {version}" + (f" (applied {', '.join(applied)})" if applied else ""))
 
 
 def _read_password(args: argparse.Namespace) -> str:

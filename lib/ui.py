@@ -17,6 +17,7 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy import Connection, Engine
+from streamlit.delta_generator import DeltaGenerator
 from streamlit_authenticator.utilities.exceptions import LoginError
 
 from lib import db, migrations, users
@@ -127,8 +128,22 @@ def _end_local_session() -> None:
     st.session_state["logout"] = True
 
 
-def sign_in_gate() -> User:
-    """Show the sign-in form until a valid user is signed in; render the sign-out button. Stops the run."""
+def _show_form(auth: stauth.Authenticate, form: DeltaGenerator) -> bool:
+    """Render the library's sign-in form (or accept its cookie); False when the account is locked."""
+    try:
+        with form.container():
+            auth.login(fields={"Form name": "Sign in", "Username": "Email", "Password": "Password",
+                               "Login": "Sign in"},
+                       max_login_attempts=settings().login_max_failures, callback=_on_login)
+    except LoginError:
+        st.error("Too many failed sign-ins for this account. Try again in "
+                 f"{settings().login_lock_minutes} minutes or ask an admin to reset the password.")
+        return False
+    return True
+
+
+def _sign_in() -> User | None:
+    """Run the sign-in step of this script run: the valid signed-in user, or None with the form shown."""
     source = _source()
     creds = _credentials(source)
     before = {e: entry["failed_login_attempts"] for e, entry in creds["usernames"].items()}
@@ -139,34 +154,39 @@ def sign_in_gate() -> User:
         st.session_state.pop(_AUTH_AT, None)
         st.info("You have signed out.")
     form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
-    try:
-        with form.container():
-            auth.login(fields={"Form name": "Sign in", "Username": "Email", "Password": "Password",
-                               "Login": "Sign in"},
-                       max_login_attempts=settings().login_max_failures, callback=_on_login)
-    except LoginError:
-        st.error("Too many failed sign-ins for this account. Try again in "
-                 f"{settings().login_lock_minutes} minutes or ask an admin to reset the password.")
-        st.stop()
+    if not _show_form(auth, form):
+        return None
     failed = [e for e, n in before.items() if creds["usernames"].get(e, {}).get("failed_login_attempts", 0) > n]
     if failed:
         with transaction() as conn:
             for email in failed:
                 users.record_login_failure(conn, email=email, source=source)
     status = st.session_state.get("authentication_status")
-    if status:
-        form.empty()
     if status is False:
         st.error("Wrong email or password.")
-        st.stop()
-    if status is None:
-        st.stop()
+    if not status:
+        return None
     user = _validated_user()
+    if user is not None:
+        form.empty()
+        return user
+    _end_local_session()  # ended server-side (sign-out elsewhere, password reset, disabled account)
+    st.warning("Your session has ended. Please sign in again.")
+    _show_form(auth, form)
+    return None
+
+
+def sign_in_gate() -> User:
+    """For app.py: the signed-in user, or the sign-in form alone (no page list) and the run stops."""
+    user = _sign_in()
     if user is None:
-        _end_local_session()
-        st.warning("Your session has ended. Please sign in again.")
+        st.navigation([st.Page(_signed_out_page, title="Sign in", default=True)], position="hidden").run()
         st.stop()
     return user
+
+
+def _signed_out_page() -> None:
+    """The only page before sign-in; the entrypoint has already drawn the form."""
 
 
 def _account_box(user: User) -> None:
@@ -182,7 +202,9 @@ def require_user() -> User:
     """
     user = None if st.session_state.get(_SIGN_OUT) else _validated_user()
     if user is None:
-        user = sign_in_gate()
+        user = _sign_in()
+    if user is None:
+        st.stop()
     _account_box(user)
     return user
 

@@ -130,6 +130,7 @@ def test_server_side_session_end_signs_the_browser_out(accounts, engine) -> None
     at.run()
     assert "Your session has ended" in messages(at)
     assert not at.title
+    assert [b.label for b in at.button] == ["Sign in"]  # the form is back at once
 
 
 def test_sign_out_ends_sessions_server_side(accounts, engine) -> None:

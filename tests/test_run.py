@@ -1,0 +1,96 @@
+"""`make run`'s process from nothing: embedded Postgres, migrations, first admin, web app, shared by the CLI."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        assert process.poll() is None, "the studio exited during start-up"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            time.sleep(0.25)
+    raise AssertionError(f"{url} not healthy after {timeout} s")
+
+
+def postgres_running(pgdata: Path) -> bool:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_studio_starts_from_nothing_and_shares_one_database(tmp_path: Path) -> None:
+    home, port = tmp_path / "studio", free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    env |= {"STUDIO_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    log = (tmp_path / "run.log").open("w+")  # closed at the end of the test
+    process = subprocess.Popen([sys.executable, "-m", "lib", "run", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert b"<title>Streamlit</title>" in response.read()
+        log.seek(0)
+        output = log.read()
+        assert "Created the studio admin admin@studio.local with password: " in output
+        password = output.split("with password: ")[1].split()[0]
+        assert len(password) >= 12
+
+        pgdata = home / "pgdata"
+        server_pid = (pgdata / "postmaster.pid").read_text().split()[0]
+        listed = subprocess.run([sys.executable, "-m", "lib", "characters", "list", "--as", "admin@studio.local",
+                                 "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0, listed.stderr
+        assert json.loads(listed.stdout) == []
+        assert (pgdata / "postmaster.pid").read_text().split()[0] == server_pid  # the same server
+        assert postgres_running(pgdata)  # the CLI leaving did not stop the app's database
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while postgres_running(home / "pgdata") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not postgres_running(home / "pgdata"), "the embedded database outlived the studio"
+    log.seek(0)
+    assert "Traceback" not in log.read()
+    log.close()
+
+
+def test_cli_alone_starts_and_stops_the_embedded_database(tmp_path: Path) -> None:
+    """With nothing running, a CLI command brings the database up for itself and leaves none behind."""
+    home = tmp_path / "studio"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
+    env["STUDIO_HOME"] = str(home)
+    result = subprocess.run([sys.executable, "-m", "lib", "db", "upgrade", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"version": "0001_foundation", "applied_now": ["0001_foundation"]}
+    assert (home / "pgdata" / "PG_VERSION").exists()
+    assert not postgres_running(home / "pgdata")

@@ -16,9 +16,9 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 from lib.errors import InvalidInput
 from lib.expressions import LIBRARY, VARIANTS, Expression
@@ -186,7 +186,9 @@ def _stroke(c: _Canvas, pts: Sequence[Pt], color: Color, width: float, caps: boo
             c.draw.ellipse((x - r, y - r, x + r, y + r), fill=color)
 
 
-def _taper(c: _Canvas, pts: Sequence[Pt], color: Color, width: float, ends: tuple[float, float] = (0.1, 0.1)) -> None:
+def _taper(
+    c: _Canvas, pts: Sequence[Pt], color: Color, width: float, ends: tuple[float, float] = (0.1, 0.1)
+) -> None:
     """A brush stroke: a polygon around `pts` whose width swells in the middle and thins at the ends."""
     n = len(pts)
     left, right = [], []
@@ -228,7 +230,9 @@ def _layer(
     yield sub
     if empty:
         return
-    img = sub.img.filter(ImageFilter.GaussianBlur(blur * c.scale)) if blur else sub.img
+    img = sub.img
+    if blur:  # blur premultiplied, or the transparent black around a shape bleeds in as a dark halo
+        img = img.convert("RGBa").filter(ImageFilter.GaussianBlur(blur * c.scale)).convert("RGBA")
     alpha = img.getchannel("A")
     if clip is not None:
         mask = Image.new("L", size, 0)
@@ -391,7 +395,9 @@ def _curvy(points: Sequence[Pt], bend: float = 0.06) -> list[Pt]:
 
 
 def _fringe_shape(style: str) -> list[Pt]:
-    top = _path((-1.06, -0.05), ((-1.12, -0.9), (-0.6, -1.24), (0.0, -1.24)), ((0.6, -1.24), (1.12, -0.9), (1.06, -0.05)))
+    top = _path(
+        (-1.06, -0.05), ((-1.12, -0.9), (-0.6, -1.24), (0.0, -1.24)), ((0.6, -1.24), (1.12, -0.9), (1.06, -0.05))
+    )
     if style == "short_spiky":
         top = [(x * (1.0 + 0.1 * (i % 2)), y * (1.0 + 0.08 * (i % 2))) for i, (x, y) in enumerate(top[::3])]
     return top + _curvy(_bang_points(style))
@@ -401,7 +407,9 @@ def _lock_shape(side: int, style: str, length: str) -> list[Pt]:
     end = 0.9 if style == "bob" else _LOCK_END[length]
     out = 1.12 if style == "bob" else 0.97
     outer = _bez((side * 1.06, -0.3), (side * 1.12, 0.2), (side * (out + 0.06), end * 0.6), (side * out, end))
-    inner = _bez((side * (out - 0.08), end - 0.15), (side * 0.84, end * 0.55), (side * 0.8, 0.1), (side * 0.82, -0.3))
+    inner = _bez(
+        (side * (out - 0.08), end - 0.15), (side * 0.84, end * 0.55), (side * 0.8, 0.1), (side * 0.82, -0.3)
+    )
     shape = outer + inner
     return _wave(shape, 0.05) if style == "wavy" else shape
 
@@ -439,7 +447,8 @@ def _draw_hair_detail(c: _Canvas, pal: _Palette, fringe: list[Pt], bangs: list[P
     with _layer(c, _bounds(fringe), clip=fringe, opacity=0.85) as sub:
         _draw_sheen(sub, pal.hair_light)
     for x, y in notches:
-        _taper(c, _bez((x, y), (x * 0.95, y - 0.15), (x * 0.8, y - 0.3), (x * 0.7, y - 0.42), 8), pal.hair_line, 0.02)
+        strand = _bez((x, y), (x * 0.95, y - 0.15), (x * 0.8, y - 0.3), (x * 0.7, y - 0.42), 8)
+        _taper(c, strand, pal.hair_line, 0.02)
 
 
 # ---------------------------------------------------------------- figure: accessories
@@ -466,7 +475,9 @@ def _draw_ribbon(c: _Canvas, pal: _Palette) -> None:
     line = _mix(pal.accent, _INK, 0.6)
     cx, cy = -0.62, -1.04
     for side in (-1, 1):
-        loop = _path((cx, cy), ((cx + side * 0.12, cy - 0.35), (cx + side * 0.42, cy - 0.12), (cx + side * 0.34, cy + 0.1)))
+        loop = _path(
+            (cx, cy), ((cx + side * 0.12, cy - 0.35), (cx + side * 0.42, cy - 0.12), (cx + side * 0.34, cy + 0.1))
+        )
         _fill(c, loop + [(cx, cy)], pal.accent, line, 0.02)
         _fill(c, [(cx, cy), (cx + side * 0.16, cy + 0.34), (cx + side * 0.05, cy + 0.3)], pal.accent, line, 0.018)
     _fill(c, _oval(cx, cy, 0.06, 0.07, 20), _mix(pal.accent, _INK, 0.15), line, 0.018)
@@ -598,10 +609,10 @@ _CLOSED_EYES = frozenset({"happy", "closed", "squeeze"})
 
 def _apply_variant(face: _Face, variant: str | None) -> _Face:
     if variant == "blink" and face.eyes not in _CLOSED_EYES:
-        return _Face(**{**face.__dict__, "eyes": "blink"})
+        return replace(face, eyes="blink")
     if variant == "mouth_open":
         amount = 0.55 if face.mouth_open == 0 else face.mouth_open * 1.45 + (0.3 if face.mouth == "o" else 0)
-        return _Face(**{**face.__dict__, "mouth_open": amount})
+        return replace(face, mouth_open=amount)
     return face
 
 
@@ -679,8 +690,8 @@ def _draw_open_eye(c: _Canvas, pal: _Palette, side: int, shape: _EyeOpen) -> Non
     rx, ry = 0.15 * shape.iris * k, 0.2 * shape.iris * k
     with _layer(c, _bounds(white), clip=white) as sub:
         _fill(sub, white, (252, 250, 255, 255))
-        _fill(sub, _shift(_local(upper, _EX, _EY, side, k), 0, 0.0) + _local(upper[::-1], _EX, _EY + 0.07, side, k),
-              (200, 200, 228, 255))
+        lid_shadow = _local(upper, _EX, _EY, side, k) + _local(upper[::-1], _EX, _EY + 0.07, side, k)
+        _fill(sub, lid_shadow, (200, 200, 228, 255))
         _draw_iris(sub, pal, (icx, icy), (rx, ry), shape.shine)
         _fill(sub, _local(upper, _EX, _EY, side, k) + _local(upper[::-1], _EX, _EY + 0.06, side, k),
               _mix(pal.eye_dark, _INK, 0.3), )
@@ -811,13 +822,14 @@ def _mouth_smirk(c: _Canvas, pal: _Palette, amount: float, teeth: bool) -> None:
 def _mouth_grit(c: _Canvas, pal: _Palette, amount: float, teeth: bool, droop: float = 0.0) -> None:
     h = 0.06 + 0.1 * amount
     top = _bez((-0.17, _MY + droop), (-0.09, _MY - 0.02), (0.09, _MY - 0.02), (0.17, _MY + droop))
-    bottom = _bez((0.15, _MY + h + droop), (0.07, _MY + h - 0.01), (-0.07, _MY + h - 0.01), (-0.15, _MY + h + droop))
+    low = _MY + h
+    bottom = _bez((0.15, low + droop), (0.07, low - 0.01), (-0.07, low - 0.01), (-0.15, low + droop))
     shape = top + bottom
     line = _mix(pal.skin_line, _INK, 0.5)
     _fill(c, shape, _WHITE)
     if amount > 0.5:
-        _clip_fill(c, shape, [(-0.2, _MY + 0.04), (0.2, _MY + 0.04), (0.2, _MY + h - 0.04), (-0.2, _MY + h - 0.04)],
-                   _MOUTH_IN)
+        gap = [(-0.2, _MY + 0.04), (0.2, _MY + 0.04), (0.2, low - 0.04), (-0.2, low - 0.04)]
+        _clip_fill(c, shape, gap, _MOUTH_IN)
     _stroke(c, [(-0.14, _MY + h / 2), (0.14, _MY + h / 2)], line, 0.012)
     for x in (-0.07, 0.0, 0.07):
         _stroke(c, [(x, _MY), (x, _MY + h)], line, 0.01)
@@ -831,10 +843,10 @@ def _mouth_grimace(c: _Canvas, pal: _Palette, amount: float, teeth: bool) -> Non
 def _mouth_cat(c: _Canvas, pal: _Palette, amount: float, teeth: bool) -> None:
     line = _mix(pal.skin_line, _INK, 0.4)
     if amount > 0:
-        _open_mouth(c, pal, _bez((-0.1, _MY), (-0.07, _MY + 0.1 * amount + 0.04), (0.07, _MY + 0.1 * amount + 0.04),
-                                 (0.1, _MY)), teeth)
+        depth = _MY + 0.1 * amount + 0.04
+        _open_mouth(c, pal, _bez((-0.1, _MY), (-0.07, depth), (0.07, depth), (0.1, _MY)), teeth)
     for side in (-1, 1):
-        pts = _bez((side * 0.12, _MY - 0.03), (side * 0.1, _MY + 0.05), (side * 0.02, _MY + 0.05), (0.0, _MY - 0.005))
+        pts = _bez((side * 0.12, _MY - 0.03), (side * 0.1, _MY + 0.05), (side * 0.02, _MY + 0.05), (0, _MY - 0.005))
         _taper(c, pts, line, 0.024, ends=(0.4, 0.6))
 
 
@@ -885,8 +897,11 @@ def _star(cx: float, cy: float, r: float) -> list[Pt]:
 def _drop(cx: float, cy: float, r: float, up: bool = True) -> list[Pt]:
     """A teardrop with its point up (sweat) or down."""
     s = -1 if up else 1
-    right = _path((cx, cy + s * 2.0 * r), ((cx + 0.3 * r, cy + s * 1.2 * r), (cx + r, cy + s * 0.5 * r), (cx + r, cy)),
-                  ((cx + r, cy - s * 0.6 * r), (cx + 0.5 * r, cy - s * r), (cx, cy - s * r)))
+    right = _path(
+        (cx, cy + s * 2.0 * r),
+        ((cx + 0.3 * r, cy + s * 1.2 * r), (cx + r, cy + s * 0.5 * r), (cx + r, cy)),
+        ((cx + r, cy - s * 0.6 * r), (cx + 0.5 * r, cy - s * r), (cx, cy - s * r)),
+    )
     return right + [(2 * cx - x, y) for x, y in right[::-1][1:-1]]
 
 
@@ -1099,7 +1114,9 @@ def _check_box(base: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, 
         raise InvalidInput("box must be (x, y, width, height) in whole pixels")
     x, y, w, h = box
     if x < 0 or y < 0 or w < 16 or h < 16 or x + w > base.width or y + h > base.height:
-        raise InvalidInput(f"box {box} must be at least 16x16 px and lie inside the {base.width}x{base.height} picture")
+        raise InvalidInput(
+            f"box {box} must be at least 16x16 px and lie inside the {base.width}x{base.height} picture"
+        )
     return box
 
 
@@ -1107,10 +1124,8 @@ def _sample_skin(crop: Image.Image, c: _Canvas, ss: int) -> Color:
     """The median colour of the cheek area under the nose, where skin is most likely."""
     x0, y0 = c.pt((-0.25, 0.42))
     x1, y1 = c.pt((0.25, 0.6))
-    region = crop.convert("RGB").crop((int(x0 / ss), int(y0 / ss), max(int(x1 / ss), int(x0 / ss) + 1),
-                                       max(int(y1 / ss), int(y0 / ss) + 1)))
-    bands = [sorted(band.getdata()) for band in region.split()]
-    r, g, b = (band[len(band) // 2] for band in bands)
+    box = (int(x0 / ss), int(y0 / ss), max(int(x1 / ss), int(x0 / ss) + 1), max(int(y1 / ss), int(y0 / ss) + 1))
+    r, g, b = ImageStat.Stat(crop.convert("RGB").crop(box)).median
     return (r, g, b, 255)
 
 
@@ -1163,7 +1178,7 @@ def edit_face(
     c = _Canvas(Image.new("RGBA", (w * ss, h * ss), (0, 0, 0, 0)), scale * ss,
                 (w / 2 - (fx0 + fx1) / 2 * scale) * ss, (h / 2 - (fy0 + fy1) / 2 * scale) * ss)
     skin = _sample_skin(crop, c, ss)
-    pal = _Palette(**{**_palette(Features()).__dict__, "skin": skin, "skin_line": _mix(skin, (120, 50, 50, 255), 0.62)})
+    pal = replace(_palette(Features()), skin=skin, skin_line=_mix(skin, (120, 50, 50, 255), 0.62))
     _draw_overlay(c, pal, face, neutral=expression.face == "neutral")
     painted = crop.copy()
     painted.alpha_composite(_downsample(c.img, ss))

@@ -964,13 +964,13 @@ def _draw_exclaim(c: _Canvas, cx: float, cy: float, r: float) -> None:
 
 def _draw_gloom(c: _Canvas) -> None:
     """Anime "gloom": a soft shadow and hanging vertical lines over the forehead."""
-    with _layer(c, (-0.9, -0.9, 0.9, 0.2), opacity=0.35, blur=0.08) as sub:
-        _fill(sub, _oval(0.0, -0.55, 0.62, 0.32), (60, 50, 130, 255))
+    with _layer(c, (-0.9, -0.7, 0.9, 0.2), opacity=0.35, blur=0.06) as sub:
+        _fill(sub, _oval(0.0, -0.42, 0.62, 0.26), (60, 50, 130, 255))
     with _layer(c, (-0.7, -0.9, 0.7, 0.2), opacity=0.7) as sub:
         for i in range(11):
             x = -0.5 + i * 0.1
             end = -0.12 + 0.1 * ((i * 7) % 3) - 0.12 * abs(x)
-            _taper(sub, [(x, -0.88), (x, (end - 0.88) / 2), (x, end)], (50, 40, 115, 255), 0.024, ends=(1.0, 0.0))
+            _taper(sub, [(x, -0.86), (x, (end - 0.86) / 2), (x, end)], (50, 40, 115, 255), 0.024, ends=(1.0, 0.0))
 
 
 def _draw_zzz(c: _Canvas) -> None:

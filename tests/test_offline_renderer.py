@@ -176,3 +176,16 @@ def test_edit_face_neutral_leaves_the_picture_alone() -> None:
 def test_edit_face_refuses_a_box_outside_the_picture(box: tuple) -> None:
     with pytest.raises(InvalidInput, match="box"):
         edit_face(_upload(), box=box, expression=LIBRARY["happy"])
+
+
+@pytest.mark.parametrize("variant", [None, "mouth_open", "blink"])
+def test_face_cues_fit_inside_the_face_box(variant: str | None) -> None:
+    """The face box crops whatever is drawn in it, so a cue placed outside would be silently cut off."""
+    box = face_box(SIZE)
+    pal = offline_renderer._palette(FEATURES)
+    for key in ALL_KEYS:
+        canvas = offline_renderer._canvas(SIZE, 1, (0, 0), SIZE)
+        offline_renderer._draw_face(canvas, pal, offline_renderer._resolve(LIBRARY[key], variant))
+        alpha = np.asarray(canvas.img.getchannel("A"))
+        assert alpha.any(), key
+        assert not _outside(alpha[..., None], box).any(), key

@@ -289,8 +289,8 @@ def _draw_body(c: _Canvas, pal: _Palette) -> None:
     for side in (-1, 1):
         arm = [(side * 1.18, 2.02), (side * 1.7, 2.0), (side * 1.7, _BODY_END), (side * 1.26, _BODY_END)]
         _clip_fill(c, body, arm, pal.cloth_shade)
-        _stroke(c, _bez((side * 1.18, 2.02), (side * 1.2, 2.4), (side * 1.24, 2.9), (side * 1.26, 4.0)),
-                pal.cloth_line, 0.016)
+        crease = _bez((side * 1.18, 2.02), (side * 1.2, 2.4), (side * 1.24, 2.9), (side * 1.26, 4.0))
+        _stroke(c, crease + [(side * 1.26, _BODY_END)], pal.cloth_line, 0.016)
     _draw_collar(c, pal)
 
 
@@ -346,7 +346,7 @@ def _back_hair_shape(style: str, length: str) -> list[Pt]:
 def _tail_shape(side: int, length: str, anchor: Pt) -> list[Pt]:
     end = {"short": 1.0, "medium": 2.0, "long": 3.3}[length]
     ax, ay = anchor
-    outer = _bez((ax, ay), (ax + side * 0.9, ay - 0.2), (side * 1.9, ay + 0.8), (side * 1.55, end))
+    outer = _bez((ax, ay), (ax + side * 0.9, ay - 0.2), (side * 1.78, ay + 0.8), (side * 1.5, end))
     inner = _bez((side * 1.25, end - 0.2), (side * 1.4, ay + 0.9), (ax + side * 0.35, ay + 0.3), (ax, ay + 0.18))
     return outer + [(side * 1.42, end - 0.32)] + inner
 
@@ -624,7 +624,7 @@ _BROW_SHIFT = {
     "normal": (0.0, 0.0, 0.0),
     "raised": (-0.1, -0.13, -0.08),
     "angry": (0.11, 0.02, -0.07),
-    "sad": (-0.1, -0.03, 0.07),
+    "sad": (-0.15, -0.04, 0.08),
     "soft": (-0.05, -0.07, -0.02),
     "relaxed": (0.04, 0.03, 0.05),
 }
@@ -775,7 +775,7 @@ def _mouth_smile(c: _Canvas, pal: _Palette, amount: float, teeth: bool) -> None:
 
 def _mouth_frown(c: _Canvas, pal: _Palette, amount: float, teeth: bool) -> None:
     if amount <= 0:
-        _taper(c, _bez((-0.1, _MY + 0.04), (-0.04, _MY - 0.02), (0.04, _MY - 0.02), (0.1, _MY + 0.04)),
+        _taper(c, _bez((-0.12, _MY + 0.05), (-0.05, _MY - 0.03), (0.05, _MY - 0.03), (0.12, _MY + 0.05)),
                _mix(pal.skin_line, _INK, 0.4), 0.024)
         return
     w, h = 0.1 + 0.04 * min(amount, 1.2), 0.13 * amount
@@ -979,14 +979,14 @@ def _draw_zzz(c: _Canvas) -> None:
 
 
 def _draw_marks(c: _Canvas, marks: tuple[str, ...]) -> None:
-    gold, outline = (255, 238, 140, 255), (220, 160, 40, 255)
+    gold, outline = (255, 246, 180, 255), (205, 125, 20, 255)
     pink, pink_line = (255, 110, 160, 255), (200, 50, 110, 255)
     actions = {
         "anger": lambda: _draw_anger(c, 0.64, -0.66, 0.16),
         "anger2": lambda: _draw_anger(c, -0.78, -0.6, 0.12),
-        "sparkles": lambda: [_fill(c, _star(x, y, r), gold, outline, 0.012)
+        "sparkles": lambda: [_fill(c, _star(x, y, r), gold, outline, 0.018)
                              for x, y, r in ((-0.84, -0.64, 0.13), (0.86, -0.2, 0.1), (-0.88, 0.42, 0.08))],
-        "sparkle": lambda: _fill(c, _star(0.82, -0.62, 0.13), gold, outline, 0.012),
+        "sparkle": lambda: _fill(c, _star(0.82, -0.62, 0.13), gold, outline, 0.018),
         "hearts": lambda: [_fill(c, _heart(x, y, r), pink, pink_line, 0.014)
                            for x, y, r in ((0.82, -0.6, 0.12), (-0.86, -0.3, 0.09), (0.9, 0.28, 0.07))],
         "heart": lambda: _fill(c, _heart(0.82, -0.6, 0.1), pink, pink_line, 0.014),

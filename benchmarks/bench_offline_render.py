@@ -73,10 +73,15 @@ def _section(features: Features, font: ImageFont.ImageFont) -> Image.Image:
     tw, th = sample.size
     cell_w, cell_h = tw * 3 + 12, th + LABEL_H + 8
     rows = -(-len(keys) // COLUMNS)
-    sheet = Image.new("RGBA", (cell_w * COLUMNS, cell_h * rows), (255, 255, 255, 255))
+    header = 26
+    sheet = Image.new("RGBA", (cell_w * COLUMNS, header + cell_h * rows), (255, 255, 255, 255))
     draw = ImageDraw.Draw(sheet)
+    title = (f"hair {features.hair_color} {features.hair_style}/{features.hair_length}, eyes {features.eye_color}, "
+             f"outfit {features.outfit_color}, accessories: {', '.join(features.accessories) or 'none'}   "
+             "[B]=basic [V]=visual_novel [S]=sillytavern")
+    draw.text((6, 5), title, fill=(20, 20, 30), font=font)
     for index, key in enumerate(keys):
-        ox, oy = (index % COLUMNS) * cell_w, (index // COLUMNS) * cell_h
+        ox, oy = (index % COLUMNS) * cell_w, header + (index // COLUMNS) * cell_h
         for slot, variant in enumerate((None, "mouth_open", "blink")):
             sheet.alpha_composite(_head(features, LIBRARY[key], variant), (ox + slot * tw, oy))
         presets = "/".join(name[0].upper() for name, members in PRESETS.items() if key in members)

@@ -181,12 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
 
+    sub.add_parser("standin", help="serve the local Gemini stand-in (see `python -m lib standin --help`)")
     p = leaf(sub, "run", cmd_run, "start the whole studio (database, workers, web app)")
     p.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8501)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["standin"]:  # the stand-in server parses its own options
+        from lib import standin_gemini
+
+        return standin_gemini.main(argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:

@@ -1,0 +1,29 @@
+"""`make bench`: run every benchmark under benchmarks/ (bench_*.py) and print its figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    failed = []
+    for path in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        module = f"benchmarks.{path.stem}"
+        print(f"\n=== {module} ===", flush=True)
+        start = time.monotonic()
+        code = subprocess.call([sys.executable, "-m", module], cwd=ROOT)
+        print(f"--- {module}: {'ok' if code == 0 else f'exit {code}'} in {time.monotonic() - start:.1f} s", flush=True)
+        if code:
+            failed.append(module)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -38,6 +38,7 @@ class Character:
     base_width: int
     base_height: int
     base_source: str
+    face_box: tuple[int, int, int, int] | None
     created_at: datetime
     updated_at: datetime
 
@@ -46,7 +47,8 @@ def _character(row: Any, owner_email: str | None = None) -> Character:
     return Character(
         id=row.id, user_id=row.user_id, owner_email=owner_email or row.owner_email, name=row.name,
         features=Features.model_validate(row.features), base_key=row.base_key, base_width=row.base_width,
-        base_height=row.base_height, base_source=row.base_source, created_at=row.created_at,
+        base_height=row.base_height, base_source=row.base_source,
+        face_box=tuple(row.face_box) if row.face_box else None, created_at=row.created_at,
         updated_at=row.updated_at,
     )
 
@@ -80,6 +82,7 @@ def parse_features(data: dict[str, Any] | Features | None) -> Features:
 def create_character(
     conn: Connection, store: ObjectStore, *, actor: User, name: str, image: CleanImage,
     features: Features | dict[str, Any] | None = None, source: BaseSource = "upload",
+    face_box: tuple[int, int, int, int] | None = None,
 ) -> Character:
     """Store the (already cleaned) base image and create the character row."""
     character_id = uuid.uuid4()
@@ -88,10 +91,39 @@ def create_character(
         "id": str(character_id), "user_id": str(actor.id), "name": clean_name(name),
         "features": parse_features(features).model_dump_json(), "base_key": key,
         "base_width": image.width, "base_height": image.height, "base_source": source,
+        "face_box": list(check_face_box(face_box, image.width, image.height)) if face_box else None,
     }
     row = conn.execute(q("insert_character"), params).one()
     store.put(key, image.png)
     return _character(row, owner_email=actor.email)
+
+
+def check_face_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    """A face region (x, y, w, h) that lies inside a width x height image."""
+    x, y, w, h = (int(v) for v in box)
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+        raise InvalidInput(f"face region {x},{y},{w},{h} does not fit inside the {width}×{height} base")
+    return x, y, w, h
+
+
+def set_face_box(
+    conn: Connection, *, actor: User, character_id: str | UUID, face_box: tuple[int, int, int, int]
+) -> None:
+    """Set or correct the region that may change between expressions."""
+    character = get_character(conn, actor=actor, character_id=character_id)
+    box = check_face_box(face_box, character.base_width, character.base_height)
+    params = {"character_id": str(character.id), "user_id": str(actor.id), "face_box": list(box)}
+    conn.execute(q("set_face_box"), params)
+
+
+def generate_base(features: Features, *, size: tuple[int, int]) -> tuple[CleanImage, tuple[int, int, int, int]]:
+    """An offline-rendered base portrait from features alone, and its exact face region."""
+    from lib import offline_renderer
+    from lib.images import png_bytes
+
+    image = offline_renderer.render_portrait(features, size=size)
+    clean = CleanImage(png=png_bytes(image), width=image.width, height=image.height, has_alpha=True)
+    return clean, offline_renderer.face_box(size)
 
 
 def list_characters(conn: Connection, *, actor: User, any_owner: bool = False) -> list[Character]:

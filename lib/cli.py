@@ -105,13 +105,21 @@ def cmd_users_reset_password(args: argparse.Namespace, settings: Settings) -> No
 
 def cmd_characters_add(args: argparse.Namespace, settings: Settings) -> None:
     features = characters.features_from_json(_read(args.features).decode()) if args.features else None
-    data = _read(args.image)
-    image = images.clean_upload(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
+    if args.generate_base == bool(args.image):
+        raise CliError("give either --image PATH or --generate-base (with --features FILE)")
+    face_box = None
+    if args.generate_base:
+        image, face_box = characters.generate_base(features or characters.parse_features(None),
+                                                   size=settings.offline_base_size)
+    else:
+        image = images.clean_upload(_read(args.image), max_bytes=settings.max_upload_bytes,
+                                    max_pixels=settings.max_upload_pixels)
     engine = bootstrap.prepare_database(settings)
     store = make_store(settings)
     with engine.begin() as conn:
         character = characters.create_character(
-            conn, store, actor=_actor(conn, args.as_email), name=args.name, image=image, features=features
+            conn, store, actor=_actor(conn, args.as_email), name=args.name, image=image, features=features,
+            source="generated" if args.generate_base else "upload", face_box=face_box,
         )
     _emit(args, _character_json(character), str(character.id))
 
@@ -131,6 +139,35 @@ def cmd_characters_delete(args: argparse.Namespace, settings: Settings) -> None:
         characters.delete_character(conn, make_store(settings), actor=_actor(conn, args.as_email),
                                     character_id=args.id)
     _emit(args, {"deleted": args.id}, f"deleted {args.id}")
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
+    from lib import custom_expressions, generation
+    from lib.backends.factory import make_backend
+
+    backend_name = args.backend or settings.image_backend
+    backend = make_backend(settings, backend_name)
+    model = "offline" if backend_name == "offline" else (args.model or settings.gemini_model)
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        actor = _actor(conn, args.as_email)
+        chosen = custom_expressions.resolve(conn, actor=actor, character_id=args.character_id,
+                                            keys=_split(args.expressions), preset=args.preset)
+    request = generation.JobRequest(expressions=chosen, variants=_split(args.variants), backend=backend_name,
+                                    model=model, image_size=args.size or settings.gemini_image_size)
+    job_id, items = generation.generate_now(engine, make_store(settings), backend, actor=actor,
+                                            character_id=args.character_id, request=request)
+    rows = [{"id": str(i.id), "expression": i.expression_key, "variant": i.variant, "status": i.status,
+             "reason": i.failure_reason, "kind": i.failure_kind, "image_key": i.image_key,
+             "cost_usd": i.cost_usd, "attempts": len(i.attempts)} for i in items]
+    human = "\n".join(f"{r['expression']}{'/' + r['variant'] if r['variant'] else ''}\t{r['status']}\t"
+                      f"{r['image_key'] or r['reason']}\t${r['cost_usd']:.3f}" for r in rows)
+    _emit(args, {"job_id": str(job_id), "backend": backend_name, "model": model, "items": rows},
+          f"job {job_id}\n{human}")
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
@@ -172,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = leaf(cp, "add", cmd_characters_add, "create a character from a base image; prints its id")
     p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     p.add_argument("--name", required=True)
-    p.add_argument("--image", required=True, metavar="PATH", help="PNG, JPEG or WebP base image")
+    p.add_argument("--image", metavar="PATH", help="PNG, JPEG or WebP base image")
+    p.add_argument("--generate-base", action="store_true", help="draw the base from the features (offline)")
     p.add_argument("--features", metavar="FILE", help="JSON file of features (hair_color, eye_color, ...)")
     p = leaf(cp, "list", cmd_characters_list, "list your characters")
     p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
@@ -181,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
 
+    p = leaf(sub, "generate", cmd_generate, "generate expressions of a character and wait for them")
+    p.add_argument("character_id")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    p.add_argument("--expressions", help="comma-separated expression keys (built-in or the character's own)")
+    p.add_argument("--preset", help="basic, visual_novel or sillytavern")
+    p.add_argument("--variants", help="comma-separated: mouth_open,blink")
+    p.add_argument("--backend", choices=("offline", "gemini"), help="default: IMAGE_BACKEND")
+    p.add_argument("--model", help="Gemini model id (default: GEMINI_MODEL)")
+    p.add_argument("--size", choices=("512", "1K", "2K", "4K"), help="output size (default: GEMINI_IMAGE_SIZE)")
+    p.add_argument("--wait", action="store_true", help="wait until every item has ended (the default here)")
     sub.add_parser("standin", help="serve the local Gemini stand-in (see `python -m lib standin --help`)")
     p = leaf(sub, "run", cmd_run, "start the whole studio (database, workers, web app)")
     p.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8501)")

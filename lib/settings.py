@@ -12,9 +12,9 @@ import secrets
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lib.errors import ConfigError
@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     max_upload_pixels: int = Field(default=40_000_000, ge=1)
 
     port: int = 8501
+
+    image_backend: Literal["offline", "gemini"] = Field(default="offline", description="default backend")
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("gemini_base_url", "google_gemini_base_url")
+    )
+    gemini_api_version: Literal["v1", "v1beta"] = "v1beta"
+    gemini_model: str = "gemini-3.1-flash-image"
+    gemini_image_size: Literal["512", "1K", "2K", "4K"] = "2K"
+    gemini_timeout_ms: int = Field(default=180_000, ge=1000)
+    gemini_max_attempts: int = Field(default=4, ge=1, le=10)
+    # USD per output image by "model:size"; overrides the built-in price table entry by entry.
+    gemini_prices: dict[str, float] = Field(default_factory=dict)
+    offline_base_size: tuple[int, int] = (768, 1024)
 
     @classmethod
     def settings_customise_sources(

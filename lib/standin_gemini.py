@@ -94,18 +94,48 @@ class RequestError(Exception):
         self.message = message
 
 
-def default_render(base_png: bytes, prompt: str, width: int, height: int) -> bytes:
-    """A visible edit: the base cropped to the requested aspect, scaled, tinted by the prompt."""
-    with Image.open(io.BytesIO(base_png)) as src:
-        image = src.convert("RGB")
+def _fit(image: Image.Image, width: int, height: int) -> Image.Image:
+    """The image scaled to cover width x height and centre-cropped to it, as a model answers."""
+    if image.size == (width, height):
+        return image
     scale = max(width / image.width, height / image.height)
     image = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))))
     left, top = (image.width - width) // 2, (image.height - height) // 2
-    image = image.crop((left, top, left + width, top + height))
-    tint = Image.new("RGB", image.size, _prompt_colour(prompt))
+    return image.crop((left, top, left + width, top + height))
+
+
+def _png(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    Image.blend(image, tint, 0.3).save(out, format="PNG", compress_level=1)
+    image.save(out, format="PNG", compress_level=1)
     return out.getvalue()
+
+
+def default_render(base_png: bytes, prompt: str, width: int, height: int) -> bytes:
+    """A visible edit: the base cropped to the requested aspect, scaled, tinted by the prompt."""
+    with Image.open(io.BytesIO(base_png)) as src:
+        image = _fit(src.convert("RGB"), width, height)
+    return _png(Image.blend(image, Image.new("RGB", image.size, _prompt_colour(prompt)), 0.3))
+
+
+def offline_render(base_png: bytes, prompt: str, width: int, height: int) -> bytes:
+    """An answer drawn by the offline renderer: the expression the prompt asks for, painted on the base.
+
+    The expression (and talking/blink variant) is recognised by its prompt fragment from the library,
+    the face is edited where the offline renderer draws faces, and the result is fitted to the size
+    Gemini would return, as a model would (opaque, other resolution).
+    """
+    from lib import expressions, offline_renderer
+
+    matches = [e for e in expressions.LIBRARY.values() if e.prompt in prompt]
+    expression = max(matches, key=lambda e: len(e.prompt)) if matches else expressions.get("neutral")
+    variant = next((v.key for v in expressions.VARIANTS.values() if v.prompt in prompt), None)
+    with Image.open(io.BytesIO(base_png)) as src:
+        base = src.convert("RGBA")
+    edited = offline_renderer.edit_face(base, box=offline_renderer.face_box(base.size), expression=expression,
+                                        variant=variant)
+    opaque = Image.new("RGB", base.size, (255, 255, 255))
+    opaque.paste(edited, mask=edited.getchannel("A"))
+    return _png(_fit(opaque, width, height))
 
 
 def _prompt_colour(prompt: str) -> tuple[int, int, int]:
@@ -471,7 +501,7 @@ class StandinServer:
         self,
         config: StandinConfig | None = None,
         *,
-        render: Renderer = default_render,
+        render: Renderer = offline_render,
         api_keys: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,

@@ -52,10 +52,43 @@ CREATE TABLE characters (
     base_width   integer NOT NULL CHECK (base_width > 0),
     base_height  integer NOT NULL CHECK (base_height > 0),
     base_source  text NOT NULL CHECK (base_source IN ('upload', 'generated')),
+    -- (x, y, w, h) of the region that may change between expressions; NULL = not known yet.
+    face_box     integer[]
+                 CHECK (face_box IS NULL OR (array_length(face_box, 1) = 4 AND face_box[3] > 0 AND face_box[4] > 0)),
     created_at   timestamptz NOT NULL DEFAULT now(),
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX characters_by_user ON characters (user_id, created_at DESC);
+
+CREATE TABLE custom_expressions (
+    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    character_id  uuid NOT NULL REFERENCES characters (id) ON DELETE CASCADE,
+    key           text NOT NULL CHECK (key ~ '^[a-z][a-z0-9_]{0,39}$'),
+    label_en      text NOT NULL CHECK (length(label_en) BETWEEN 1 AND 40),
+    label_ja      text NOT NULL CHECK (length(label_ja) BETWEEN 1 AND 40),
+    prompt        text NOT NULL CHECK (length(prompt) BETWEEN 1 AND 300),
+    intensity     integer NOT NULL CHECK (intensity BETWEEN 1 AND 5),
+    face          text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT custom_expressions_key_per_character UNIQUE (character_id, key)
+);
+
+-- Versioned prompt templates; exactly one is active.
+CREATE TABLE prompt_templates (
+    version     integer PRIMARY KEY CHECK (version > 0),
+    body        text NOT NULL CHECK (body LIKE '%$keep%' AND body LIKE '%$change%'),
+    notes       text NOT NULL DEFAULT '',
+    is_active   boolean NOT NULL DEFAULT false,
+    created_by  uuid REFERENCES users (id) ON DELETE SET NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX prompt_templates_one_active ON prompt_templates (is_active) WHERE is_active;
+
+INSERT INTO prompt_templates (version, body, notes, is_active) VALUES (1,
+'Edit this illustration of the anime character $name. Keep everything that is not the facial expression exactly as it is: $keep. Keep the same pose, framing, camera distance, canvas size, line art style, colours, lighting and background.$notes
+Change only the facial expression: $change.
+Return the whole illustration, not a crop.',
+'Baseline plus delta: restate what must not change, then the one change.', true);
 
 CREATE TABLE user_credits (
     user_id       uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
@@ -74,6 +107,7 @@ CREATE TABLE generation_jobs (
     model         text NOT NULL,
     image_size    text NOT NULL,
     settings      jsonb NOT NULL DEFAULT '{}',
+    template_version integer REFERENCES prompt_templates (version),
     created_at    timestamptz NOT NULL DEFAULT now(),
     finished_at   timestamptz
 );
@@ -86,6 +120,8 @@ CREATE TABLE differences (
     character_id    uuid NOT NULL REFERENCES characters (id) ON DELETE CASCADE,
     expression_key  text NOT NULL,
     variant         text CHECK (variant IN ('mouth_open', 'blink')),
+    -- A variant (mouth_open, blink) is a small edit of its expression's image: that row is its parent.
+    parent_id       uuid REFERENCES differences (id) ON DELETE CASCADE,
     status          text NOT NULL DEFAULT 'queued'
                     CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
     review          text NOT NULL DEFAULT 'pending' CHECK (review IN ('pending', 'approved', 'rejected')),
@@ -94,10 +130,17 @@ CREATE TABLE differences (
     score           real CHECK (score BETWEEN 0 AND 100),
     score_parts     jsonb,
     failure_reason  text,
+    failure_kind    text,
+    prompt          text,
+    attempts        jsonb NOT NULL DEFAULT '[]',
     cost_credits    integer NOT NULL DEFAULT 0 CHECK (cost_credits >= 0),
     cost_usd        numeric(10, 4) NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    position        integer NOT NULL DEFAULT 0,  -- display order inside the job
+    started_at      timestamptz,
     finished_at     timestamptz,
+    CONSTRAINT differences_one_per_job_item UNIQUE NULLS NOT DISTINCT (job_id, expression_key, variant),
+    CONSTRAINT differences_variant_has_parent CHECK ((variant IS NULL) = (parent_id IS NULL)),
     CONSTRAINT differences_done_has_image CHECK (status <> 'done' OR image_key IS NOT NULL),
     CONSTRAINT differences_failed_has_reason CHECK (status <> 'failed' OR failure_reason IS NOT NULL)
 );

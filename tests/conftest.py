@@ -108,8 +108,8 @@ def make_user(conn: Connection):
     return make
 
 
-TABLES = ("credit_transactions", "differences", "generation_jobs", "characters", "user_credits",
-          "login_failures", "users")
+TABLES = ("credit_transactions", "differences", "generation_jobs", "custom_expressions", "characters",
+          "user_credits", "login_failures")
 
 
 @pytest.fixture
@@ -124,5 +124,13 @@ def committed_env(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyP
     st.cache_resource.clear()  # engines and stores follow this test's settings
     st.cache_data.clear()
     yield tmp_path / "studio"
+    wipe(engine)
+
+
+def wipe(engine: Engine) -> None:
+    """Empty every table a test may have committed to, keeping the seeded plans and template 1."""
     with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM prompt_templates WHERE version > 1")
+        conn.exec_driver_sql("UPDATE prompt_templates SET is_active = (version = 1)")
         conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+        conn.exec_driver_sql("DELETE FROM users")  # not TRUNCATE: that would cascade to prompt_templates

@@ -21,10 +21,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> float:
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        assert process.poll() is None, "the studio exited during start-up"
+        assert process.poll() is None, f"the studio exited during start-up:\n{log.read_text()}"
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -45,20 +45,27 @@ def postgres_running(pgdata: Path) -> bool:
     return True
 
 
+def stopped_within(pgdata: Path, *, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while postgres_running(pgdata) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not postgres_running(pgdata)
+
+
 @pytest.mark.slow
 def test_studio_starts_from_nothing_and_shares_one_database(tmp_path: Path) -> None:
     home, port = tmp_path / "studio", free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
     env |= {"STUDIO_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    log = (tmp_path / "run.log").open("w+")  # closed at the end of the test
-    process = subprocess.Popen([sys.executable, "-m", "lib", "run", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path = tmp_path / "run.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "lib", "run", "--port", str(port)], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process)
+        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log_path)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert b"<title>Streamlit</title>" in response.read()
-        log.seek(0)
-        output = log.read()
+        output = log_path.read_text()
         assert "Created the studio admin admin@studio.local with password: " in output
         password = output.split("with password: ")[1].split()[0]
         assert len(password) >= 12
@@ -72,15 +79,11 @@ def test_studio_starts_from_nothing_and_shares_one_database(tmp_path: Path) -> N
         assert (pgdata / "postmaster.pid").read_text().split()[0] == server_pid  # the same server
         assert postgres_running(pgdata)  # the CLI leaving did not stop the app's database
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
-    deadline = time.monotonic() + 15
-    while postgres_running(home / "pgdata") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not postgres_running(home / "pgdata"), "the embedded database outlived the studio"
-    log.seek(0)
-    assert "Traceback" not in log.read()
-    log.close()
+    assert stopped_within(home / "pgdata", seconds=20), "the embedded database outlived the studio"
+    assert "Traceback" not in log_path.read_text()
 
 
 def test_cli_alone_starts_and_stops_the_embedded_database(tmp_path: Path) -> None:
@@ -93,4 +96,4 @@ def test_cli_alone_starts_and_stops_the_embedded_database(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"version": "0001_foundation", "applied_now": ["0001_foundation"]}
     assert (home / "pgdata" / "PG_VERSION").exists()
-    assert not postgres_running(home / "pgdata")
+    assert stopped_within(home / "pgdata", seconds=20), "the CLI left its embedded database running"

@@ -19,7 +19,7 @@ else is returned to the caller after one call, because a retried generation may 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from lib.errors import InvalidInput, StudioError
 
@@ -53,6 +53,11 @@ class ImageRequest:
     expression_key: str
     variant: str | None = None
     seed: int | None = None
+    # What the offline renderer draws from (model backends ignore these; the prompt carries them).
+    features: dict[str, Any] | None = None
+    face: str | None = None
+    face_box: tuple[int, int, int, int] | None = None
+    base_generated: bool = False
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.height <= 0:

@@ -1,0 +1,46 @@
+"""Build the configured image backend from settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lib.backends.base import ImageBackend
+from lib.errors import ConfigError, InvalidInput
+from lib.settings import Settings
+
+if TYPE_CHECKING:
+    from lib.backends.gemini import GeminiConfig
+
+BACKENDS = ("offline", "gemini")
+
+
+def gemini_config(settings: Settings, *, model: str | None = None, image_size: str | None = None) -> GeminiConfig:
+    """The GeminiConfig for these settings (ConfigError without an API key)."""
+    from lib.backends.gemini import DEFAULT_PRICES, GeminiConfig
+
+    if settings.gemini_api_key is None or not settings.gemini_api_key.get_secret_value().strip():
+        raise ConfigError("Gemini is not configured: set GEMINI_API_KEY (or use the offline backend)")
+    prices = dict(DEFAULT_PRICES)
+    for key, usd in settings.gemini_prices.items():
+        model_name, _, size = key.rpartition(":")
+        prices[(model_name, size)] = usd
+    return GeminiConfig(
+        api_key=settings.gemini_api_key.get_secret_value(), base_url=settings.gemini_base_url,
+        api_version=settings.gemini_api_version, model=model or settings.gemini_model,
+        image_size=image_size or settings.gemini_image_size, timeout_ms=settings.gemini_timeout_ms,
+        max_attempts=settings.gemini_max_attempts, prices=prices,
+    )
+
+
+def make_backend(settings: Settings, name: str | None = None) -> ImageBackend:
+    """The backend called `name` (default: IMAGE_BACKEND)."""
+    name = name or settings.image_backend
+    if name == "offline":
+        from lib.backends.offline import OfflineBackend
+
+        return OfflineBackend()
+    if name == "gemini":
+        from lib.backends.gemini import GeminiBackend
+
+        return GeminiBackend(gemini_config(settings))
+    raise InvalidInput(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

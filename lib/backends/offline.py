@@ -1,0 +1,47 @@
+"""The offline backend: the procedural renderer as an image backend (the zero-configuration default).
+
+For a character whose base the renderer drew, it redraws the portrait with the new expression, which
+is identical to the base outside the face box. For an uploaded base it paints expression cues inside
+the face box only: an offline preview, labelled as such in the studio.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+from PIL import Image
+
+from lib import expressions, offline_renderer
+from lib.backends.base import Attempt, ImageRequest, ImageResult
+from lib.features import Features
+from lib.images import png_bytes
+
+
+def default_face_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """Where a bust-up portrait's face usually is (the renderer's own framing), until one is measured."""
+    return offline_renderer.face_box((width, height))
+
+
+class OfflineBackend:
+    """Draws expressions locally; free, deterministic, no network."""
+
+    name = "offline"
+    model = "offline"
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        start = time.monotonic()
+        expression = expressions.get(request.face or request.expression_key)
+        if request.base_generated and request.features is not None:
+            image = offline_renderer.render_portrait(
+                Features.model_validate(request.features), expression=expression, variant=request.variant,
+                size=(request.width, request.height),
+            )
+        else:
+            with Image.open(io.BytesIO(request.base_png)) as base:
+                box = request.face_box or default_face_box(base.width, base.height)
+                image = offline_renderer.edit_face(base.convert("RGBA"), box=box, expression=expression,
+                                                   variant=request.variant)
+        attempt = Attempt(number=1, outcome="ok", http_status=None, seconds=time.monotonic() - start)
+        return ImageResult(png=png_bytes(image), model=self.model, image_size=request.image_size, cost_usd=0.0,
+                           attempts=(attempt,), usage={"cost_basis": "offline"})

@@ -1,0 +1,212 @@
+"""Generation jobs: one row per expression (and per variant), each a single-turn edit.
+
+An expression item edits the approved base; a variant item (mouth_open, blink) edits its expression's
+finished image, so it waits for that parent. `run_item` is idempotent: it claims a queued or running
+item, stores the image under a key derived from the item id, and only a running item can finish, so
+running it twice never stores two results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine
+
+from lib import custom_expressions, expressions, prompts, storage
+from lib.backends.base import GenerationFailed, ImageBackend, ImageRequest
+from lib.characters import Character, get_character
+from lib.errors import InvalidInput, NotFound, StudioError
+from lib.expressions import Expression
+from lib.queries import q
+from lib.storage import ObjectStore
+from lib.users import User
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(StudioError):
+    """A variant's expression image is not finished yet; run the item again later."""
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a user asked for: expressions, variants and the backend settings."""
+
+    expressions: list[Expression]
+    variants: list[str]
+    backend: str
+    model: str
+    image_size: str
+
+
+@dataclass(frozen=True)
+class Item:
+    id: UUID
+    expression_key: str
+    variant: str | None
+    status: str
+    review: str
+    image_key: str | None
+    failure_reason: str | None
+    failure_kind: str | None
+    cost_usd: float
+    attempts: list[dict[str, Any]]
+    backend: str
+    model: str
+
+
+def create_job(
+    conn: Connection, *, actor: User, character: Character, request: JobRequest
+) -> tuple[UUID, list[UUID]]:
+    """Create a job and its queued items (expressions first, then their variants); returns their ids."""
+    for key in request.variants:
+        expressions.variant(key)  # unknown variants are refused before anything is written
+    template = prompts.active_template(conn)
+    settings = {"variants": request.variants, "expressions": [e.key for e in request.expressions]}
+    job = conn.execute(q("insert_job"), {
+        "user_id": str(actor.id), "character_id": str(character.id), "backend": request.backend,
+        "model": request.model, "image_size": request.image_size, "settings": json.dumps(settings),
+        "template_version": template.version,
+    }).one()
+    ids: list[UUID] = []
+    for expression in request.expressions:
+        parent = _insert_item(conn, job.id, character, template.body, expression, None, None, len(ids))
+        ids.append(parent)
+        for v in request.variants:
+            ids.append(_insert_item(conn, job.id, character, template.body, expression, v, parent, len(ids)))
+    return job.id, ids
+
+
+def _insert_item(
+    conn: Connection, job_id: UUID, character: Character, body: str, expression: Expression,
+    variant: str | None, parent_id: UUID | None, position: int,
+) -> UUID:
+    prompt = prompts.build_prompt(body, character_name=character.name, features=character.features,
+                                  expression=expression, variant=expressions.variant(variant) if variant else None)
+    return conn.execute(q("insert_item"), {
+        "job_id": str(job_id), "character_id": str(character.id), "expression_key": expression.key,
+        "variant": variant, "parent_id": str(parent_id) if parent_id else None, "prompt": prompt,
+        "position": position,
+    }).scalar_one()
+
+
+def _face_of(conn: Connection, row: Any) -> str:
+    """The built-in face the offline renderer draws for this item's expression."""
+    if row.expression_key in expressions.LIBRARY:
+        return row.expression_key
+    face = custom_expressions.face_of(conn, character_id=row.character_id, key=row.expression_key)
+    if face is None:
+        raise NotFound(f"expression {row.expression_key!r} no longer exists")
+    return face
+
+
+def _request_for(conn: Connection, store: ObjectStore, backend: ImageBackend, row: Any) -> ImageRequest:
+    source_key = row.base_key
+    if row.variant and backend.name != "offline":
+        # Gemini edits the finished expression image; the offline renderer redraws from the base.
+        state = conn.execute(q("item_state"), {"item_id": str(row.id)}).one()
+        source_key = state.parent_image_key
+    return ImageRequest(
+        base_png=store.get(source_key), prompt=row.prompt, width=row.base_width, height=row.base_height,
+        model=row.model, image_size=row.image_size, expression_key=row.expression_key, variant=row.variant,
+        features=row.features, face=_face_of(conn, row), face_box=tuple(row.face_box) if row.face_box else None,
+        base_generated=row.base_source == "generated",
+    )
+
+
+def _check_parent(conn: Connection, item_id: UUID) -> str | None:
+    """None when the item may run; a failure reason when its parent failed; NotReady while it runs."""
+    state = conn.execute(q("item_state"), {"item_id": str(item_id)}).one()
+    if state.parent_status in (None, "done"):
+        return None
+    if state.parent_status in ("failed", "cancelled"):
+        return "Its expression image could not be made, so this variant was not generated."
+    raise NotReady("the expression image for this variant is not finished yet")
+
+
+def run_item(engine: Engine, store: ObjectStore, backend: ImageBackend, *, item_id: UUID) -> str:
+    """Generate one item end to end; returns its final status (already-ended items are left alone)."""
+    with engine.begin() as conn:
+        parent_problem = _check_parent(conn, item_id)
+        row = conn.execute(q("claim_item"), {"item_id": str(item_id)}).one_or_none()
+        if row is None:
+            return conn.execute(q("item_state"), {"item_id": str(item_id)}).one().status
+        if parent_problem:
+            _fail(conn, row.id, row.job_id, reason=parent_problem, kind="parent_failed", attempts=[])
+            return "failed"
+        request = _request_for(conn, store, backend, row)
+    try:
+        result = backend.generate(request)
+    except GenerationFailed as exc:
+        with engine.begin() as conn:
+            _fail(conn, row.id, row.job_id, reason=exc.reason, kind=exc.kind, attempts=_attempts(exc.attempts))
+        return "failed"
+    key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}.png")
+    store.put(key, result.png)
+    with engine.begin() as conn:
+        done = conn.execute(q("finish_item_done"), {
+            "item_id": str(row.id), "image_key": key, "raw_key": key, "cost_usd": Decimal(str(result.cost_usd)),
+            "attempts": json.dumps(_attempts(result.attempts)),
+        }).one_or_none()
+        if done is not None:
+            conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
+        return "done" if done is not None else conn.execute(q("item_state"), {"item_id": str(row.id)}).one().status
+
+
+def _attempts(attempts: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(a) for a in attempts]
+
+
+def _fail(conn: Connection, item_id: UUID, job_id: UUID, *, reason: str, kind: str, attempts: list[dict]) -> None:
+    conn.execute(q("finish_item_failed"), {"item_id": str(item_id), "reason": reason, "kind": kind,
+                                           "attempts": json.dumps(attempts)})
+    conn.execute(q("refresh_job_status"), {"job_id": str(job_id)})
+
+
+def job_items(conn: Connection, *, actor: User, job_id: str | UUID, any_owner: bool = False) -> list[Item]:
+    """The items of the actor's job (NotFound for anyone else's)."""
+    try:
+        jid = UUID(str(job_id))
+    except ValueError:
+        raise NotFound(f"job {job_id} not found") from None
+    rows = conn.execute(q("job_items"), {"job_id": str(jid), "user_id": str(actor.id),
+                                         "any_owner": bool(any_owner and actor.is_admin)}).all()
+    if not rows:
+        raise NotFound(f"job {jid} not found")
+    return [_item(r) for r in rows]
+
+
+def character_variants(conn: Connection, *, actor: User, character_id: str | UUID, limit: int = 60) -> list[Item]:
+    """The latest finished items of the actor's character."""
+    character = get_character(conn, actor=actor, character_id=character_id)
+    rows = conn.execute(q("character_variants"), {"character_id": str(character.id), "limit": limit})
+    return [_item(r) for r in rows]
+
+
+def _item(row: Any) -> Item:
+    return Item(id=row.id, expression_key=row.expression_key, variant=row.variant, status=row.status,
+                review=row.review, image_key=row.image_key, failure_reason=row.failure_reason,
+                failure_kind=row.failure_kind, cost_usd=float(row.cost_usd),
+                attempts=list(getattr(row, "attempts", None) or []), backend=row.backend, model=row.model)
+
+
+def generate_now(
+    engine: Engine, store: ObjectStore, backend: ImageBackend, *, actor: User, character_id: str | UUID,
+    request: JobRequest,
+) -> tuple[UUID, list[Item]]:
+    """Create a job and run every item in this process, expressions before their variants."""
+    if not request.expressions:
+        raise InvalidInput("choose at least one expression")
+    with engine.begin() as conn:
+        character = get_character(conn, actor=actor, character_id=character_id)
+        job_id, item_ids = create_job(conn, actor=actor, character=character, request=request)
+    for item_id in item_ids:  # parents come before their variants
+        run_item(engine, store, backend, item_id=item_id)
+    with engine.begin() as conn:
+        return job_id, job_items(conn, actor=actor, job_id=job_id)

@@ -1,0 +1,98 @@
+-- name: insert_job
+-- A generation job for one character.
+INSERT INTO generation_jobs (user_id, character_id, backend, model, image_size, settings, template_version)
+VALUES (CAST(:user_id AS uuid), CAST(:character_id AS uuid), :backend, :model, :image_size,
+        CAST(:settings AS jsonb), :template_version)
+RETURNING id, status, created_at;
+
+-- name: insert_item
+-- One expression or variant of a job, queued.
+INSERT INTO differences (job_id, character_id, expression_key, variant, parent_id, prompt, position)
+VALUES (CAST(:job_id AS uuid), CAST(:character_id AS uuid), :expression_key, :variant,
+        CAST(:parent_id AS uuid), :prompt, :position)
+RETURNING id;
+
+-- name: claim_item
+-- Mark an item running (again, if a worker died mid-way); nothing when it already ended.
+UPDATE differences d SET status = 'running', started_at = now()
+FROM generation_jobs j, characters c
+WHERE d.id = CAST(:item_id AS uuid) AND j.id = d.job_id AND c.id = d.character_id
+  AND d.status IN ('queued', 'running')
+RETURNING d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt,
+          j.user_id, j.backend, j.model, j.image_size,
+          c.name AS character_name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box;
+
+-- name: item_state
+-- The status of one item and of its parent (for variants).
+SELECT d.id, d.status, d.image_key, d.failure_reason, p.status AS parent_status, p.image_key AS parent_image_key
+FROM differences d LEFT JOIN differences p ON p.id = d.parent_id
+WHERE d.id = CAST(:item_id AS uuid);
+
+-- name: finish_item_done
+-- Record a generated image; only a running item can finish.
+UPDATE differences SET status = 'done', image_key = :image_key, raw_key = :raw_key, cost_usd = :cost_usd,
+       attempts = CAST(:attempts AS jsonb), finished_at = now()
+WHERE id = CAST(:item_id AS uuid) AND status = 'running'
+RETURNING id, job_id;
+
+-- name: finish_item_failed
+-- Record why an item failed; only a queued or running item can fail.
+UPDATE differences SET status = 'failed', failure_reason = :reason, failure_kind = :kind,
+       attempts = CAST(:attempts AS jsonb), finished_at = now()
+WHERE id = CAST(:item_id AS uuid) AND status IN ('queued', 'running')
+RETURNING id, job_id;
+
+-- name: refresh_job_status
+-- A job is running while any item is, and ends when every item has ended (done if any image was made).
+UPDATE generation_jobs j SET
+    status = CASE
+        WHEN s.open > 0 AND s.started > 0 THEN 'running'
+        WHEN s.open > 0 THEN j.status
+        WHEN s.done > 0 THEN 'done'
+        WHEN s.cancelled = s.total THEN 'cancelled'
+        ELSE 'failed' END,
+    finished_at = CASE WHEN s.open = 0 THEN coalesce(j.finished_at, now()) END
+FROM (SELECT count(*) AS total,
+             count(*) FILTER (WHERE status IN ('queued', 'running')) AS open,
+             count(*) FILTER (WHERE status <> 'queued') AS started,
+             count(*) FILTER (WHERE status = 'done') AS done,
+             count(*) FILTER (WHERE status = 'cancelled') AS cancelled
+      FROM differences WHERE job_id = CAST(:job_id AS uuid)) s
+WHERE j.id = CAST(:job_id AS uuid) AND j.status <> 'cancelled'
+RETURNING j.status;
+
+-- name: job_items
+-- The items of a job the user owns (or :any_owner), expressions before their variants.
+SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
+       d.cost_usd, d.cost_credits, d.attempts, d.score, d.created_at, d.finished_at,
+       j.backend, j.model, j.image_size, j.status AS job_status
+FROM differences d JOIN generation_jobs j ON j.id = d.job_id
+WHERE d.job_id = CAST(:job_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner)
+ORDER BY d.position;
+
+-- name: character_variants
+-- The latest finished variants of a character, newest first.
+SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
+       d.cost_usd, d.score, d.finished_at, j.backend, j.model
+FROM differences d JOIN generation_jobs j ON j.id = d.job_id
+WHERE d.character_id = CAST(:character_id AS uuid) AND d.status IN ('done', 'failed')
+ORDER BY d.finished_at DESC LIMIT :limit;
+
+-- name: insert_custom_expression
+-- A character's own expression.
+INSERT INTO custom_expressions (character_id, key, label_en, label_ja, prompt, intensity, face)
+VALUES (CAST(:character_id AS uuid), :key, :label_en, :label_ja, :prompt, :intensity, :face)
+RETURNING id;
+
+-- name: custom_expressions_of_character
+-- The custom expressions of one character.
+SELECT key, label_en, label_ja, prompt, intensity, face FROM custom_expressions
+WHERE character_id = CAST(:character_id AS uuid) ORDER BY created_at, key;
+
+-- name: delete_custom_expression
+-- Remove one custom expression of a character.
+DELETE FROM custom_expressions WHERE character_id = CAST(:character_id AS uuid) AND key = :key RETURNING id;
+
+-- name: custom_expression_face
+-- The built-in face a custom expression of a character borrows.
+SELECT face FROM custom_expressions WHERE character_id = CAST(:character_id AS uuid) AND key = :key;

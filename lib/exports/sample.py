@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from lib.expressions import LIBRARY
 from lib.exports._images import png_bytes
 from lib.exports.model import ExportItem, ExportSet
+from lib.expressions import LIBRARY
 from lib.features import Features
 from lib.offline_renderer import render_portrait
 

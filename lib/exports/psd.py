@@ -21,11 +21,12 @@ Names: layers are created with ASCII names and the Japanese name goes in the Uni
 (`Tag.UNICODE_LAYER_NAME`); a non-ASCII name at creation crashes psd-tools' save().
 
 CLIP STUDIO PAINT's stray selection layer (psd-tools issue #585): CSP reads a 4th (alpha) channel in
-the merged image as a saved selection. A document created as "RGB" avoids that but turns each
-layer's alpha into a layer mask over black. We use psd-tools' documented `background_color` (the
-merged image is composited on white, 3 channels, no alpha) and build the layers while the document
-is RGBA so each keeps a real transparency channel; just before saving, the header is switched to 3
-channels. The result is what Photoshop itself writes: transparent layers, an opaque 3-channel composite.
+the merged image as a saved selection. A document created as "RGB" avoids that but psd-tools then
+stores each layer's alpha as a layer mask over an opaque layer. The fix the issue documents (and
+psd-tools 1.26 adopted as `background_color`) is a 3-channel merged image flattened on white while the
+layers keep their transparency. We build the layers in an RGBA document (real transparency channels,
+no masks), then write the merged image as 3 RGB channels on white and set the header to 3 channels:
+what Photoshop itself writes for a layered document.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def write_psd(export_set: ExportSet, fetch: Fetch, out: BinaryIO) -> None:
     root = psd.create_group(name=EXPRESSIONS_NAME[0])
     _set_unicode_name(root, EXPRESSIONS_NAME[1])
     groups = expression_groups(export_set)
+    front: tuple[Image.Image, tuple[int, int]] | None = None
     # psd-tools stacks each new layer on top: build the last expression first so the first one is at
     # the top of the panel, and the face before its variants so a shown variant covers the face.
     for group in reversed(groups):
@@ -66,21 +68,28 @@ def write_psd(export_set: ExportSet, fetch: Fetch, out: BinaryIO) -> None:
         _set_unicode_name(sub, f"*{group.label_ja} ({group.key})")
         sub.visible = group is groups[0]
         for item in group.items():
-            layer = _expression_layer(sub, base, fetch, export_set, item)
-            layer.visible = item.variant is None
+            crop, left_top = _expression_crop(base, fetch, export_set, item)
+            _pixel_layer(sub, crop, _layer_names(item), left_top).visible = item.variant is None
+            if sub.visible and item.variant is None:
+                front = (crop, left_top)
+    _write_composite(psd, base, front)
     del base
-    _opaque_composite(psd)
     psd.save(out)
     log.info("psd export of %s: %d expressions", export_set.slug, len(groups))
 
 
-def _expression_layer(parent: Group, base: Image.Image, fetch: Fetch, export_set: ExportSet, item: ExportItem):
+def _expression_crop(
+    base: Image.Image, fetch: Fetch, export_set: ExportSet, item: ExportItem
+) -> tuple[Image.Image, tuple[int, int]]:
+    """The item's image cropped to where it differs from the base, and the crop's (left, top)."""
     img = load_rgba(fetch, item.image_key, export_set.size)
     box = diff_box(base, img) or (0, 0, 1, 1)  # identical to the base: a 1 px layer that changes nothing
-    crop = img.crop(box)
+    return img.crop(box), (box[0], box[1])
+
+
+def _layer_names(item: ExportItem) -> tuple[str, str]:
     role_ja = _FACE_JA if item.variant is None else VARIANTS[item.variant].label_ja
-    names = (f"*{_ascii(item.expression_key)}_{item.role}", f"*{role_ja} ({item.role})")
-    return _pixel_layer(parent, crop, names, (box[0], box[1]))
+    return f"*{_ascii(item.expression_key)}_{item.role}", f"*{role_ja} ({item.role})"
 
 
 def _pixel_layer(parent: Group | PSDImage, img: Image.Image, names: tuple[str, str], left_top: tuple[int, int]):
@@ -96,11 +105,23 @@ def _set_unicode_name(layer: object, name: str) -> None:
     layer._record.tagged_blocks.set_data(Tag.UNICODE_LAYER_NAME, name)  # type: ignore[attr-defined]
 
 
-def _opaque_composite(psd: PSDImage) -> None:
-    """Merged image: 3 channels on white (no alpha for CSP to read as a selection); see module docstring."""
+def _write_composite(
+    psd: PSDImage, base: Image.Image, front: tuple[Image.Image, tuple[int, int]] | None
+) -> None:
+    """Store the merged image ourselves: RGB only (no alpha for CSP to read as a selection), on white.
+
+    psd-tools would render it on save, but its opaque-backdrop path leaves semi-transparent edge pixels
+    un-blended (dark fringes) and costs seconds at 2048 px; the visible stack here is just base + one face.
+    """
+    merged = base.copy()
+    if front is not None:
+        merged.alpha_composite(front[0], dest=front[1])
+    flat = Image.new("RGBA", merged.size, (255, 255, 255, 255))
+    flat.alpha_composite(merged)
     psd._record.header.channels = 3
-    psd.background_color = 1.0
-    psd.mark_updated()
+    psd._record.image_data.set_data([band.tobytes() for band in flat.convert("RGB").split()], psd._record.header)
+    psd._background_color = 1.0  # what the stored composite was flattened on
+    psd._updated = False  # keep our composite: save() would otherwise re-render it
 
 
 def _ascii(text: str) -> str:

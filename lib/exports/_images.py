@@ -1,0 +1,69 @@
+"""Image helpers shared by the writers: decode a fetched PNG safely and find where it differs from the base."""
+
+from __future__ import annotations
+
+import functools
+import io
+
+from PIL import Image, ImageChops
+
+from lib.errors import InvalidInput
+from lib.exports.model import Fetch
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom
+
+
+def load_rgba(fetch: Fetch, key: str, size: tuple[int, int]) -> Image.Image:
+    """The PNG stored at `key` as RGBA, refusing anything that is not a PNG of the set's size."""
+    return decode_rgba(fetch(key), key, size)
+
+
+def decode_rgba(data: bytes, key: str, size: tuple[int, int]) -> Image.Image:
+    """Decode PNG bytes to RGBA, refusing other formats and other sizes."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+            img.load()
+            rgba = img.convert("RGBA")
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise InvalidInput(f"image {key!r} is not a readable PNG: {exc}") from exc
+    if rgba.size != size:
+        raise InvalidInput(f"image {key!r} is {rgba.width}x{rgba.height}, but the base is {size[0]}x{size[1]}")
+    return rgba
+
+
+def diff_box(base: Image.Image, other: Image.Image) -> Box | None:
+    """The smallest box holding every pixel (colour or alpha) where `other` differs from `base`."""
+    diff = ImageChops.difference(base, other)
+    merged = functools.reduce(ImageChops.lighter, diff.split())
+    return merged.getbbox()
+
+
+def union(boxes: list[Box]) -> Box | None:
+    """The box covering all `boxes`, or None when there are none."""
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def png_bytes(img: Image.Image, *, compress_level: int = 6) -> bytes:
+    """Encode an image as PNG."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_png_header(data: bytes, key: str, size: tuple[int, int]) -> None:
+    """Cheaply confirm `data` is a PNG of `size` from its IHDR chunk, without decoding the pixels."""
+    if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        raise InvalidInput(f"image {key!r} is not a PNG")
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if (width, height) != size:
+        raise InvalidInput(f"image {key!r} is {width}x{height}, but the base is {size[0]}x{size[1]}")

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 PORT ?= 8501
 
-.PHONY: run test bench lint install install-dev clean-studio
+.PHONY: run test bench lint install install-dev system-deps clean-studio
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	PORT=$(PORT) $(PY) -m lib run
 
-test: install-dev
+# Debian packages the tests read files with (an independent PSD reader); installed when missing, as root.
+system-deps:
+	@dpkg -s imagemagick >/dev/null 2>&1 || { \
+		echo "installing imagemagick (independent PSD reader for the tests)"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq imagemagick >/dev/null; }
+
+test: install-dev system-deps
 	$(PY) -m pytest
 
 lint: install-dev

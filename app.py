@@ -9,7 +9,10 @@ st.set_page_config(page_title="Miyabi Character Studio", page_icon="🎨", layou
 user = ui.sign_in_gate()
 
 pages = {
-    "Studio": [st.Page("pages/characters.py", title="Characters", icon=":material/face:", default=True)],
+    "Studio": [
+        st.Page("pages/characters.py", title="Characters", icon=":material/face:", default=True),
+        st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
+    ],
 }
 if user.is_admin:
     pages["Admin"] = [st.Page("pages/admin_users.py", title="Users", icon=":material/group:")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -196,6 +197,14 @@ def _item(row: Any) -> Item:
                 attempts=list(getattr(row, "attempts", None) or []), backend=row.backend, model=row.model)
 
 
+def run_job_items(
+    engine: Engine, store: ObjectStore, backend: ImageBackend, *, item_ids: list[UUID]
+) -> Iterator[tuple[int, str]]:
+    """Run a job's items in order in this process, yielding (items finished, last status) for progress."""
+    for number, item_id in enumerate(item_ids, start=1):  # parents come before their variants
+        yield number, run_item(engine, store, backend, item_id=item_id)
+
+
 def generate_now(
     engine: Engine, store: ObjectStore, backend: ImageBackend, *, actor: User, character_id: str | UUID,
     request: JobRequest,
@@ -206,7 +215,7 @@ def generate_now(
     with engine.begin() as conn:
         character = get_character(conn, actor=actor, character_id=character_id)
         job_id, item_ids = create_job(conn, actor=actor, character=character, request=request)
-    for item_id in item_ids:  # parents come before their variants
-        run_item(engine, store, backend, item_id=item_id)
+    for _ in run_job_items(engine, store, backend, item_ids=item_ids):
+        pass
     with engine.begin() as conn:
         return job_id, job_items(conn, actor=actor, job_id=job_id)

@@ -20,8 +20,12 @@ from sqlalchemy import Connection, Engine
 from streamlit.delta_generator import DeltaGenerator
 from streamlit_authenticator.utilities.exceptions import LoginError
 
-from lib import db, migrations, users
+from lib import db, expressions, migrations, users
+from lib.backends.base import ImageBackend
+from lib.backends.factory import make_backend
+from lib.characters import Character
 from lib.errors import StudioError
+from lib.generation import Item
 from lib.settings import Settings, get_settings
 from lib.storage import ObjectStore, make_store
 from lib.users import User
@@ -234,3 +238,32 @@ def object_image(key: str) -> str | bytes:
     Callers pass keys of rows they already read with an access check; keys embed the owner's id.
     """
     return store().download_url(key) or _object_bytes(key)
+
+
+@st.cache_resource
+def backend(name: str) -> ImageBackend:
+    """One image backend per process and name (the Gemini client keeps its connection pool)."""
+    return make_backend(settings(), name)
+
+
+def variant_grid(items: list[Item], *, character: Character, columns: int = 5) -> None:
+    """Generated variants as a grid: image (or failure reason), label, status and cost."""
+    preview = character.base_source == "upload"
+    cells = st.columns(columns)
+    for index, item in enumerate(items):
+        cell = cells[index % columns].container(border=True)
+        label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
+        if item.status == "done" and item.image_key:
+            cell.image(object_image(item.image_key), width="stretch")
+            note = "offline preview" if preview and item.backend == "offline" else item.model
+            cell.caption(f"**{label}** · {note}" + (f" · ${item.cost_usd:.3f}" if item.cost_usd else ""))
+        elif item.status == "failed":
+            cell.error(f"**{label}**: {item.failure_reason}", icon=":material/block:")
+        else:
+            cell.info(f"**{label}**: {item.status}", icon=":material/hourglass_empty:")
+
+
+def expression_label(key: str) -> str:
+    """"Happy 笑顔" for built-ins, the key for a character's own expressions."""
+    found = expressions.LIBRARY.get(key)
+    return f"{found.label_en} {found.label_ja}" if found else key.replace("_", " ")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import characters, images, ui
+from lib import characters, generation, images, ui
 from lib.errors import StudioError
 from lib.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
 
@@ -34,6 +34,13 @@ for character in rows:
                     + (f" · {', '.join(f.accessories)}" if f.accessories else ""))
         if character.user_id != user.id:
             continue
+        with right.expander("Latest variants"):
+            with ui.transaction() as conn:
+                made = generation.character_variants(conn, actor=user, character_id=character.id, limit=20)
+            if made:
+                ui.variant_grid(made, character=character, columns=4)
+            else:
+                st.caption("None yet: open the Generate page.")
         with right.expander("Rename or delete"):
             with st.form(f"rename-{character.id}"):
                 new_name = st.text_input("Name", value=character.name)
@@ -58,6 +65,7 @@ with st.form("create-character", clear_on_submit=False):
     name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura")
     upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels)",
                               type=["png", "jpg", "jpeg", "webp"])
+    draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)")
     c1, c2, c3, c4 = st.columns(4)
     hair_color = c1.color_picker("Hair colour", defaults.hair_color)
     eye_color = c2.color_picker("Eye colour", defaults.eye_color)
@@ -72,18 +80,23 @@ with st.form("create-character", clear_on_submit=False):
     submitted = st.form_submit_button("Create character", type="primary")
 
 if submitted:
-    if upload is None:
-        st.error("Choose a base image to upload.")
+    if upload is None and not draw_base:
+        st.error("Choose a base image to upload, or tick “draw the base from the features”.")
         st.stop()
     try:
-        image = images.clean_upload(upload.getvalue(), max_bytes=settings.max_upload_bytes,
-                                    max_pixels=settings.max_upload_pixels)
         features = characters.parse_features(dict(
             hair_color=hair_color, eye_color=eye_color, skin_tone=skin_tone, outfit_color=outfit_color,
             hair_style=hair_style, hair_length=hair_length, outfit=outfit, accessories=accessories, notes=notes))
+        face_box = None
+        if draw_base:
+            image, face_box = characters.generate_base(features, size=settings.offline_base_size)
+        else:
+            image = images.clean_upload(upload.getvalue(), max_bytes=settings.max_upload_bytes,
+                                        max_pixels=settings.max_upload_pixels)
         with ui.transaction() as conn:
-            created = characters.create_character(conn, ui.store(), actor=user, name=name, image=image,
-                                                  features=features)
+            created = characters.create_character(
+                conn, ui.store(), actor=user, name=name, image=image, features=features, face_box=face_box,
+                source="generated" if draw_base else "upload")
     except StudioError as exc:
         ui.show_error(exc)
     else:

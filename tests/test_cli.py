@@ -113,3 +113,25 @@ def test_python_dash_m_lib(committed_env) -> None:
                              capture_output=True, text=True, cwd=ROOT, env=os.environ.copy(), timeout=60)
     assert missing.returncode == 1 and missing.stdout == ""
     assert missing.stderr == "error: no user nobody@example.com\n"
+
+
+def test_generate_base_then_a_preset_with_variants(committed_env, tmp_path: Path) -> None:
+    ok_json("users", "add", "kai@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    features = tmp_path / "features.json"
+    features.write_text(json.dumps({"hair_color": "#223355", "hair_style": "bob", "eye_color": "#aa3322"}))
+    made = ok_json("characters", "add", "--as", "kai@example.com", "--name", "Kai", "--features", str(features),
+                   "--generate-base")
+    assert made["source"] == "generated" and (made["width"], made["height"]) == (768, 1024)
+    result = ok_json("generate", made["id"], "--as", "kai@example.com", "--preset", "basic", "--variants",
+                     "mouth_open", "--backend", "offline", "--wait")
+    assert [(i["expression"], i["variant"]) for i in result["items"]][:3] == [
+        ("neutral", None), ("neutral", "mouth_open"), ("happy", None)]
+    assert len(result["items"]) == 10 and {i["status"] for i in result["items"]} == {"done"}
+    assert all(i["image_key"].startswith("characters/") and i["cost_usd"] == 0 for i in result["items"])
+    assert "choose at least one expression" in fails("generate", made["id"], "--as", "kai@example.com")
+    assert "unknown expression 'grumpy'" in fails("generate", made["id"], "--as", "kai@example.com",
+                                                  "--expressions", "grumpy")
+    assert "GEMINI_API_KEY" in fails("generate", made["id"], "--as", "kai@example.com", "--expressions", "happy",
+                                     "--backend", "gemini")
+    assert "either --image PATH or --generate-base" in fails("characters", "add", "--as", "kai@example.com",
+                                                             "--name", "X")

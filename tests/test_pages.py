@@ -117,7 +117,7 @@ def test_characters_page_lists_renames_and_guards_creation(accounts, engine, com
     at.button(key=f"FormSubmitter:rename-{made.id}-Rename").click().run()
     assert [s.value for s in at.subheader] == ["Sakura (school)"]
     at.button(key="FormSubmitter:create-character-Create character").click().run()
-    assert "Choose a base image to upload." in messages(at)
+    assert "Choose a base image to upload" in messages(at)
 
 
 def test_server_side_session_end_signs_the_browser_out(accounts, engine) -> None:
@@ -146,3 +146,29 @@ def test_sign_out_ends_sessions_server_side(accounts, engine) -> None:
     assert not at.title
     at = sign_in(at, "mei@example.com")  # signing in again starts a fresh, valid session
     assert [t.value for t in at.title] == ["Characters"]
+
+
+def test_draw_a_base_then_generate_a_preset(accounts, engine) -> None:
+    at = sign_in(app(), "mei@example.com")
+    at.switch_page("pages/generate.py").run()
+    assert "No characters yet" in messages(at)
+
+    at.switch_page("pages/characters.py").run()
+    at.text_input[0].input("Hana")
+    at.checkbox[0].check()
+    at.button(key="FormSubmitter:create-character-Create character").click().run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["Hana"]
+
+    at.switch_page("pages/generate.py").run()
+    assert [t.value for t in at.title] == ["Generate"]
+    at.multiselect[1].select("blink").run()
+    button = next(b for b in at.button if b.label.startswith("Generate"))
+    assert button.label == "Generate 10 images"
+    button.click().run()
+    assert not at.exception, at.exception
+    assert "Latest batch" in [s.value for s in at.subheader]
+    assert len(at.image) == 1 + 10  # the base and every generated image
+    with engine.connect() as conn:
+        statuses = conn.execute(text("SELECT status, count(*) FROM differences GROUP BY status")).all()
+    assert [tuple(r) for r in statuses] == [("done", 10)]

@@ -147,6 +147,20 @@ CREATE TABLE differences (
 CREATE INDEX differences_by_character ON differences (character_id, created_at DESC);
 CREATE INDEX differences_by_job ON differences (job_id);
 
+CREATE TABLE credit_prices (
+    model       text NOT NULL,
+    image_size  text NOT NULL CHECK (image_size IN ('512', '1K', '2K', '4K')),
+    credits     integer NOT NULL CHECK (credits > 0),
+    PRIMARY KEY (model, image_size)
+);
+
+INSERT INTO credit_prices (model, image_size, credits) VALUES
+    ('gemini-3.1-flash-lite-image', '512', 1), ('gemini-3.1-flash-lite-image', '1K', 1),
+    ('gemini-3.1-flash-image', '512', 1), ('gemini-3.1-flash-image', '1K', 2),
+    ('gemini-3.1-flash-image', '2K', 3), ('gemini-3.1-flash-image', '4K', 4),
+    ('gemini-3-pro-image', '1K', 4), ('gemini-3-pro-image', '2K', 4), ('gemini-3-pro-image', '4K', 7);
+
+-- The ledger: append-only; the deltas of a user's rows sum to their available and held balances.
 CREATE TABLE credit_transactions (
     id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id          uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -157,6 +171,21 @@ CREATE TABLE credit_transactions (
     job_id           uuid REFERENCES generation_jobs (id) ON DELETE SET NULL,
     difference_id    uuid REFERENCES differences (id) ON DELETE SET NULL,
     reason           text,
-    created_at       timestamptz NOT NULL DEFAULT now()
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    delta_available  integer NOT NULL DEFAULT 0,
+    delta_held       integer NOT NULL DEFAULT 0,
+    actor_id         uuid REFERENCES users (id) ON DELETE SET NULL,
+    CONSTRAINT credit_transactions_deltas_match_kind CHECK (
+        (kind = 'hold' AND amount > 0 AND delta_available = -amount AND delta_held = amount)
+        OR (kind = 'capture' AND amount > 0 AND delta_available = 0 AND delta_held = -amount)
+        OR (kind = 'release' AND amount > 0 AND delta_available = amount AND delta_held = -amount)
+        OR (kind = 'grant' AND amount > 0 AND delta_available = amount AND delta_held = 0)
+        OR (kind IN ('monthly_reset', 'adjustment') AND delta_available = amount AND delta_held = 0)),
+    CONSTRAINT credit_transactions_adjustment_has_reason CHECK (kind <> 'adjustment' OR length(btrim(reason)) > 0)
 );
 CREATE INDEX credit_transactions_by_user ON credit_transactions (user_id, created_at DESC);
+CREATE INDEX credit_transactions_by_day ON credit_transactions (created_at);
+CREATE UNIQUE INDEX credit_transactions_one_hold_per_item
+    ON credit_transactions (difference_id) WHERE kind = 'hold';
+CREATE UNIQUE INDEX credit_transactions_one_resolution_per_item
+    ON credit_transactions (difference_id) WHERE kind IN ('capture', 'release');

@@ -17,7 +17,7 @@ def test_create_user_normalises_email_and_hashes_password(conn) -> None:
     assert stored.startswith("$2") and PASSWORD not in stored
     assert users.password_matches(PASSWORD, stored) and not users.password_matches("wrong-password", stored)
     credits = conn.execute(text("SELECT available, held FROM user_credits WHERE user_id = :i"), {"i": user.id}).one()
-    assert tuple(credits) == (0, 0)
+    assert tuple(credits) == (1500, 0)  # the pro plan's first month
 
 
 @pytest.mark.parametrize(

@@ -17,16 +17,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.calibration import Case, build_calibration_set  # noqa: E402
+from lib.calibration import Case, build_calibration_set, roc_auc  # noqa: E402
 from lib.consistency import DEFAULT_THRESHOLD, Score, score  # noqa: E402
-
-
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Probability that a random positive outscores a random negative (ties count half)."""
-    pos, neg = scores[labels], scores[~labels]
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
 
 
 def precision_recall(labels: np.ndarray, passed: np.ndarray) -> tuple[float, float]:

@@ -29,7 +29,7 @@ WORK_SIDE = 640
 MIN_INLIERS = 12
 MIN_INLIER_RATIO = 0.2
 MIN_EDGE_AGREEMENT = 0.35  # fraction of line art outside the face that must coincide after warping
-SAME_LINE_ART = 0.7  # below this much agreement, colours must mostly agree too
+SAME_LINE_ART = 0.8  # below this much agreement, colours must mostly agree too
 MIN_SAME_COLOUR = 0.3
 SCALE_RANGE = (0.7, 1.4)
 MAX_ROTATION_DEG = 10.0
@@ -89,14 +89,18 @@ def normalize_to_base(result: Image.Image, size: tuple[int, int]) -> np.ndarray:
     A model that answers a 3:4 picture with a square one usually adds background at the sides, so
     covering (not fitting) keeps the figure at its original scale.
     """
-    arr = rgba_array(result)
+    # Resize before adding an alpha channel: a quarter less work on big opaque model output.
+    arr = np.asarray(result if result.mode in ("RGB", "RGBA") else result.convert("RGBA"))
     h, w = arr.shape[:2]
     k = max(size[0] / w, size[1] / h)
     nw, nh = max(size[0], round(w * k)), max(size[1], round(h * k))
     interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
     scaled = arr if (nw, nh) == (w, h) else cv2.resize(arr, (nw, nh), interpolation=interp)
     x0, y0 = (nw - size[0]) // 2, (nh - size[1]) // 2
-    return np.ascontiguousarray(scaled[y0 : y0 + size[1], x0 : x0 + size[0]])
+    crop = scaled[y0 : y0 + size[1], x0 : x0 + size[0]]
+    if crop.shape[2] == 3:
+        return np.dstack([crop, np.full(crop.shape[:2], 255, np.uint8)])
+    return np.ascontiguousarray(crop)
 
 
 def background_colour(arr: np.ndarray) -> np.ndarray:
@@ -240,12 +244,22 @@ def _check_same_colours(base_rgb: np.ndarray, warped_rgb: np.ndarray, mask: np.n
         )
 
 
-def estimate_transform(base: Image.Image, result: Image.Image, *, face_box: Box) -> Transform:
-    """Place the size-normalised `result` on `base` from details outside `face_box`, or refuse."""
+def small_copies(base: Image.Image, result: Image.Image, side: int = WORK_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """The base and the size-normalised result as RGBA arrays with the longer side at most `side`."""
+    small_base = resize_array(rgba_array(base), work_scale(base.size, side))
+    return small_base, normalize_to_base(result, (small_base.shape[1], small_base.shape[0]))
+
+
+def estimate_transform(
+    base: Image.Image, result: Image.Image, *, face_box: Box, small: tuple[np.ndarray, np.ndarray] | None = None
+) -> Transform:
+    """Place the size-normalised `result` on `base` from details outside `face_box`, or refuse.
+
+    `small` may pass in `small_copies(base, result)` when the caller needs them too.
+    """
     box = check_box(base.size, face_box)
     k = work_scale(base.size)
-    small_base = resize_array(rgba_array(base), k)
-    small_norm = normalize_to_base(result, (small_base.shape[1], small_base.shape[0]))
+    small_base, small_norm = small if small is not None else small_copies(base, result)
     bg = background_colour(small_norm)
     g_base, g_res = _gray(small_base, bg), _gray(small_norm, bg)
     if g_base.std() < 2 or g_res.std() < 2:

@@ -258,3 +258,11 @@ def build_calibration_set(n_characters: int = 6, seed: int = 7) -> list[Case]:
         for label, makers in ((True, _positives(rng, f, expr)), (False, _negatives(rng, f, expr))):
             cases += [Case(label, kind, base, make(), box, index) for kind, make in makers]
     return cases
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Probability that a random positive outscores a random negative (ties count half)."""
+    pos, neg = scores[labels], scores[~labels]
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))

@@ -38,10 +38,8 @@ from lib.align import (
     estimate_transform,
     flatten,
     line_art,
-    normalize_to_base,
     outside_mask,
-    resize_array,
-    rgba_array,
+    small_copies,
     work_scale,
 )
 from lib.face_region import estimate_face_box
@@ -106,11 +104,10 @@ def _inside_mask(shape: tuple[int, int], box: Box, k: float, shrink: float) -> n
     return mask
 
 
-def _prepare(base: Image.Image, variant: Image.Image, box: Box, t: Transform | None) -> _Pair:
+def _prepare(base: Image.Image, copies: tuple[np.ndarray, np.ndarray], box: Box, t: Transform | None) -> _Pair:
     k = work_scale(base.size, SCORE_SIDE)
-    small_base = resize_array(rgba_array(base), k)
-    size = (small_base.shape[1], small_base.shape[0])
-    small_var = normalize_to_base(variant, size)
+    size = (max(1, round(base.width * k)), max(1, round(base.height * k)))
+    small_base, small_var = (cv2.resize(a, size, interpolation=cv2.INTER_AREA) for a in copies)
     shape = small_base.shape[:2]
     valid = np.ones(shape, dtype=bool)
     if t is not None:
@@ -253,12 +250,13 @@ def _flags(parts: dict[str, float], aligned: bool) -> tuple[str, ...]:
 def score(base: Image.Image, variant: Image.Image, *, face_box: Box) -> Score:
     """Score the raw model output `variant` against `base`; see the module docstring."""
     box = check_box(base.size, face_box)
+    copies = small_copies(base, variant)
     try:
-        t: Transform | None = estimate_transform(base, variant, face_box=box)
+        t: Transform | None = estimate_transform(base, variant, face_box=box, small=copies)
     except AlignmentFailed as exc:
         log.info("scoring an unaligned variant: %s", exc)
         t = None
-    p = _prepare(base, variant, box, t)
+    p = _prepare(base, copies, box, t)
     cast = _cast(p)
     changed = _tolerant_de(p, cast) > CHANGED_DE
     results = {

@@ -1,0 +1,61 @@
+"""Time the whole consistency pipeline on a 2048x2048 pair, on one core.
+
+Run from the repository root: `python benchmarks/bench_consistency.py`. Prints the median seconds of
+align + paste-back + score + PNG encode over 5 runs, and of each step. Goal: <= 0.5 s.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lib.align import align_to_base  # noqa: E402
+from lib.calibration import Drift, apply_drift  # noqa: E402
+from lib.composite import paste_back  # noqa: E402
+from lib.consistency import score  # noqa: E402
+from lib.expressions import LIBRARY  # noqa: E402
+from lib.features import Features  # noqa: E402
+from lib.offline_renderer import face_box, render_portrait  # noqa: E402
+
+SIZE = (2048, 2048)
+RUNS = 5
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def main() -> None:
+    cv2.setNumThreads(1)
+    features = Features(hair_color="#f2c35b", hair_style="twin_tails", outfit_color="#b8324a")
+    base, box = render_portrait(features, size=SIZE), face_box(SIZE)
+    drift = Drift(shift=(0.02, -0.01), scale=1.03, rotation=1.0, gain=(1.04, 1.0, 0.96), jpeg=90)
+    variant = apply_drift(render_portrait(features, size=SIZE, expression=LIBRARY["happy"]), drift)
+    steps: dict[str, list[float]] = {"align": [], "paste_back": [], "score": [], "png": [], "total": []}
+    for _ in range(RUNS):
+        t_align, al = _timed(lambda: align_to_base(base, variant, face_box=box))
+        t_paste, out = _timed(lambda al=al: paste_back(base, al.image, face_box=box))
+        t_score, s = _timed(lambda: score(base, variant, face_box=box))
+        t_png, _ = _timed(lambda out=out: out.save(io.BytesIO(), "PNG", compress_level=1))
+        for name, t in zip(steps, (t_align, t_paste, t_score, t_png), strict=False):
+            steps[name].append(t)
+        steps["total"].append(t_align + t_paste + t_score + t_png)
+    print(f"2048x2048 pair, one core, median of {RUNS}:")
+    for name, times in steps.items():
+        print(f"  {name:10s} {statistics.median(times):.3f} s")
+    print(f"score: {s.total:.1f} {list(s.flags)}")  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":
+    main()

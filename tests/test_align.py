@@ -1,0 +1,71 @@
+"""Alignment recovers known drift and refuses pictures it cannot honestly place."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lib.align import Alignment, AlignmentFailed, align_to_base
+from lib.calibration import Drift, apply_drift
+from lib.errors import InvalidInput
+from lib.expressions import LIBRARY
+from lib.features import Features
+from lib.offline_renderer import face_box, render_portrait
+
+SIZE = (384, 512)
+FEATURES = Features(hair_color="#d94f70", hair_style="ponytail", outfit_color="#2f7d4f", accessories=["cat_ears"])
+
+
+@pytest.fixture(scope="module")
+def base() -> Image.Image:
+    return render_portrait(FEATURES, size=SIZE)
+
+
+def _happy(drift: Drift) -> Image.Image:
+    return apply_drift(render_portrait(FEATURES, size=SIZE, expression=LIBRARY["happy"]), drift)
+
+
+@pytest.mark.parametrize(("shift", "scale"), [((0.03, -0.02), 1.0), ((0.0, 0.0), 1.05), ((-0.02, 0.02), 0.95)])
+def test_known_shift_and_scale_are_recovered(base: Image.Image, shift: tuple[float, float], scale: float) -> None:
+    al = align_to_base(base, _happy(Drift(shift=shift, scale=scale, jpeg=90)), face_box=face_box(SIZE))
+    assert isinstance(al, Alignment) and al.image.size == base.size and al.image.mode == "RGBA"
+    assert al.scale == pytest.approx(1 / scale, abs=0.01)
+    # The matrix undoes the drift: the drifted position of a point maps back onto the point.
+    w, h = SIZE
+    for px, py in ((60.0, 480.0), (330.0, 300.0), (192.0, 40.0)):
+        dx = (px - w / 2) * scale + w / 2 + shift[0] * w
+        dy = (py - h / 2) * scale + h / 2 + shift[1] * h
+        m = np.array(al.matrix)
+        back = m[:, :2] @ (dx, dy) + m[:, 2]
+        assert math.dist(back, (px, py)) < 2.0
+
+
+def test_other_size_and_colour_cast_align_to_identity(base: Image.Image) -> None:
+    drift = Drift(gain=(1.08, 1.0, 0.9), offset=(10, 0, -10), out_size=(768, 1024), noise=3, jpeg=80)
+    al = align_to_base(base, _happy(drift), face_box=face_box(SIZE))
+    assert al.scale == pytest.approx(1.0, abs=0.01)
+    assert al.shift_px < 2.0 and abs(al.rotation_deg) < 0.5 and al.inlier_ratio > 0.5
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        render_portrait(Features(hair_color="#f2c35b", hair_style="short_spiky", outfit_color="#b8324a",
+                                 accessories=["hat"]), size=SIZE),
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 384, 3), dtype=np.uint8)),
+        Image.new("RGB", SIZE, (255, 255, 255)),
+    ],
+    ids=["other_character", "noise", "blank"],
+)
+def test_unrelated_pictures_are_refused(base: Image.Image, other: Image.Image) -> None:
+    with pytest.raises(AlignmentFailed) as info:
+        align_to_base(base, other, face_box=face_box(SIZE))
+    assert isinstance(info.value, InvalidInput) and len(str(info.value)) > 20
+
+
+def test_implausible_zoom_is_refused(base: Image.Image) -> None:
+    with pytest.raises(AlignmentFailed, match="zoomed"):
+        align_to_base(base, _happy(Drift(scale=1.6)), face_box=face_box(SIZE))

@@ -1,0 +1,60 @@
+"""The consistency score: orders a reduced calibration set, flags unchanged faces, reads files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lib.calibration import Case, build_calibration_set, roc_auc
+from lib.consistency import DEFAULT_THRESHOLD, Score, score, score_files
+
+PARTS = {"preservation", "palette", "structure", "framing", "face_changed"}
+
+
+@pytest.fixture(scope="module")
+def scored() -> list[tuple[Case, Score]]:
+    cases = build_calibration_set(n_characters=3, seed=11)
+    return [(c, score(c.base, c.variant, face_box=c.face_box)) for c in cases]
+
+
+def test_reduced_set_is_ordered(scored: list[tuple[Case, Score]]) -> None:
+    labels = np.array([c.label for c, _ in scored])
+    totals = np.array([s.total for _, s in scored])
+    assert roc_auc(labels, totals) >= 0.98
+    assert np.median(totals[labels]) >= 85
+
+
+def test_unchanged_faces_are_flagged(scored: list[tuple[Case, Score]]) -> None:
+    unchanged = [s for c, s in scored if c.kind.startswith("neg_unchanged")]
+    assert unchanged
+    assert all("unchanged_face" in s.flags and not s.passed for s in unchanged)
+
+
+def test_parts_are_present_and_in_range(scored: list[tuple[Case, Score]]) -> None:
+    for _, s in scored:
+        assert set(s.parts) == PARTS
+        assert all(0 <= v <= 100 for v in s.parts.values()) and 0 <= s.total <= 100
+        assert s.passed == (s.total >= DEFAULT_THRESHOLD and not {"unchanged_face", "misaligned"} & set(s.flags))
+
+
+def test_wrong_framing_and_other_character_fail(scored: list[tuple[Case, Score]]) -> None:
+    for c, s in scored:
+        if c.kind in ("neg_shift", "neg_zoom"):
+            assert "framing_drift" in s.flags and not s.passed
+        if c.kind == "neg_other_character":
+            assert not s.passed
+
+
+def test_score_files_reads_pngs_and_serialises(tmp_path: Path, scored: list[tuple[Case, Score]]) -> None:
+    case = next(c for c, _ in scored if c.kind == "pos_combo")
+    base_path, variant_path = tmp_path / "base.png", tmp_path / "variant.png"
+    case.base.save(base_path)
+    case.variant.save(variant_path)
+    given = score_files(base_path, variant_path, face_box=case.face_box)
+    estimated = score_files(base_path, variant_path)
+    assert given.passed and estimated.passed
+    data = json.loads(json.dumps(given.to_json()))
+    assert set(data["parts"]) == PARTS and data["passed"] is True and isinstance(data["flags"], list)

@@ -18,13 +18,13 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.align import align_to_base  # noqa: E402
-from lib.calibration import Drift, apply_drift  # noqa: E402
-from lib.composite import paste_back  # noqa: E402
-from lib.consistency import score  # noqa: E402
-from lib.expressions import LIBRARY  # noqa: E402
-from lib.features import Features  # noqa: E402
-from lib.offline_renderer import face_box, render_portrait  # noqa: E402
+from lib.align import align_to_base
+from lib.calibration import Drift, apply_drift
+from lib.composite import paste_back
+from lib.consistency import score
+from lib.expressions import LIBRARY
+from lib.features import Features
+from lib.offline_renderer import face_box, render_portrait
 
 SIZE = (2048, 2048)
 RUNS = 5

@@ -17,8 +17,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.calibration import Case, build_calibration_set, roc_auc  # noqa: E402
-from lib.consistency import DEFAULT_THRESHOLD, Score, score  # noqa: E402
+from lib.calibration import Case, build_calibration_set, roc_auc
+from lib.consistency import DEFAULT_THRESHOLD, Score, score
 
 
 def precision_recall(labels: np.ndarray, passed: np.ndarray) -> tuple[float, float]:

@@ -1,6 +1,6 @@
 """Calibrate the consistency score on the generated benchmark set (see `lib/calibration.py`).
 
-Run from the repository root: `python benchmarks/consistency_calibration.py [n_characters] [seed]`.
+Run from the repository root: `python benchmarks/bench_calibration.py [n_characters] [seed]`.
 Prints ROC AUC, the score distribution per case kind, the threshold that maximises balanced accuracy
 and how `DEFAULT_THRESHOLD` does (precision, recall), and whether every unchanged face was caught.
 """

@@ -13,7 +13,7 @@ compared on small copies (`SCORE_SIDE` px):
                   hands the base back unchanged scores ~0 here and is flagged "unchanged_face")
 
 `total` is a weighted geometric mean of the first four (one bad part pulls it down), cut by a face
-gate. `DEFAULT_THRESHOLD` comes from `benchmarks/consistency_calibration.py`.
+gate. `DEFAULT_THRESHOLD` comes from `benchmarks/bench_calibration.py`.
 """
 
 from __future__ import annotations

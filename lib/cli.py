@@ -145,29 +145,93 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+def _item_json(i: Any) -> dict[str, Any]:
+    return {"id": str(i.id), "expression": i.expression_key, "variant": i.variant, "status": i.status,
+            "reason": i.failure_reason, "kind": i.failure_kind, "image_key": i.image_key,
+            "cost_usd": i.cost_usd, "credits": i.cost_credits, "attempts": len(i.attempts)}
+
+
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
-    from lib import custom_expressions, generation
-    from lib.backends.factory import make_backend
+    from lib import batches, custom_expressions, generation
 
     backend_name = args.backend or settings.image_backend
-    backend = make_backend(settings, backend_name)
+    if backend_name == "gemini":
+        from lib.backends.factory import gemini_config
+
+        gemini_config(settings)  # refuse early when Gemini is not configured
     model = "offline" if backend_name == "offline" else (args.model or settings.gemini_model)
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
         actor = _actor(conn, args.as_email)
-        chosen = custom_expressions.resolve(conn, actor=actor, character_id=args.character_id,
+        if args.wait and not batches.any_worker(engine, settings=settings):
+            raise batches.NoWorker("No worker is running, so nothing was submitted or charged. Start one with "
+                                   "`python -m lib worker` (make run starts one), or submit without --wait.")
+        character = characters.get_character(conn, actor=actor, character_id=args.character_id)
+        chosen = custom_expressions.resolve(conn, actor=actor, character_id=character.id,
                                             keys=_split(args.expressions), preset=args.preset)
-    request = generation.JobRequest(expressions=chosen, variants=_split(args.variants), backend=backend_name,
-                                    model=model, image_size=args.size or settings.gemini_image_size)
-    job_id, items = generation.generate_now(engine, make_store(settings), backend, actor=actor,
-                                            character_id=args.character_id, request=request)
-    rows = [{"id": str(i.id), "expression": i.expression_key, "variant": i.variant, "status": i.status,
-             "reason": i.failure_reason, "kind": i.failure_kind, "image_key": i.image_key,
-             "cost_usd": i.cost_usd, "attempts": len(i.attempts)} for i in items]
+        request = generation.JobRequest(expressions=chosen, variants=_split(args.variants), backend=backend_name,
+                                        model=model, image_size=args.size or settings.gemini_image_size)
+        submitted = batches.submit(conn, actor=actor, character=character, request=request, settings=settings)
+    if args.wait:
+        batches.wait(engine, actor=actor, job_id=submitted.job_id, settings=settings)
+    with engine.begin() as conn:
+        items = generation.job_items(conn, actor=actor, job_id=submitted.job_id)
+        status = batches.progress(conn, actor=actor, job_id=submitted.job_id).status
+    rows = [_item_json(i) for i in items]
     human = "\n".join(f"{r['expression']}{'/' + r['variant'] if r['variant'] else ''}\t{r['status']}\t"
-                      f"{r['image_key'] or r['reason']}\t${r['cost_usd']:.3f}" for r in rows)
-    _emit(args, {"job_id": str(job_id), "backend": backend_name, "model": model, "items": rows},
-          f"job {job_id}\n{human}")
+                      f"{r['image_key'] or r['reason'] or ''}\t{r['credits']} credits" for r in rows)
+    _emit(args, {"job_id": str(submitted.job_id), "status": status, "backend": backend_name, "model": model,
+                 "credits_held": submitted.credits_held, "items": rows}, f"job {submitted.job_id} ({status})\n{human}")
+
+
+def _balance_json(b: Any, email: str) -> dict[str, Any]:
+    return {"email": email, "plan": b.plan, "quota": b.monthly_credits, "used": b.used_this_period,
+            "held": b.held, "available": b.available, "period_start": b.period_start.isoformat()}
+
+
+def cmd_credits(args: argparse.Namespace, settings: Settings) -> None:
+    from lib import credits
+
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        user = users.get_user(conn, email=args.email)
+        data = _balance_json(credits.balance(conn, user_id=user.id), user.email)
+    _emit(args, data, f"{data['email']}: {data['available']} available, {data['held']} held, "
+                      f"{data['used']} used of {data['quota']} this month ({data['plan']})")
+
+
+def cmd_credits_grant(args: argparse.Namespace, settings: Settings) -> None:
+    import uuid
+
+    from lib import credits
+
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        actor = _actor(conn, args.as_email)
+        users.require_admin(actor)
+        user = users.get_user(conn, email=args.email)
+        credits.adjust(conn, user_id=user.id, amount=args.amount, reason=args.reason,
+                       key=args.key or f"adjust:{uuid.uuid4()}", actor_id=actor.id)
+        data = _balance_json(credits.balance(conn, user_id=user.id), user.email)
+    _emit(args, data, f"{args.amount:+d} credits for {user.email}; {data['available']} available")
+
+
+def cmd_jobs_cancel(args: argparse.Namespace, settings: Settings) -> None:
+    from lib import batches
+
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        cancelled = batches.cancel(conn, actor=_actor(conn, args.as_email), job_id=args.job_id)
+    _emit(args, {"job_id": args.job_id, "cancelled_items": cancelled},
+          f"cancelled {cancelled} queued item(s) of job {args.job_id}; their credits were released")
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    from lib import queue
+
+    bootstrap.prepare_database(settings)
+    logging.getLogger().setLevel(logging.INFO)
+    queue.run_worker(settings, concurrency=args.concurrency)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
@@ -228,7 +292,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("offline", "gemini"), help="default: IMAGE_BACKEND")
     p.add_argument("--model", help="Gemini model id (default: GEMINI_MODEL)")
     p.add_argument("--size", choices=("512", "1K", "2K", "4K"), help="output size (default: GEMINI_IMAGE_SIZE)")
-    p.add_argument("--wait", action="store_true", help="wait until every item has ended (the default here)")
+    p.add_argument("--wait", action="store_true", help="wait until every item has ended (needs a running worker)")
+
+    p = leaf(sub, "credits", cmd_credits, "show a user's credits (`credits grant EMAIL N` adjusts them)")
+    p.add_argument("email")
+    g = leaf(sub, "credits-grant", cmd_credits_grant, "admin adjustment (N may be negative), with a reason")
+    g.add_argument("email")
+    g.add_argument("amount", type=int)
+    g.add_argument("--reason", required=True)
+    g.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the admin making the change")
+    g.add_argument("--key", help="idempotency key (default: a new one)")
+
+    jp = sub.add_parser("jobs", help="manage generation jobs").add_subparsers(dest="jobs_command", required=True)
+    p = leaf(jp, "cancel", cmd_jobs_cancel, "cancel the queued items of a job and release their credits")
+    p.add_argument("job_id")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+
+    p = leaf(sub, "worker", cmd_worker, "run a worker that generates queued items (any number, any machine)")
+    p.add_argument("--concurrency", type=int, help="items at once (default: WORKER_CONCURRENCY)")
     sub.add_parser("standin", help="serve the local Gemini stand-in (see `python -m lib standin --help`)")
     p = leaf(sub, "run", cmd_run, "start the whole studio (database, workers, web app)")
     p.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8501)")
@@ -237,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["credits", "grant"]:  # `credits EMAIL` and `credits grant EMAIL N` share a name
+        argv = ["credits-grant", *argv[2:]]
     if argv[:1] == ["standin"]:  # the stand-in server parses its own options
         from lib import standin_gemini
 

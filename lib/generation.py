@@ -19,7 +19,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine
 
-from lib import custom_expressions, expressions, prompts, storage
+from lib import credits, custom_expressions, expressions, prompts, storage
 from lib.backends.base import GenerationFailed, ImageBackend, ImageRequest
 from lib.characters import Character, get_character
 from lib.errors import InvalidInput, NotFound, StudioError
@@ -57,6 +57,7 @@ class Item:
     failure_reason: str | None
     failure_kind: str | None
     cost_usd: float
+    cost_credits: int
     attempts: list[dict[str, Any]]
     backend: str
     model: str
@@ -82,6 +83,11 @@ def create_job(
         for v in request.variants:
             ids.append(_insert_item(conn, job.id, character, template.body, expression, v, parent, len(ids)))
     return job.id, ids
+
+
+def parents_of(conn: Connection, *, job_id: UUID) -> dict[UUID, UUID | None]:
+    """Each item of a job mapped to its parent item (None for expressions), in job order."""
+    return {r.id: r.parent_id for r in conn.execute(q("job_item_parents"), {"job_id": str(job_id)})}
 
 
 def _insert_item(
@@ -131,6 +137,14 @@ def _check_parent(conn: Connection, item_id: UUID) -> str | None:
     raise NotReady("the expression image for this variant is not finished yet")
 
 
+def backend_of(conn: Connection, *, item_id: UUID) -> str:
+    """The backend name an item's job asked for."""
+    row = conn.execute(q("item_backend"), {"item_id": str(item_id)}).one_or_none()
+    if row is None:
+        raise NotFound(f"item {item_id} not found")
+    return row.backend
+
+
 def run_item(engine: Engine, store: ObjectStore, backend: ImageBackend, *, item_id: UUID) -> str:
     """Generate one item end to end; returns its final status (already-ended items are left alone)."""
     with engine.begin() as conn:
@@ -156,6 +170,7 @@ def run_item(engine: Engine, store: ObjectStore, backend: ImageBackend, *, item_
             "attempts": json.dumps(_attempts(result.attempts)),
         }).one_or_none()
         if done is not None:
+            credits.capture(conn, difference_id=row.id)  # same transaction: an image is charged exactly once
             conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
         return "done" if done is not None else conn.execute(q("item_state"), {"item_id": str(row.id)}).one().status
 
@@ -165,8 +180,10 @@ def _attempts(attempts: tuple[Any, ...]) -> list[dict[str, Any]]:
 
 
 def _fail(conn: Connection, item_id: UUID, job_id: UUID, *, reason: str, kind: str, attempts: list[dict]) -> None:
-    conn.execute(q("finish_item_failed"), {"item_id": str(item_id), "reason": reason, "kind": kind,
-                                           "attempts": json.dumps(attempts)})
+    failed = conn.execute(q("finish_item_failed"), {"item_id": str(item_id), "reason": reason, "kind": kind,
+                                                    "attempts": json.dumps(attempts)}).first()
+    if failed is not None:
+        credits.release(conn, difference_id=item_id)  # a failed image costs nothing
     conn.execute(q("refresh_job_status"), {"job_id": str(job_id)})
 
 
@@ -193,7 +210,7 @@ def character_variants(conn: Connection, *, actor: User, character_id: str | UUI
 def _item(row: Any) -> Item:
     return Item(id=row.id, expression_key=row.expression_key, variant=row.variant, status=row.status,
                 review=row.review, image_key=row.image_key, failure_reason=row.failure_reason,
-                failure_kind=row.failure_kind, cost_usd=float(row.cost_usd),
+                failure_kind=row.failure_kind, cost_usd=float(row.cost_usd), cost_credits=row.cost_credits,
                 attempts=list(getattr(row, "attempts", None) or []), backend=row.backend, model=row.model)
 
 

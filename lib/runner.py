@@ -1,7 +1,8 @@
 """`make run`: one process that owns the embedded database and supervises the web app.
 
 Start-up order: validate settings, start (or attach to) the database, migrate, seed the first admin
-(printing a generated password once), then serve Streamlit on 127.0.0.1:PORT until interrupted.
+(printing a generated password once), then serve Streamlit on 127.0.0.1:PORT and run one worker
+beside it until interrupted.
 """
 
 from __future__ import annotations
@@ -10,12 +11,17 @@ import logging
 import signal
 import subprocess
 import sys
+import time
 from types import FrameType
 
 from lib import bootstrap
 from lib.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-m", "lib", "worker"]
 
 
 def streamlit_command(port: int) -> list[str]:
@@ -40,16 +46,26 @@ def run(settings: Settings, *, port: int | None = None) -> None:
     elif seeded:
         announce(f"Created the studio admin {seeded.email} (password from STUDIO_ADMIN_PASSWORD)")
     port = port or settings.port
-    children = [subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT)]
+    web = subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT)
+    worker = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT)
+    children = [web, worker]
     announce(f"Miyabi Character Studio: http://127.0.0.1:{port}  (Ctrl-C stops)")
 
+    stopping = False
+
     def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
             child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        children[0].wait()
+        while web.poll() is None:
+            if worker.poll() is not None and not stopping:
+                announce(f"The worker exited with code {worker.returncode}; starting another.")
+                worker = children[1] = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT)
+            time.sleep(1)
     except KeyboardInterrupt:
         stop(signal.SIGINT, None)
     for child in children:

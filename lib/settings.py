@@ -80,9 +80,20 @@ class Settings(BaseSettings):
     gemini_image_size: Literal["512", "1K", "2K", "4K"] = "2K"
     gemini_timeout_ms: int = Field(default=180_000, ge=1000)
     gemini_max_attempts: int = Field(default=4, ge=1, le=10)
+    gemini_backoff_initial_seconds: float = Field(default=2.0, ge=0)
+    gemini_backoff_max_seconds: float = Field(default=60.0, ge=0)
     # USD per output image by "model:size"; overrides the built-in price table entry by entry.
     gemini_prices: dict[str, float] = Field(default_factory=dict)
     offline_base_size: tuple[int, int] = (768, 1024)
+    offline_credits_per_image: int = Field(default=1, ge=0)
+
+    redis_url: str | None = Field(default=None, description="shared rate limiter; unset = in-process")
+    gemini_images_per_minute: int = Field(default=10, ge=1)
+    gemini_max_in_flight: int = Field(default=4, ge=1)
+    worker_concurrency: int = Field(default=4, ge=1)
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    worker_stall_seconds: float = Field(default=60.0, gt=0)
+    generation_retry_seconds: float = Field(default=2.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

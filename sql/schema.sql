@@ -1,6 +1,7 @@
 -- The whole current schema in one file, for reading and for fresh databases.
 -- sql/migrations/ holds the numbered steps that bring an existing database here;
--- tests/test_migrations.py proves both give the same schema.
+-- tests/test_migrations.py proves both give the same schema. The job engine's tables (procrastinate_*)
+-- come from procrastinate's own schema, applied by migration 0004.
 
 CREATE TABLE plans (
     key              text PRIMARY KEY CHECK (key IN ('free', 'basic', 'pro')),

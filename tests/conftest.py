@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ from lib import db, migrations, users
 from lib import settings as settings_module
 from lib.storage import LocalStore
 
+ROOT = Path(__file__).resolve().parent.parent
 COOKIE_KEY = secrets.token_hex(32)
 PASSWORD = "correct-horse-battery"
 
@@ -134,3 +138,59 @@ def wipe(engine: Engine) -> None:
         conn.exec_driver_sql("UPDATE prompt_templates SET is_active = (version = 1)")
         conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
         conn.exec_driver_sql("DELETE FROM users")  # not TRUNCATE: that would cascade to prompt_templates
+        conn.exec_driver_sql("TRUNCATE procrastinate_jobs, procrastinate_workers CASCADE")
+
+
+@pytest.fixture
+def studio(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Studio]:
+    """Committed data plus a way to start real worker processes on the test database; wiped afterwards."""
+    home = tmp_path / "studio"
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL",)}
+    env |= {"DATABASE_URL": database_url, "STUDIO_HOME": str(home), "STUDIO_COOKIE_KEY": COOKIE_KEY,
+            "WORKER_HEARTBEAT_SECONDS": "1", "WORKER_STALL_SECONDS": "4", "WORKER_CONCURRENCY": "4",
+            "GEMINI_BACKOFF_INITIAL_SECONDS": "0.05", "GEMINI_BACKOFF_MAX_SECONDS": "0.2"}
+    running = Studio(engine=engine, store=LocalStore(home / "objects"), env=env, home=home)
+    yield running
+    running.stop_workers()
+    wipe(engine)
+
+
+class Studio:
+    """The pieces a test of background work needs."""
+
+    def __init__(self, *, engine: Engine, store: LocalStore, env: dict[str, str], home: Path) -> None:
+        self.engine, self.store, self.env, self.home = engine, store, env, home
+        self.workers: list[subprocess.Popen] = []
+        self.settings = settings_module.load_settings(
+            database_url=env["DATABASE_URL"], studio_home=home, worker_stall_seconds=4.0)
+
+    def start_worker(self, **extra_env: str) -> subprocess.Popen:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = (self.home / f"worker-{len(self.workers)}.log").open("w")
+        process = subprocess.Popen([sys.executable, "-m", "lib", "worker"], cwd=ROOT, env=self.env | extra_env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.workers.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # ready once it has registered its first heartbeat
+            with self.engine.connect() as conn:
+                seen = conn.exec_driver_sql("SELECT count(*) FROM procrastinate_workers").scalar_one()
+            if seen >= sum(p.poll() is None for p in self.workers):
+                return process
+            assert process.poll() is None, f"the worker exited:\n{self.logs()}"
+            time.sleep(0.1)
+        raise AssertionError(f"the worker did not register:\n{self.logs()}")
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.workers:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.home.glob("worker-*.log")))

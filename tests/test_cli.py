@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from lib import migrations
+from lib import credits, migrations
+from lib import settings as settings_module
 from lib.cli import main
 from tests.conftest import PASSWORD
 
@@ -115,8 +117,14 @@ def test_python_dash_m_lib(committed_env) -> None:
     assert missing.stderr == "error: no user nobody@example.com\n"
 
 
-def test_generate_base_then_a_preset_with_variants(committed_env, tmp_path: Path) -> None:
+def test_generate_base_then_a_preset_with_variants(studio, monkeypatch, tmp_path: Path) -> None:
+    for name in ("DATABASE_URL", "STUDIO_HOME", "STUDIO_COOKIE_KEY", "WORKER_STALL_SECONDS"):
+        monkeypatch.setenv(name, studio.env[name])
+    settings_module.get_settings.cache_clear()
     ok_json("users", "add", "kai@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    assert "No worker is running, so nothing was submitted" in fails(
+        "generate", str(uuid.uuid4()), "--as", "kai@example.com", "--preset", "basic", "--wait")
+    studio.start_worker()
     features = tmp_path / "features.json"
     features.write_text(json.dumps({"hair_color": "#223355", "hair_style": "bob", "eye_color": "#aa3322"}))
     made = ok_json("characters", "add", "--as", "kai@example.com", "--name", "Kai", "--features", str(features),
@@ -127,7 +135,18 @@ def test_generate_base_then_a_preset_with_variants(committed_env, tmp_path: Path
     assert [(i["expression"], i["variant"]) for i in result["items"]][:3] == [
         ("neutral", None), ("neutral", "mouth_open"), ("happy", None)]
     assert len(result["items"]) == 10 and {i["status"] for i in result["items"]} == {"done"}
-    assert all(i["image_key"].startswith("characters/") and i["cost_usd"] == 0 for i in result["items"])
+    assert result["status"] == "done" and result["credits_held"] == 10
+    assert all(i["image_key"].startswith("characters/") and i["credits"] == 1 for i in result["items"])
+    assert ok_json("credits", "kai@example.com") == {
+        "email": "kai@example.com", "plan": "free", "quota": 30, "used": 10, "held": 0, "available": 20,
+        "period_start": credits.period_of(credits.today()).isoformat()}
+    assert "only admins" in fails("credits", "grant", "kai@example.com", "5", "--reason", "gift",
+                                  "--as", "kai@example.com")
+    queued = ok_json("generate", made["id"], "--as", "kai@example.com", "--expressions", "sad")
+    assert queued["credits_held"] == 1
+    cancelled = cli("jobs", "cancel", queued["job_id"], "--as", "kai@example.com", "--json")
+    if cancelled.returncode == 0:  # the worker may already have made it
+        assert json.loads(cancelled.stdout)["cancelled_items"] in (0, 1)
     assert "choose at least one expression" in fails("generate", made["id"], "--as", "kai@example.com")
     assert "unknown expression 'grumpy'" in fails("generate", made["id"], "--as", "kai@example.com",
                                                   "--expressions", "grumpy")

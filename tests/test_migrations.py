@@ -27,8 +27,9 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
     with engine.connect() as conn:
         snap = {name: sorted(tuple(map(str, r)) for r in conn.exec_driver_sql(sql)) for name, sql in CATALOG.items()}
     engine.dispose()
-    for name in ("columns", "constraints", "indexes"):
-        snap[name] = [r for r in snap[name] if "schema_migrations" not in " ".join(r)]
+    for name in ("columns", "constraints", "indexes"):  # the job engine's own schema ships with it
+        ours = [r for r in snap[name] if not any(w in " ".join(r) for w in ("schema_migrations", "procrastinate"))]
+        snap[name] = ours
     return snap
 
 

@@ -2,12 +2,15 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,9 +57,17 @@ def stopped_within(pgdata: Path, *, seconds: float) -> bool:
     return not postgres_running(pgdata)
 
 
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A fresh studio home outside pytest's 0700 temp tree (the database runs as another system user)."""
+    path = Path(tempfile.mkdtemp(prefix="studio-run-"))
+    yield path / "studio"
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_studio_starts_from_nothing_and_shares_one_database(tmp_path: Path) -> None:
-    home, port = tmp_path / "studio", free_port()
+def test_studio_starts_from_nothing_and_shares_one_database(home: Path, tmp_path: Path) -> None:
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
     env |= {"STUDIO_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     log_path = tmp_path / "run.log"
@@ -78,6 +89,16 @@ def test_studio_starts_from_nothing_and_shares_one_database(tmp_path: Path) -> N
                                  "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert listed.returncode == 0, listed.stderr
         assert json.loads(listed.stdout) == []
+        cli = [sys.executable, "-m", "lib"]
+        made = subprocess.run([*cli, "characters", "add", "--as", "admin@studio.local", "--name", "Run",
+                               "--generate-base", "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert made.returncode == 0, made.stderr
+        generated = subprocess.run([*cli, "generate", json.loads(made.stdout)["id"], "--as", "admin@studio.local",
+                                    "--expressions", "happy", "--wait", "--json"], cwd=ROOT, env=env,
+                                   capture_output=True, text=True, timeout=120)
+        assert generated.returncode == 0, generated.stderr + log_path.read_text()
+        assert json.loads(generated.stdout)["status"] == "done"  # the worker `make run` started made it
         assert (pgdata / "postmaster.pid").read_text().split()[0] == server_pid  # the same server
         assert postgres_running(pgdata)  # the CLI leaving did not stop the app's database
     finally:
@@ -88,9 +109,8 @@ def test_studio_starts_from_nothing_and_shares_one_database(tmp_path: Path) -> N
     assert "Traceback" not in log_path.read_text()
 
 
-def test_cli_alone_starts_and_stops_the_embedded_database(tmp_path: Path) -> None:
+def test_cli_alone_starts_and_stops_the_embedded_database(home: Path) -> None:
     """With nothing running, a CLI command brings the database up for itself and leaves none behind."""
-    home = tmp_path / "studio"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL")}
     env["STUDIO_HOME"] = str(home)
     result = subprocess.run([sys.executable, "-m", "lib", "db", "upgrade", "--json"], cwd=ROOT, env=env,

@@ -29,6 +29,8 @@ def gemini_config(settings: Settings, *, model: str | None = None, image_size: s
         api_version=settings.gemini_api_version, model=model or settings.gemini_model,
         image_size=image_size or settings.gemini_image_size, timeout_ms=settings.gemini_timeout_ms,
         max_attempts=settings.gemini_max_attempts, prices=prices,
+        backoff_initial_s=settings.gemini_backoff_initial_seconds, backoff_max_s=settings.gemini_backoff_max_seconds,
+        backoff_jitter_s=min(2.0, settings.gemini_backoff_initial_seconds),
     )
 
 

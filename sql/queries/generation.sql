@@ -73,7 +73,7 @@ ORDER BY d.position;
 -- name: character_variants
 -- The latest finished variants of a character, newest first.
 SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
-       d.cost_usd, d.score, d.finished_at, j.backend, j.model
+       d.cost_usd, d.cost_credits, d.score, d.finished_at, j.backend, j.model
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.character_id = CAST(:character_id AS uuid) AND d.status IN ('done', 'failed')
 ORDER BY d.finished_at DESC LIMIT :limit;
@@ -96,3 +96,40 @@ DELETE FROM custom_expressions WHERE character_id = CAST(:character_id AS uuid) 
 -- name: custom_expression_face
 -- The built-in face a custom expression of a character borrows.
 SELECT face FROM custom_expressions WHERE character_id = CAST(:character_id AS uuid) AND key = :key;
+
+-- name: item_backend
+-- The backend of an item's job.
+SELECT j.backend FROM differences d JOIN generation_jobs j ON j.id = d.job_id WHERE d.id = CAST(:item_id AS uuid);
+
+-- name: job_of_user
+-- One job if the user owns it.
+SELECT id, status, backend, model, image_size, character_id, created_at, finished_at
+FROM generation_jobs WHERE id = CAST(:job_id AS uuid) AND (user_id = CAST(:user_id AS uuid) OR :any_owner);
+
+-- name: cancel_queued_items
+-- Cancel the items of a job that have not started; returns them so their holds can be released.
+UPDATE differences SET status = 'cancelled', finished_at = now()
+WHERE job_id = CAST(:job_id AS uuid) AND status = 'queued'
+RETURNING id;
+
+-- name: mark_job_cancelled
+-- A cancelled job keeps its finished items; running ones may still finish.
+UPDATE generation_jobs SET status = 'cancelled', finished_at = now()
+WHERE id = CAST(:job_id AS uuid) AND status IN ('queued', 'running')
+RETURNING id;
+
+-- name: workers_alive
+-- Workers that sent a heartbeat recently.
+SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_interval(secs => :seconds);
+
+-- name: job_progress
+-- How many items of a job are in each state.
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE status IN ('queued', 'running')) AS open,
+       count(*) FILTER (WHERE status = 'done') AS done,
+       count(*) FILTER (WHERE status = 'failed') AS failed
+FROM differences WHERE job_id = CAST(:job_id AS uuid);
+
+-- name: job_item_parents
+-- Each item of a job with its parent (variants) in creation order.
+SELECT id, parent_id FROM differences WHERE job_id = CAST(:job_id AS uuid) ORDER BY position;

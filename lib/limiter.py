@@ -1,0 +1,94 @@
+"""A rate limiter shared by every worker: images per minute and calls in flight, per model.
+
+With REDIS_URL set the counters live in Redis, so all workers on all machines stay together under
+Gemini's quota; otherwise they live in this process (the embedded default runs one worker).
+The images-per-minute window comes from the `limits` library (moving window).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from lib.backends.base import ImageBackend, ImageRequest, ImageResult
+
+log = logging.getLogger(__name__)
+IN_FLIGHT_TTL_SECONDS = 600  # a worker killed while holding a slot frees it after this
+
+
+class ModelLimiter:
+    """Blocks until a call may start; use as `with limiter.slot(model): ...`."""
+
+    def __init__(
+        self, *, images_per_minute: int, max_in_flight: int, redis_url: str | None = None,
+        sleep: Callable[[float], None] = time.sleep, prefix: str = "studio",
+    ) -> None:
+        self.per_minute = RateLimitItemPerMinute(images_per_minute)
+        self.max_in_flight = max_in_flight
+        self.window = MovingWindowRateLimiter(storage_from_string(redis_url or "memory://"))
+        self.redis: Any = None
+        if redis_url:
+            import redis
+
+            self.redis = redis.Redis.from_url(redis_url)
+        self.sleep = sleep
+        self.prefix = prefix
+        self._local: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    def _acquire_in_flight(self, model: str) -> None:
+        if self.redis is None:
+            with self._lock:
+                semaphore = self._local.setdefault(model, threading.BoundedSemaphore(self.max_in_flight))
+            semaphore.acquire()
+            return
+        key = f"{self.prefix}:inflight:{model}"
+        while True:
+            count = self.redis.incr(key)
+            self.redis.expire(key, IN_FLIGHT_TTL_SECONDS)
+            if count <= self.max_in_flight:
+                return
+            self.redis.decr(key)
+            self.sleep(0.05)
+
+    def _release_in_flight(self, model: str) -> None:
+        if self.redis is None:
+            self._local[model].release()
+        else:
+            self.redis.decr(f"{self.prefix}:inflight:{model}")
+
+    def _wait_for_window(self, model: str) -> None:
+        key = f"{self.prefix}:ipm:{model}"
+        while not self.window.hit(self.per_minute, key):
+            reset = self.window.get_window_stats(self.per_minute, key).reset_time
+            self.sleep(max(0.01, min(reset - time.time(), 5.0)))
+
+    @contextmanager
+    def slot(self, model: str) -> Iterator[None]:
+        self._acquire_in_flight(model)
+        try:
+            self._wait_for_window(model)
+            yield
+        finally:
+            self._release_in_flight(model)
+
+
+class LimitedBackend:
+    """Any backend, called only when the shared limiter allows."""
+
+    def __init__(self, inner: ImageBackend, limiter: ModelLimiter) -> None:
+        self.inner = inner
+        self.limiter = limiter
+        self.name = inner.name
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        with self.limiter.slot(request.model):
+            return self.inner.generate(request)

@@ -1,0 +1,115 @@
+"""The job engine: procrastinate on the studio's own Postgres, its tasks, and the worker.
+
+One task per item. An item and its variants share a procrastinate `lock`, so they run one after
+another in the order they were enqueued (a variant edits its expression's finished image). Workers
+write heartbeats; a periodic task re-queues the jobs of workers that went silent (procrastinate does
+not do that by itself), so a worker killed mid-task loses nothing. Handlers are idempotent because
+delivery is at least once. Periodic tasks also run the monthly credit resets.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+import procrastinate
+from sqlalchemy import Connection, Engine
+
+from lib import credits, db, generation
+from lib.backends.base import ImageBackend
+from lib.backends.factory import make_backend
+from lib.limiter import LimitedBackend, ModelLimiter
+from lib.settings import Settings, get_settings
+from lib.storage import ObjectStore, make_store
+
+log = logging.getLogger(__name__)
+GENERATE_TASK = "generate_item"
+# Tasks are declared on one app. Deferring uses the caller's own connection (inside its transaction),
+# so this connector is never opened; a worker swaps in a connected one (`run_worker`).
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=""))
+
+
+
+class Runtime:
+    """What a worker process needs, built once: engine, store, rate-limited backends."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = db.get_engine(settings)
+        self.store: ObjectStore = make_store(settings)
+        self.limiter = ModelLimiter(images_per_minute=settings.gemini_images_per_minute,
+                                    max_in_flight=settings.gemini_max_in_flight, redis_url=settings.redis_url)
+        self._backends: dict[str, ImageBackend] = {}
+
+    def backend(self, name: str) -> ImageBackend:
+        if name not in self._backends:
+            inner = make_backend(self.settings, name)
+            self._backends[name] = inner if name == "offline" else LimitedBackend(inner, self.limiter)
+        return self._backends[name]
+
+
+@cache
+def runtime() -> Runtime:
+    return Runtime(get_settings())
+
+
+def enqueue_items(conn: Connection, *, job_id: UUID, item_ids: list[UUID], parents: dict[UUID, UUID | None]) -> None:
+    """Defer one task per item on the caller's connection, inside its transaction."""
+    task = app.tasks[GENERATE_TASK]
+    psycopg_conn = conn.connection.driver_connection
+    for item_id in item_ids:
+        lock = str(parents.get(item_id) or item_id)
+        task.configure(lock=lock, connection=psycopg_conn).defer(item_id=str(item_id), job_id=str(job_id))
+
+
+@app.task(name=GENERATE_TASK, retry=procrastinate.RetryStrategy(
+    max_attempts=60, wait=2, retry_exceptions={generation.NotReady}))
+def generate_item(item_id: str, job_id: str) -> str:
+    """Generate one item (safe to run again: an ended item is left alone, a running one is redone)."""
+    rt = runtime()
+    uid = UUID(item_id)
+    with rt.engine.begin() as conn:
+        name = generation.backend_of(conn, item_id=uid)
+    status = generation.run_item(rt.engine, rt.store, rt.backend(name), item_id=uid)
+    log.info("item %s of job %s: %s", item_id, job_id, status)
+    return status
+
+
+@app.periodic(cron="* * * * * */5", periodic_id="retry_stalled")  # croniter: seconds come last
+@app.task(name="retry_stalled_jobs", queueing_lock="retry_stalled_jobs", pass_context=True)
+async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Re-queue jobs whose worker stopped sending heartbeats (killed, crashed, lost its machine)."""
+    manager = context.app.job_manager
+    stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=get_settings().worker_stall_seconds)
+    for job in stalled:
+        log.warning("re-queueing stalled job %s (%s)", job.id, job.task_name)
+        await manager.retry_job(job)
+    return len(list(stalled))
+
+
+@app.periodic(cron="7 * * * *", periodic_id="monthly_resets")
+@app.task(name="monthly_resets", queueing_lock="monthly_resets")
+def monthly_resets(timestamp: int) -> int:
+    """Give every user whose balance belongs to an earlier month this month's credits (once each)."""
+    engine = runtime().engine
+    period = credits.period_of(credits.today())
+    with engine.begin() as conn:
+        due = credits.users_due_for_reset(conn, period=period)
+    for user_id in due:
+        with engine.begin() as conn:
+            credits.monthly_reset(conn, user_id=user_id, period=period)
+    return len(due)
+
+
+def run_worker(settings: Settings, *, concurrency: int | None = None, **options: Any) -> None:
+    """Serve tasks until SIGINT/SIGTERM (what `python -m lib worker` runs)."""
+    conninfo = db.database_url(settings).replace("postgresql+psycopg://", "postgresql://")
+    with app.replace_connector(procrastinate.PsycopgConnector(conninfo=conninfo)):
+        app.run_worker(
+            concurrency=concurrency or settings.worker_concurrency,
+            update_heartbeat_interval=settings.worker_heartbeat_seconds,
+            stalled_worker_timeout=settings.worker_stall_seconds,
+            **options,
+        )

@@ -1,0 +1,228 @@
+"""Batches on real workers: one-transaction submits, overspend-proof holds, kills and faults."""
+
+import os
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from lib import batches, characters, credits, expressions, generation, queue, users
+from lib.backends.offline import OfflineBackend
+from lib.errors import InvalidInput
+from lib.features import Features
+from lib.standin_gemini import StandinServer
+from tests.conftest import PASSWORD
+
+SIZE = (160, 208)
+
+
+def make_member(engine, plan="basic", email=None):
+    with engine.begin() as conn:
+        return users.create_user(conn, email=email or f"m{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD,
+                                 plan=plan)
+
+
+def make_character(studio, owner):
+    image, box = characters.generate_base(Features(hair_color="#4060c0"), size=SIZE)
+    with studio.engine.begin() as conn:
+        return characters.create_character(conn, studio.store, actor=owner, name="Aoi", image=image,
+                                           source="generated", face_box=box)
+
+
+def job_request(keys, variants=(), backend="offline", model="offline", size="1K"):
+    return generation.JobRequest(expressions=[expressions.get(k) for k in keys], variants=list(variants),
+                                 backend=backend, model=model, image_size=size)
+
+
+def submit(studio, owner, character, request):
+    with studio.engine.begin() as conn:
+        return batches.submit(conn, actor=owner, character=character, request=request, settings=studio.settings)
+
+
+def count(engine, sql, **params) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
+
+
+def test_a_submit_creates_job_items_holds_and_tasks_together(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    done = submit(studio, owner, character, job_request(["happy", "sad"], ["blink"]))
+    assert done.credits_held == 4 and len(done.item_ids) == 4
+    assert count(studio.engine, "SELECT count(*) FROM differences WHERE job_id = :j AND status = 'queued'",
+                 j=done.job_id) == 4
+    assert count(studio.engine, "SELECT count(*) FROM credit_transactions WHERE job_id = :j AND kind = 'hold'",
+                 j=done.job_id) == 4
+    with studio.engine.connect() as conn:
+        locks = conn.execute(text("SELECT args->>'item_id', lock FROM procrastinate_jobs ORDER BY id")).all()
+    parents = {str(i): str(i) for i in done.item_ids[::2]}
+    assert [lock for _, lock in locks] == [parents[str(done.item_ids[0])]] * 2 + [parents[str(done.item_ids[2])]] * 2
+    with studio.engine.connect() as conn:
+        b = credits.balance(conn, user_id=owner.id)
+    assert (b.available, b.held) == (296, 4)
+
+
+def test_a_failed_submit_leaves_nothing_behind(studio, monkeypatch) -> None:
+    owner = make_member(studio.engine, plan="free")
+    character = make_character(studio, owner)
+    with studio.engine.begin() as conn:
+        credits.adjust(conn, user_id=owner.id, amount=-25, reason="leave 5", key="leave-5", actor_id=None)
+    with pytest.raises(credits.InsufficientCredits, match="needs 12, 5 available"):
+        submit(studio, owner, character, job_request(list(expressions.PRESETS["sillytavern"])[:6], ["blink"]))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the queue is down")
+
+    monkeypatch.setattr(queue, "enqueue_items", broken)
+    with pytest.raises(RuntimeError):
+        submit(studio, owner, character, job_request(["happy"]))
+    for table in ("generation_jobs", "differences", "procrastinate_jobs"):
+        assert count(studio.engine, f"SELECT count(*) FROM {table}") == 0
+    assert count(studio.engine, "SELECT count(*) FROM credit_transactions WHERE kind = 'hold'") == 0
+    with studio.engine.connect() as conn:
+        assert credits.balance(conn, user_id=owner.id).available == 5
+
+
+def test_plans_limit_models_sizes_and_batch_size(studio) -> None:
+    owner = make_member(studio.engine, plan="free")
+    character = make_character(studio, owner)
+    with pytest.raises(InvalidInput, match="does not include gemini-3-pro-image"):
+        submit(studio, owner, character, job_request(["happy"], backend="gemini", model="gemini-3-pro-image"))
+    with pytest.raises(InvalidInput, match="does not include 2K"):
+        submit(studio, owner, character, job_request(["happy"], backend="gemini",
+                                                     model="gemini-3.1-flash-lite-image", size="2K"))
+    with pytest.raises(InvalidInput, match="allows 12 per batch"):
+        submit(studio, owner, character, job_request(list(expressions.PRESETS["visual_novel"]), ["blink"]))
+
+
+def test_cancel_releases_the_holds_of_items_not_yet_generated(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    done = submit(studio, owner, character, job_request(["happy", "sad", "angry"]))
+    generation.run_item(studio.engine, studio.store, OfflineBackend(), item_id=done.item_ids[0])
+    with studio.engine.begin() as conn:
+        assert batches.cancel(conn, actor=owner, job_id=done.job_id) == 2
+    with studio.engine.begin() as conn, pytest.raises(InvalidInput, match="already ended"):
+        batches.cancel(conn, actor=owner, job_id=done.job_id)
+    with studio.engine.connect() as conn:
+        b = credits.balance(conn, user_id=owner.id)
+        assert (b.available, b.held, b.used_this_period) == (299, 0, 1)
+        assert batches.progress(conn, actor=owner, job_id=done.job_id).status == "cancelled"
+    # a task delivered after the cancel leaves the item alone
+    assert generation.run_item(studio.engine, studio.store, OfflineBackend(), item_id=done.item_ids[1]) == "cancelled"
+
+
+def test_32_concurrent_submissions_never_overspend(studio) -> None:
+    owner = make_member(studio.engine, plan="free")
+    character = make_character(studio, owner)
+    with studio.engine.begin() as conn:
+        credits.adjust(conn, user_id=owner.id, amount=-20, reason="leave 10", key="leave-10", actor_id=None)
+    start, results = threading.Barrier(32), []
+
+    def one() -> None:
+        start.wait()
+        try:
+            results.append(submit(studio, owner, character, job_request(["happy"])))
+        except credits.InsufficientCredits:
+            results.append(None)
+
+    threads = [threading.Thread(target=one) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = [r for r in results if r is not None]
+    assert len(results) == 32 and len(accepted) == 10
+    with studio.engine.connect() as conn:
+        b = credits.balance(conn, user_id=owner.id)
+        assert (b.available, b.held) == (0, 10)
+    for submitted in accepted:
+        generation.run_item(studio.engine, studio.store, OfflineBackend(), item_id=submitted.item_ids[0])
+    with studio.engine.connect() as conn:
+        b = credits.balance(conn, user_id=owner.id)
+        assert (b.available, b.held, b.used_this_period) == (0, 0, 10)
+        assert credits.ledger_sums(conn, user_id=owner.id) == (b.available, b.held)
+
+
+def wait_for(predicate, timeout: float, what: str, logs=lambda: "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}\n{logs()}")
+
+
+def test_a_worker_process_generates_a_batch(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    studio.start_worker()
+    done = submit(studio, owner, character, job_request(["happy", "sad", "surprised"], ["mouth_open"]))
+    final = batches.wait(studio.engine, actor=owner, job_id=done.job_id, settings=studio.settings, timeout=60)
+    assert (final.done, final.failed, final.status) == (6, 0, "done")
+    with studio.engine.connect() as conn:
+        b = credits.balance(conn, user_id=owner.id)
+    assert (b.held, b.used_this_period) == (0, 6)
+
+
+def test_waiting_without_a_worker_says_so(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    done = submit(studio, owner, character, job_request(["happy"]))
+    with pytest.raises(batches.NoWorker, match="No worker is running"):
+        batches.wait(studio.engine, actor=owner, job_id=done.job_id, settings=studio.settings, timeout=5)
+
+
+def gemini_env(standin: StandinServer) -> dict[str, str]:
+    return {"GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": standin.base_url, "GEMINI_TIMEOUT_MS": "20000",
+            "GEMINI_MAX_ATTEMPTS": "3", "WORKER_CONCURRENCY": "1", "GEMINI_IMAGES_PER_MINUTE": "600"}
+
+
+def test_a_worker_killed_mid_task_loses_nothing_and_charges_once(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    with StandinServer(api_keys=["test-key"]) as standin:
+        standin.configure(latency_s=4.0)
+        first = studio.start_worker(**gemini_env(standin))
+        done = submit(studio, owner, character, job_request(["happy"], backend="gemini",
+                                                            model="gemini-3.1-flash-image", size="1K"))
+        item = done.item_ids[0]
+        wait_for(lambda: standin.stats()["total"] >= 1, 30, "the first worker to call the model", studio.logs)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        standin.configure(latency_s=0.0)
+        studio.start_worker(**gemini_env(standin))
+        wait_for(lambda: count(studio.engine, "SELECT count(*) FROM differences WHERE id = :i AND status = 'done'",
+                               i=item) == 1, 60, "the item to complete on another worker", studio.logs)
+        assert standin.stats()["total"] >= 2
+    assert count(studio.engine, "SELECT count(*) FROM credit_transactions WHERE difference_id = :i "
+                 "AND kind = 'capture'", i=item) == 1
+    with studio.engine.connect() as conn:
+        b = credits.balance(conn, user_id=owner.id)
+    assert (b.held, b.used_this_period) == (0, 2)
+
+
+def test_thirty_percent_faults_every_item_ends_and_failures_are_refunded(studio) -> None:
+    owner = make_member(studio.engine, plan="basic")
+    character = make_character(studio, owner)
+    keys = list(expressions.PRESETS["sillytavern"])[:20]
+    with StandinServer(api_keys=["test-key"]) as standin:
+        standin.configure(fault_429=0.1, fault_503=0.1, fault_image_safety=0.05, fault_text_only=0.05, seed=3)
+        studio.start_worker(**gemini_env(standin) | {"WORKER_CONCURRENCY": "4"})
+        done = submit(studio, owner, character, job_request(keys, ["blink"], backend="gemini",
+                                                            model="gemini-3.1-flash-image", size="1K"))
+        final = batches.wait(studio.engine, actor=owner, job_id=done.job_id, settings=studio.settings, timeout=120)
+    assert final.total == 40 and final.open == 0 and final.done + final.failed == 40
+    assert final.failed > 0 and final.done > 0
+    refunded = count(studio.engine, "SELECT count(*) FROM credit_transactions WHERE job_id = :j AND kind = 'release'",
+                     j=done.job_id)
+    captured = count(studio.engine, "SELECT count(*) FROM credit_transactions WHERE job_id = :j AND kind = 'capture'",
+                     j=done.job_id)
+    assert (refunded, captured) == (final.failed, final.done)
+    with studio.engine.connect() as conn:
+        b = credits.balance(conn, user_id=owner.id)
+        assert b.held == 0 and b.used_this_period == 2 * final.done
+        assert credits.ledger_sums(conn, user_id=owner.id) == (b.available, b.held)

@@ -61,6 +61,7 @@ class Item:
     attempts: list[dict[str, Any]]
     backend: str
     model: str
+    image_size: str
 
 
 def create_job(
@@ -211,7 +212,8 @@ def _item(row: Any) -> Item:
     return Item(id=row.id, expression_key=row.expression_key, variant=row.variant, status=row.status,
                 review=row.review, image_key=row.image_key, failure_reason=row.failure_reason,
                 failure_kind=row.failure_kind, cost_usd=float(row.cost_usd), cost_credits=row.cost_credits,
-                attempts=list(getattr(row, "attempts", None) or []), backend=row.backend, model=row.model)
+                attempts=list(getattr(row, "attempts", None) or []), backend=row.backend, model=row.model,
+                image_size=row.image_size)
 
 
 def run_job_items(
@@ -236,3 +238,18 @@ def generate_now(
         pass
     with engine.begin() as conn:
         return job_id, job_items(conn, actor=actor, job_id=job_id)
+
+
+def set_review(conn: Connection, *, actor: User, item_id: UUID, review: str) -> None:
+    """Approve or reject one finished item of the actor's own job."""
+    if review not in ("approved", "rejected", "pending"):
+        raise InvalidInput("review must be approved, rejected or pending")
+    params = {"item_id": str(item_id), "user_id": str(actor.id), "review": review}
+    if conn.execute(q("set_review"), params).first() is None:
+        raise NotFound("no finished item with that id")
+
+
+def recent_jobs(conn: Connection, *, actor: User, character_id: UUID, limit: int = 10) -> list[Any]:
+    """The actor's latest jobs for a character, newest first."""
+    params = {"user_id": str(actor.id), "character_id": str(character_id), "limit": limit}
+    return list(conn.execute(q("recent_jobs"), params))

@@ -246,21 +246,68 @@ def backend(name: str) -> ImageBackend:
     return make_backend(settings(), name)
 
 
+def _item_caption(item: Item, *, preview: bool) -> str:
+    label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
+    note = "offline preview" if preview and item.backend == "offline" else item.model
+    cost = f" · {item.cost_credits} cr" if item.cost_credits else ""
+    review = {"approved": " · ✅ approved", "rejected": " · ❌ rejected"}.get(item.review, "")
+    return f"**{label}** · {note}{cost}{review}"
+
+
 def variant_grid(items: list[Item], *, character: Character, columns: int = 5) -> None:
     """Generated variants as a grid: image (or failure reason), label, status and cost."""
-    preview = character.base_source == "upload"
+    cells = st.columns(columns)
+    for index, item in enumerate(items):
+        _item_cell(cells[index % columns].container(border=True), item, character=character)
+
+
+def _item_cell(cell: DeltaGenerator, item: Item, *, character: Character) -> None:
+    label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
+    if item.status == "done" and item.image_key:
+        cell.image(object_image(item.image_key), width="stretch")
+        cell.caption(_item_caption(item, preview=character.base_source == "upload"))
+    elif item.status == "failed":
+        cell.error(f"**{label}**: {item.failure_reason}", icon=":material/block:")
+    else:
+        cell.info(f"**{label}**: {item.status}", icon=":material/hourglass_empty:")
+
+
+def review_grid(
+    items: list[Item], *, character: Character, user: User, settings: Settings, columns: int = 5
+) -> None:
+    """The variant grid with approve, reject and regenerate on each item."""
+    from lib import batches, custom_expressions, generation  # only pages with a review grid need these
+
     cells = st.columns(columns)
     for index, item in enumerate(items):
         cell = cells[index % columns].container(border=True)
-        label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
-        if item.status == "done" and item.image_key:
-            cell.image(object_image(item.image_key), width="stretch")
-            note = "offline preview" if preview and item.backend == "offline" else item.model
-            cell.caption(f"**{label}** · {note}" + (f" · ${item.cost_usd:.3f}" if item.cost_usd else ""))
-        elif item.status == "failed":
-            cell.error(f"**{label}**: {item.failure_reason}", icon=":material/block:")
-        else:
-            cell.info(f"**{label}**: {item.status}", icon=":material/hourglass_empty:")
+        _item_cell(cell, item, character=character)
+        if item.status not in ("done", "failed"):
+            continue
+        approve, reject, again = cell.columns(3)
+        review = None
+        if item.status == "done" and approve.button("✓", key=f"ok-{item.id}", help="Approve"):
+            review = "approved"
+        if item.status == "done" and reject.button("✗", key=f"no-{item.id}", help="Reject"):
+            review = "rejected"
+        if review:
+            with transaction() as conn:
+                generation.set_review(conn, actor=user, item_id=item.id, review=review)
+            st.rerun()
+        if again.button("↻", key=f"again-{item.id}", help="Regenerate (a new batch; a variant brings its expression)"):
+            try:
+                with transaction() as conn:
+                    chosen = custom_expressions.resolve(conn, actor=user, character_id=character.id,
+                                                        keys=[item.expression_key])
+                    request = generation.JobRequest(expressions=chosen, variants=[item.variant] if item.variant
+                                                    else [], backend=item.backend, model=item.model,
+                                                    image_size=item.image_size)
+                    submitted = batches.submit(conn, actor=user, character=character, request=request,
+                                               settings=settings)
+                st.session_state["job"] = (str(submitted.job_id), character.id)
+                st.rerun()
+            except StudioError as exc:
+                show_error(exc)
 
 
 def expression_label(key: str) -> str:

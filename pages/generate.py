@@ -1,8 +1,8 @@
-"""Generate: pick a character, expressions and variants, run them, review the results."""
+"""Generate: pick expressions, see the cost, submit a batch to the workers, watch it fill in, review."""
 
 import streamlit as st
 
-from lib import characters, custom_expressions, expressions, generation, ui
+from lib import batches, characters, credits, custom_expressions, expressions, generation, ui
 from lib.errors import StudioError
 
 user = ui.require_user()
@@ -11,9 +11,14 @@ st.title("Generate")
 
 with ui.transaction() as conn:
     mine = characters.list_characters(conn, actor=user)
+    balance = credits.balance(conn, user_id=user.id)
+    workers = batches.workers_alive(conn, within_seconds=settings.worker_stall_seconds)
 if not mine:
     st.info("No characters yet. Create one on the Characters page first.")
     st.stop()
+if not workers:
+    st.warning("No worker is running, so batches wait in the queue. `make run` starts one; "
+               "staff can start more with `python -m lib worker`.")
 
 character = st.selectbox("Character", mine, format_func=lambda c: c.name)
 with ui.transaction() as conn:
@@ -22,43 +27,69 @@ left, right = st.columns([1, 3])
 left.image(ui.object_image(character.base_key), caption="Approved base", width=180)
 with right:
     preset = st.selectbox("Preset", list(expressions.PRESETS), format_func=lambda p: p.replace("_", " "))
-    choices = [*expressions.LIBRARY, *(e.key for e in own)]
-    keys = st.multiselect("Expressions", choices, default=list(expressions.PRESETS[preset]),
-                          format_func=ui.expression_label)
+    keys = st.multiselect("Expressions", [*expressions.LIBRARY, *(e.key for e in own)],
+                          default=list(expressions.PRESETS[preset]), format_func=ui.expression_label)
     variants = st.multiselect("Variants of each expression", list(expressions.VARIANTS),
                               format_func=lambda v: v.replace("_", " "))
-    gemini_ready = settings.gemini_api_key is not None
-    backend_name = st.radio("Image backend", ["offline", "gemini"], horizontal=True,
-                            index=["offline", "gemini"].index(settings.image_backend if gemini_ready else "offline"),
-                            captions=["free, local drawing", settings.gemini_model if gemini_ready
-                                      else "not configured (set GEMINI_API_KEY)"])
-    total = len(keys) * (1 + len(variants))
-    go = st.button(f"Generate {total} image{'s' if total != 1 else ''}", type="primary", disabled=total == 0
-                   or (backend_name == "gemini" and not gemini_ready))
+    gemini_models = [m for m in balance.allowed_models if m != "offline"] if settings.gemini_api_key else []
+    model = st.selectbox("Model", ["offline", *gemini_models], help="Gemini models need GEMINI_API_KEY; "
+                         "your plan decides which ones you can use.")
+    size = st.selectbox("Size", balance.allowed_sizes, index=len(balance.allowed_sizes) - 1,
+                        disabled=model == "offline")
 
-if go:
+request = None
+try:
+    with ui.transaction() as conn:
+        chosen = custom_expressions.resolve(conn, actor=user, character_id=character.id, keys=keys) if keys else []
+        request = generation.JobRequest(expressions=chosen, variants=variants,
+                                        backend="offline" if model == "offline" else "gemini", model=model,
+                                        image_size=size)
+        images, cost = batches.estimate(conn, actor=user, request=request, settings=settings)
+except StudioError as exc:
+    ui.show_error(exc)
+    images, cost = 0, 0
+right.caption(f"**{images}** images · **{cost}** credits · you have **{balance.available}** available "
+              f"({balance.held} held by running batches, {balance.plan} plan)")
+if right.button(f"Generate {images} image{'s' if images != 1 else ''}", type="primary",
+                disabled=images == 0 or request is None):
     try:
         with ui.transaction() as conn:
-            chosen = custom_expressions.resolve(conn, actor=user, character_id=character.id, keys=keys)
-            request = generation.JobRequest(
-                expressions=chosen, variants=variants, backend=backend_name,
-                model="offline" if backend_name == "offline" else settings.gemini_model,
-                image_size=settings.gemini_image_size)
-            job_id, item_ids = generation.create_job(conn, actor=user, character=character, request=request)
-        progress = st.progress(0.0, text="Starting…")
-        for done, status in generation.run_job_items(ui.engine(), ui.store(), ui.backend(backend_name),
-                                                     item_ids=item_ids):
-            progress.progress(done / len(item_ids), text=f"{done} of {len(item_ids)} finished (last: {status})")
-        st.session_state["last_job"] = (str(job_id), character.id)
+            submitted = batches.submit(conn, actor=user, character=character, request=request, settings=settings)
+        st.session_state["job"] = (str(submitted.job_id), character.id)
+        st.toast(f"Submitted {images} images ({submitted.credits_held} credits held)")
     except StudioError as exc:
         ui.show_error(exc)
 
-last = st.session_state.get("last_job")
-if last and last[1] == character.id:
+job = st.session_state.get("job")
+if not job or job[1] != character.id:
     with ui.transaction() as conn:
-        items = generation.job_items(conn, actor=user, job_id=last[0])
-    failed = sum(i.status == "failed" for i in items)
+        latest = generation.recent_jobs(conn, actor=user, character_id=character.id, limit=1)
+    job = (str(latest[0].id), character.id) if latest else None
+if job is None:
+    st.info("No batches for this character yet: choose expressions above and press Generate.")
+    st.stop()
+
+with ui.transaction() as conn:
+    still_open = batches.progress(conn, actor=user, job_id=job[0]).open > 0
+
+
+@st.fragment(run_every=1.0 if still_open else None)
+def batch_view() -> None:
+    with ui.transaction() as conn:
+        now = batches.progress(conn, actor=user, job_id=job[0])
+        items = generation.job_items(conn, actor=user, job_id=job[0])
     st.subheader("Latest batch")
-    if failed:
-        st.warning(f"{failed} of {len(items)} images failed; the reasons are shown on each.")
-    ui.variant_grid(items, character=character)
+    finished = now.done + now.failed
+    st.progress(finished / max(now.total, 1), text=f"{finished} of {now.total} finished · {now.status}")
+    if now.open and st.button("Cancel the rest", help="Items not started yet are cancelled and refunded"):
+        with ui.transaction() as conn:
+            batches.cancel(conn, actor=user, job_id=job[0])
+        st.rerun()
+    if now.failed:
+        st.warning(f"{now.failed} of {now.total} images failed and were refunded; the reasons are shown on each.")
+    ui.review_grid(items, character=character, user=user, settings=settings)
+    if still_open and not now.open:
+        st.rerun()  # stop polling once everything has ended
+
+
+batch_view()

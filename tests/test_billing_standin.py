@@ -102,3 +102,21 @@ def test_form_decoding_matches_stripe_python_encoding() -> None:
              ("subscription_data[metadata][studio_user_id]", "u")]
     assert decode_form(pairs) == {"line_items": [{"price": "p", "quantity": "1"}], "mode": "subscription",
                                   "subscription_data": {"metadata": {"studio_user_id": "u"}}}
+
+
+def test_stripe_settings_are_all_or_nothing_and_never_placeholders() -> None:
+    from lib.errors import ConfigError
+    from lib.settings import load_settings
+
+    plain = load_settings()
+    assert not plain.billing_configured and billing.config_from_settings(plain) is None
+    plain.check_stripe()  # no Stripe at all is fine: admins set plans by hand
+    full = {"stripe_secret_key": "sk_test_123", "stripe_webhook_secret": "whsec_123",
+            "stripe_price_basic": "price_b", "stripe_price_pro": "price_p"}
+    ready = load_settings(**full)
+    ready.check_stripe()
+    assert billing.config_from_settings(ready).prices == {"basic": "price_b", "pro": "price_p"}
+    for broken in ({**full, "stripe_webhook_secret": "change-me"}, {**full, "stripe_price_pro": None},
+                   {"stripe_secret_key": "sk_test_123"}):
+        with pytest.raises(ConfigError):
+            load_settings(**broken).validate_for_startup()

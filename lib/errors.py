@@ -5,8 +5,10 @@
     ├── NotFound           no such row for this user (also for another user's rows)
     ├── PermissionDenied   the acting user may not do this
     ├── InvalidInput       a request or value is malformed (bad features, bad email, ...)
-    │   └── InvalidUpload  an uploaded image was refused; nothing was stored
-    └── StorageError       the object store failed
+    │   ├── InvalidUpload  an uploaded image was refused; nothing was stored
+    │   └── WebhookRejected  a webhook's signature or body is invalid; nothing was stored
+    ├── StorageError       the object store failed
+    └── BillingError       Stripe refused a request or could not be reached (lib/stripe_gateway.py)
 """
 
 from __future__ import annotations
@@ -37,4 +39,12 @@ class InvalidUpload(InvalidInput):
 
 
 class StorageError(StudioError):
+    pass
+
+
+class WebhookRejected(InvalidInput):
+    pass
+
+
+class BillingError(StudioError):
     pass

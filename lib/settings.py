@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     worker_stall_seconds: float = Field(default=60.0, gt=0)
     generation_retry_seconds: float = Field(default=2.0, gt=0)
 
+    # Stripe billing: unset key or prices = billing not configured (admins set plans by hand).
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = Field(default=None, description="point stripe-python at a local stand-in")
+    stripe_price_basic: str | None = None
+    stripe_price_pro: str | None = None
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
+    stripe_webhook_port: int = Field(default=8502, ge=1, le=65535)
+    studio_public_url: str = "http://127.0.0.1:8501"
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -136,9 +146,28 @@ class Settings(BaseSettings):
             path.chmod(0o600)
         return path.read_text().strip()
 
+    @property
+    def billing_configured(self) -> bool:
+        """True when Stripe can be used: a secret key and a Price for each paid plan."""
+        key = self.stripe_secret_key.get_secret_value().strip() if self.stripe_secret_key else ""
+        return bool(key and self.stripe_price_basic and self.stripe_price_pro)
+
+    def check_stripe(self) -> None:
+        """Refuse placeholder Stripe secrets, and a half-configured Stripe (raises ConfigError)."""
+        secrets_given = {"STRIPE_SECRET_KEY": self.stripe_secret_key,
+                         "STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret}
+        if not any(secrets_given.values()) and not (self.stripe_price_basic or self.stripe_price_pro):
+            return
+        for name, value in secrets_given.items():
+            if value is None or value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ConfigError(f"{name} is missing or a placeholder; set it or leave every STRIPE_* unset.")
+        if not (self.stripe_price_basic and self.stripe_price_pro):
+            raise ConfigError("set STRIPE_PRICE_BASIC and STRIPE_PRICE_PRO (Stripe Price ids) to sell plans.")
+
     def validate_for_startup(self) -> None:
         """Refuse to start with unsafe production settings (raises ConfigError)."""
         self.cookie_key()
+        self.check_stripe()
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,0 +1,52 @@
+"""`python -m lib billing …`: Stripe reconciliation and the webhook server, for staff and the worker.
+
+`lib/cli.py` wires these in with `billing_cli.register(sub, leaf)`; like every command they take
+`--json` and print one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from lib import billing, bootstrap, webhook_app
+from lib.errors import ConfigError
+from lib.settings import Settings
+
+Leaf = Callable[[Any, str, Callable[[argparse.Namespace, Settings], Any], str], argparse.ArgumentParser]
+
+
+def _emit(args: argparse.Namespace, result: Any, human: str) -> None:
+    if args.json:
+        json.dump(result, sys.stdout, ensure_ascii=False, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(human + "\n")
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> None:
+    config = billing.config_from_settings(settings)
+    if config is None:
+        raise ConfigError("billing is not configured (set STRIPE_SECRET_KEY and the STRIPE_PRICE_* ids)")
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        report = billing.reconcile(conn, billing.client_from_settings(settings), config=config)
+    lines = [f"{r['user_id']}: {r.get('user_plan_before')} -> {r.get('user_plan_after')}" for r in report.repairs]
+    _emit(args, report.as_json(), "\n".join([f"checked {report.checked}, repaired {len(report.repairs)}", *lines]))
+
+
+def cmd_webhook(args: argparse.Namespace, settings: Settings) -> None:
+    webhook_app.serve(settings, args.port, host=args.host)
+
+
+def register(subparsers: Any, leaf: Leaf) -> None:
+    """Add the `billing` command group to the studio's parser."""
+    group = subparsers.add_parser("billing", help="Stripe billing").add_subparsers(dest="billing_command",
+                                                                                    required=True)
+    leaf(group, "reconcile", cmd_reconcile, "repair subscriptions and plans that drifted from Stripe")
+    p = leaf(group, "webhook", cmd_webhook, f"serve {webhook_app.WEBHOOK_PATH} and /healthz")
+    p.add_argument("--port", type=int, default=None, help="default: STRIPE_WEBHOOK_PORT or 8502")
+    p.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,81 @@
+"""Billing: your plan and credits; subscribe through Stripe Checkout, manage billing in Stripe's portal."""
+
+import streamlit as st
+
+from lib import billing, ui
+from lib.errors import StudioError
+
+user = ui.require_user()
+st.title("Billing")
+
+with ui.transaction() as conn:
+    mine = billing.summary(conn, user_id=user.id)
+    catalogue = {p.key: p for p in billing.plans(conn)}
+
+current = catalogue[mine.plan]
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Plan", current.name)
+c2.metric("Credits available", mine.balance.available)
+c3.metric("Held by running batches", mine.balance.held)
+c4.metric("Used this month", mine.balance.used_this_period)
+st.caption(f"{current.name}: {current.monthly_credits} credits a month.")
+
+sub = mine.subscription
+if sub is not None:
+    ends = f"{sub.current_period_end:%Y-%m-%d}" if sub.current_period_end else "—"
+    verb = "ends" if sub.cancel_at_period_end or not sub.is_paid else "renews"
+    st.caption(f"Stripe subscription: **{sub.status}** · {catalogue[sub.plan].name} · {verb} {ends}")
+
+config = billing.config_from_settings(ui.settings())
+if config is None:
+    st.info("Billing is not configured on this studio. An admin can change your plan on the Users page.")
+    st.stop()
+
+outcome = st.query_params.get("checkout")
+if outcome == "success":
+    st.success("Thank you! Your plan changes as soon as Stripe confirms the payment (usually seconds).")
+elif outcome == "cancelled":
+    st.info("Checkout was cancelled; nothing was charged.")
+
+
+def _open(kind: str, plan: str | None = None) -> None:
+    """Ask Stripe for a Checkout or portal URL; the link button below opens it."""
+    try:
+        with ui.transaction() as conn:
+            client = billing.client_from_settings(ui.settings())
+            if kind == "portal":
+                url = billing.portal_url(conn, client, config=config, user_id=user.id)
+            else:
+                url = billing.start_checkout(conn, client, config=config, user_id=user.id, plan=plan or "")
+        st.session_state["billing_url"] = (kind, plan, url)
+    except StudioError as exc:
+        st.session_state["billing_url"] = None
+        st.session_state["billing_error"] = str(exc)
+
+
+if error := st.session_state.pop("billing_error", None):
+    st.error(error)
+
+pending = st.session_state.get("billing_url")
+if sub is None or not sub.is_paid:
+    st.subheader("Upgrade")
+    cells = st.columns(len(billing.PURCHASABLE))
+    for cell, key in zip(cells, billing.PURCHASABLE, strict=True):
+        plan = catalogue[key]
+        box = cell.container(border=True)
+        box.markdown(f"**{plan.name}** · ${plan.price_usd_cents / 100:.0f} a month")
+        box.caption(f"{plan.monthly_credits} credits a month")
+        if key == mine.plan:
+            box.caption("Your current plan.")
+            continue
+        verb = "Upgrade" if plan.monthly_credits > current.monthly_credits else "Switch"
+        box.button(f"{verb} to {plan.name}", key=f"upgrade-{key}", on_click=_open, args=("checkout", key))
+        if pending and pending[:2] == ("checkout", key):
+            box.link_button("Continue to secure checkout", pending[2], type="primary")
+
+if mine.has_customer:
+    st.subheader("Manage billing")
+    st.caption("Change plan, update your card, see invoices or cancel, in Stripe's customer portal.")
+    st.button("Manage billing", key="manage-billing", on_click=_open, args=("portal",))
+    if pending and pending[0] == "portal":
+        st.link_button("Open the billing portal", pending[2], type="primary")

@@ -31,7 +31,7 @@ class Seeded:
 
 
 def seed_usage(
-    conn: Connection, *, users: int, ledger_rows: int, variants: int, days: int = 365,
+    conn: Connection, *, users: int, ledger_rows: int, variants: int, days: float = 365,
     end: dt.datetime | None = None, prefix: str = "seed-", seed: float = 0.42,
 ) -> Seeded:
     """Create `users` accounts with `variants` items and exactly `ledger_rows` ledger rows in `days` days."""
@@ -46,6 +46,7 @@ def seed_usage(
     conn.execute(q("seed_random"), {"seed": seed})
     conn.execute(q("seed_users"), {**base, "users": users})
     conn.execute(q("seed_plan_changes"), base)
+    conn.execute(q("seed_balances"), base)
     conn.execute(q("seed_characters"), base)
     conn.execute(q("seed_jobs"), {**base, "jobs": jobs})
     conn.execute(q("seed_variants"), {**base, "variants": variants})

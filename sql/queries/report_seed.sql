@@ -29,6 +29,10 @@ SET plan = (ARRAY['free', 'basic', 'pro'])[1 + (array_position(ARRAY['free', 'ba
                                                  + floor(random() * 2)::int) % 3]
 FROM changed c WHERE h.user_id = c.id AND h.valid_from = '-infinity';
 
+-- name: seed_balances
+-- A balance row per seeded account (synthetic: it does not sum the seeded ledger).
+INSERT INTO user_credits (user_id, available) SELECT id, 1000 FROM users WHERE email LIKE :prefix || '%';
+
 -- name: seed_characters
 -- One character per seeded account.
 INSERT INTO characters (user_id, name, base_key, base_width, base_height, base_source)

@@ -1,0 +1,97 @@
+"""Admin: credit reports (usage, cost against revenue, top users, failures, latency) and credit adjustments."""
+
+import datetime as dt
+from collections.abc import Callable
+from uuid import UUID
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+from plotly.graph_objects import Figure
+
+from lib import reports, rollup, ui, users
+from lib.errors import StudioError
+
+admin = ui.require_admin()
+st.title("Reports")
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=64)
+def load(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUID | None) -> dict[str, pd.DataFrame]:
+    """Every report for these filters; admin-only data, so the filters are the whole key."""
+    with ui.transaction() as conn:
+        return reports.all_reports(conn, date_from=date_from, date_to=date_to, plan=plan, user_id=user_id)
+
+
+with ui.transaction() as conn:
+    everyone = users.list_users(conn, actor=admin)
+    refreshed = rollup.last_refreshed(conn)
+
+today = dt.datetime.now(dt.UTC).date()
+by_email = {u.email: u for u in everyone}
+c1, c2, c3 = st.columns([2, 1, 2])
+picked = c1.date_input("Days (UTC)", value=(today - dt.timedelta(days=29), today), key="report-days")
+plan_choice = c2.selectbox("Plan", ["All plans", *users.PLANS], key="report-plan")
+email_choice = c3.selectbox("User", ["All users", *by_email], key="report-user")
+if not isinstance(picked, tuple) or len(picked) != 2:
+    st.info("Choose the first and the last day of the range.")
+    st.stop()
+
+r1, r2 = st.columns([3, 1])
+r1.caption(f"Figures come from the daily rollup, last refreshed {refreshed:%Y-%m-%d %H:%M} UTC."
+           if refreshed else "The rollup has never been refreshed.")
+if r2.button("Refresh now", key="refresh-rollup"):
+    with ui.transaction() as conn:
+        rollup.refresh_rollup(conn)
+    load.clear()
+    st.rerun()
+
+plan = None if plan_choice == "All plans" else plan_choice
+chosen = by_email.get(email_choice)
+try:
+    data = load(picked[0], picked[1], plan, chosen.id if chosen else None)
+except StudioError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+CHARTS: dict[str, tuple[str, Callable[[pd.DataFrame], Figure]]] = {
+    "credits_by_day": ("Credits used per day", lambda f: px.bar(
+        f, x="day", y="credits", color="model", pattern_shape="plan")),
+    "cost_vs_revenue": ("Gemini cost and subscription revenue per month", lambda f: px.bar(
+        f, x="month", y=["revenue_usd", "cost_usd"], barmode="group", labels={"value": "USD"})),
+    "top_users": ("Top users by credits", lambda f: px.bar(
+        f, x="credits", y="email", orientation="h", hover_data=["images", "cost_usd"]).update_yaxes(
+        autorange="reversed")),
+    "failure_rates": ("Failure and safety-block rates per model", lambda f: px.bar(
+        f, x="model", y=["failure_rate", "safety_rate"], barmode="group", labels={"value": "share"})),
+    "latency": ("Generation time per model (p50, p95)", lambda f: px.bar(
+        f, x="model", y=["p50_ms", "p95_ms"], barmode="group", labels={"value": "ms"})),
+}
+for name, (title, chart) in CHARTS.items():
+    frame = data[name]
+    st.subheader(title)
+    if frame.empty or (name == "cost_vs_revenue" and not frame["cost_usd"].any() and not frame["accounts"].any()):
+        st.info("No usage in this range.")
+        continue
+    st.plotly_chart(chart(frame), key=f"chart-{name}")
+    st.dataframe(frame, hide_index=True, width="stretch", key=f"table-{name}")
+    st.download_button("Download CSV", frame.to_csv(index=False), file_name=f"{name}_{picked[0]}_{picked[1]}.csv",
+                       mime="text/csv", key=f"csv-{name}", on_click="ignore")
+
+st.subheader("Grant or take back credits")
+st.caption("Recorded in the ledger as an adjustment with your reason. Plans and access: the Users page.")
+with st.form("adjust-credits", clear_on_submit=True):
+    a1, a2 = st.columns([2, 1])
+    who = a1.selectbox("User", list(by_email), key="adjust-user")
+    amount = a2.number_input("Credits (negative takes back)", step=1, value=0, key="adjust-amount")
+    reason = st.text_input("Reason", key="adjust-reason")
+    if st.form_submit_button("Record adjustment", type="primary"):
+        key = st.session_state.setdefault("adjust-key", reports.new_adjustment_key())
+        try:
+            with ui.transaction() as conn:
+                reports.adjust_credits(conn, actor=admin, user_id=by_email[who].id, amount=int(amount),
+                                       reason=reason, key=key)
+            del st.session_state["adjust-key"]  # the next submit is a new adjustment
+            st.success(f"Recorded {int(amount):+d} credits for {who}.")
+        except StudioError as exc:
+            ui.show_error(exc)

@@ -1,0 +1,144 @@
+"""The admin reports page (AppTest) and the `reports` CLI: admins see charts, tables and CSVs, members are
+refused, and the CLI prints the page's numbers.
+
+The CLI runs through `lib.cli.main` once `lib/cli.py` calls `reports_cli.register`; until then it runs
+through a parser built the way `lib/cli.py` builds its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import io
+import json
+import sys
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from streamlit.testing.v1 import AppTest
+
+from lib import cli, credits, reports, reports_cli, rollup, users
+from lib.report_seed import seed_usage
+from lib.settings import get_settings
+from tests.conftest import PASSWORD
+
+PAGE = "../pages/admin_reports.py"
+
+
+@pytest.fixture
+def studio(committed_env, engine):
+    with engine.begin() as conn:
+        admin = users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
+        member = users.create_user(conn, email="mei@example.com", password=PASSWORD)
+        seed_usage(conn, users=12, ledger_rows=500, variants=120, days=20, prefix="page-", seed=0.25)
+        rollup.refresh_rollup(conn)
+    yield admin, member
+    with engine.begin() as conn:  # wipe() removes users (and their per-user rollup rows), not these
+        conn.execute(text("TRUNCATE usage_daily_plan, usage_latency_daily_plan"))
+        conn.execute(text("UPDATE usage_rollup_state SET watermark = NULL, refreshed_at = NULL"))
+
+
+def signed_in(email: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    at.text_input[0].input(email)
+    at.text_input[1].input(PASSWORD)
+    return at.button[0].click().run()
+
+
+def messages(at: AppTest) -> str:
+    return " ".join(e.value for e in [*at.error, *at.warning, *at.info, *at.success])
+
+
+def page_numbers(at: AppTest) -> dict[str, list[dict[str, Any]]]:
+    """The tables in page order (every report has rows here, so each one is shown)."""
+    return {name: reports.to_records(d.value) for name, d in zip(reports.REPORTS, at.dataframe, strict=True)}
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+        wired = "reports" in sub.choices  # lib/cli.py calls reports_cli.register
+        code = cli.main(list(argv)) if wired else _unwired_main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _unwired_main(argv: list[str]) -> int:
+    """What `lib.cli.main` does for these commands once `register` is called from `build_parser`."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true")
+    parser = argparse.ArgumentParser(parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def leaf(group: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        p = group.add_parser(name, parents=[common], help=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    reports_cli.register(sub, leaf)
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args, get_settings())
+    except cli.StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def test_admin_sees_every_report_and_the_cli_prints_the_same_numbers(studio) -> None:
+    at = signed_in("boss@example.com")
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Reports"]
+    assert len(at.get("plotly_chart")) == 5
+    assert len(at.get("download_button")) == 5
+    shown = page_numbers(at)
+    assert list(shown) == list(reports.REPORTS) and all(shown.values())
+    today = dt.datetime.now(dt.UTC).date()
+    code, out, err = run_cli("reports", "credits", "--from", str(today - dt.timedelta(days=29)), "--to", str(today),
+                             "--as", "boss@example.com", "--json")
+    assert code == 0, err
+    printed = json.loads(out)
+    assert {name: printed[name] for name in reports.REPORTS} == shown
+
+
+def test_filters_and_empty_state(studio) -> None:
+    at = signed_in("boss@example.com")
+    at.selectbox(key="report-plan").select("pro").run()
+    assert not at.exception
+    at.date_input(key="report-days").set_value((dt.date(2020, 1, 1), dt.date(2020, 1, 31))).run()
+    assert "No usage in this range." in messages(at)
+    assert not at.get("plotly_chart")
+
+
+def test_member_is_refused(studio) -> None:
+    at = signed_in("mei@example.com")
+    assert "This page is for admins only." in messages(at)
+    assert not at.dataframe and not at.title
+
+
+def test_admin_adjusts_credits_with_a_reason(studio, engine) -> None:
+    _, member = studio
+    at = signed_in("boss@example.com")
+    at.selectbox(key="adjust-user").select("mei@example.com")
+    at.number_input(key="adjust-amount").set_value(15)
+    at.button(key="FormSubmitter:adjust-credits-Record adjustment").click().run()
+    assert "needs a reason" in messages(at)
+    at.selectbox(key="adjust-user").select("mei@example.com")
+    at.number_input(key="adjust-amount").set_value(15)
+    at.text_input(key="adjust-reason").input("refund for a failed batch")
+    at.button(key="FormSubmitter:adjust-credits-Record adjustment").click().run()
+    assert "Recorded +15 credits for mei@example.com." in messages(at)
+    with engine.connect() as conn:
+        row = credits.ledger(conn, user_id=member.id)[0]
+        assert (row["kind"], row["amount"], row["reason"]) == ("adjustment", 15, "refund for a failed batch")
+
+
+def test_cli_refuses_members_and_refreshes(studio) -> None:
+    code, _, err = run_cli("reports", "credits", "--from", "2025-01-01", "--to", "2025-01-31",
+                           "--as", "mei@example.com", "--json")
+    assert code == 1 and "only admins" in err
+    code, out, err = run_cli("reports", "refresh", "--json")
+    assert code == 0, err
+    assert isinstance(json.loads(out)["days"], list)

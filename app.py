@@ -13,9 +13,13 @@ pages = {
         st.Page("pages/characters.py", title="Characters", icon=":material/face:", default=True),
         st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
         st.Page("pages/credits.py", title="Credits", icon=":material/toll:"),
+        st.Page("pages/billing.py", title="Billing", icon=":material/credit_card:"),
     ],
 }
 if user.is_admin:
-    pages["Admin"] = [st.Page("pages/admin_users.py", title="Users", icon=":material/group:")]
+    pages["Admin"] = [
+        st.Page("pages/admin_users.py", title="Users", icon=":material/group:"),
+        st.Page("pages/admin_reports.py", title="Reports", icon=":material/monitoring:"),
+    ]
 
 st.navigation(pages).run()

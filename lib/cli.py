@@ -310,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = leaf(sub, "worker", cmd_worker, "run a worker that generates queued items (any number, any machine)")
     p.add_argument("--concurrency", type=int, help="items at once (default: WORKER_CONCURRENCY)")
+    from lib import billing_cli, reports_cli
+
+    billing_cli.register(sub, leaf)
+    reports_cli.register(sub, leaf)
     sub.add_parser("standin", help="serve the local Gemini stand-in (see `python -m lib standin --help`)")
     p = leaf(sub, "run", cmd_run, "start the whole studio (database, workers, web app)")
     p.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8501)")

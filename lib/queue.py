@@ -103,6 +103,30 @@ def monthly_resets(timestamp: int) -> int:
     return len(due)
 
 
+@app.periodic(cron="*/5 * * * *", periodic_id="refresh_rollup")
+@app.task(name="refresh_rollup", queueing_lock="refresh_rollup")
+def refresh_rollup(timestamp: int) -> int:
+    """Keep the admin reports' daily rollup current (only the days that changed)."""
+    from lib import rollup
+
+    with runtime().engine.begin() as conn:
+        return len(rollup.refresh_rollup(conn))
+
+
+@app.periodic(cron="17 * * * *", periodic_id="billing_reconcile")
+@app.task(name="billing_reconcile", queueing_lock="billing_reconcile")
+def billing_reconcile(timestamp: int) -> str:
+    """Repair subscriptions and plans that drifted from Stripe (when billing is configured)."""
+    from lib import billing
+
+    settings = get_settings()
+    config = billing.config_from_settings(settings)
+    if config is None:
+        return "billing is not configured"
+    with runtime().engine.begin() as conn:
+        return str(billing.reconcile(conn, billing.client_from_settings(settings), config=config).as_json())
+
+
 def run_worker(settings: Settings, *, concurrency: int | None = None, **options: Any) -> None:
     """Serve tasks until SIGINT/SIGTERM (what `python -m lib worker` runs)."""
     conninfo = db.database_url(settings).replace("postgresql+psycopg://", "postgresql://")

@@ -26,7 +26,8 @@ def worker_command() -> list[str]:
 
 def streamlit_command(port: int) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+        # studio_app.py serves app.py plus the Stripe webhook route on the same port (st.App).
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "studio_app.py"),
         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]

@@ -139,6 +139,8 @@ def wipe(engine: Engine) -> None:
         conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
         conn.exec_driver_sql("DELETE FROM users")  # not TRUNCATE: that would cascade to prompt_templates
         conn.exec_driver_sql("TRUNCATE procrastinate_jobs, procrastinate_workers CASCADE")
+        conn.exec_driver_sql("TRUNCATE usage_daily, usage_daily_plan, usage_latency_daily, usage_latency_daily_plan")
+        conn.exec_driver_sql("UPDATE usage_rollup_state SET watermark = NULL, refreshed_at = NULL")
 
 
 @pytest.fixture

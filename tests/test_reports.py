@@ -165,6 +165,8 @@ def assert_rows(actual: list[dict[str, Any]], expected: list[dict[str, Any]], *,
 
 @pytest.fixture
 def seeded(conn: Connection):
+    # Committed tests elsewhere may have moved the watermark past this seed's (older) timestamps.
+    conn.execute(text("UPDATE usage_rollup_state SET watermark = NULL, refreshed_at = NULL"))
     made = seed_usage(conn, users=25, ledger_rows=1400, variants=400, days=75, end=END, seed=0.17)
     rollup.refresh_rollup(conn)
     return made

@@ -47,8 +47,13 @@ UPDATE differences SET cost_credits = :credits WHERE id = CAST(:difference_id AS
 SELECT credits FROM credit_prices WHERE model = :model AND image_size = :image_size;
 
 -- name: users_due_for_reset
--- Users whose balance belongs to an earlier period.
-SELECT user_id FROM user_credits WHERE period_start < :period ORDER BY user_id;
+-- Users whose balance belongs to an earlier period. Paying subscribers are left out: their credits
+-- come with each paid invoice (billing), not from the monthly reset.
+SELECT uc.user_id FROM user_credits uc
+WHERE uc.period_start < :period
+  AND NOT EXISTS (SELECT 1 FROM subscriptions s
+                  WHERE s.user_id = uc.user_id AND s.status IN ('active', 'trialing', 'past_due'))
+ORDER BY uc.user_id;
 
 -- name: ledger_of_user
 -- A user's newest ledger rows.

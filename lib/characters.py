@@ -85,6 +85,8 @@ def create_character(
     face_box: tuple[int, int, int, int] | None = None,
 ) -> Character:
     """Store the (already cleaned) base image and create the character row."""
+    if face_box is None and source == "upload":
+        face_box = estimate_upload_face_box(image)
     character_id = uuid.uuid4()
     key = storage.base_key(user_id=actor.id, character_id=character_id, name=f"base-{uuid.uuid4().hex[:12]}.png")
     params = {
@@ -96,6 +98,18 @@ def create_character(
     row = conn.execute(q("insert_character"), params).one()
     store.put(key, image.png)
     return _character(row, owner_email=actor.email)
+
+
+def estimate_upload_face_box(image: CleanImage) -> tuple[int, int, int, int]:
+    """Where the face of an uploaded base probably is (users can correct it on the Characters page)."""
+    import io
+
+    from PIL import Image
+
+    from lib.face_region import estimate_face_box
+
+    with Image.open(io.BytesIO(image.png)) as picture:
+        return estimate_face_box(picture.convert("RGBA"))
 
 
 def check_face_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:

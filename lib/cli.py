@@ -148,7 +148,9 @@ def _split(value: str | None) -> list[str]:
 def _item_json(i: Any) -> dict[str, Any]:
     return {"id": str(i.id), "expression": i.expression_key, "variant": i.variant, "status": i.status,
             "reason": i.failure_reason, "kind": i.failure_kind, "image_key": i.image_key,
-            "cost_usd": i.cost_usd, "credits": i.cost_credits, "attempts": len(i.attempts)}
+            "cost_usd": i.cost_usd, "credits": i.cost_credits, "attempts": len(i.attempts),
+            "score": round(i.score, 1) if i.score is not None else None,
+            "score_parts": (i.score_parts or {}).get("parts"), "flags": (i.score_parts or {}).get("flags", [])}
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
@@ -179,7 +181,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
         status = batches.progress(conn, actor=actor, job_id=submitted.job_id).status
     rows = [_item_json(i) for i in items]
     human = "\n".join(f"{r['expression']}{'/' + r['variant'] if r['variant'] else ''}\t{r['status']}\t"
-                      f"{r['image_key'] or r['reason'] or ''}\t{r['credits']} credits" for r in rows)
+                      f"{r['image_key'] or r['reason'] or ''}\t{r['credits']} credits\t"
+                      f"score {r['score'] if r['score'] is not None else '-'}" for r in rows)
     _emit(args, {"job_id": str(submitted.job_id), "status": status, "backend": backend_name, "model": model,
                  "credits_held": submitted.credits_held, "items": rows}, f"job {submitted.job_id} ({status})\n{human}")
 
@@ -232,6 +235,26 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     bootstrap.prepare_database(settings)
     logging.getLogger().setLevel(logging.INFO)
     queue.run_worker(settings, concurrency=args.concurrency)
+
+
+def _face_box(text: str) -> tuple[int, int, int, int]:
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("give the face region as x,y,w,h in pixels") from None
+    return x, y, w, h
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> None:
+    from lib import consistency
+
+    for path in (args.base, args.variant):
+        _read(path)  # a clear error for a missing file
+    result = consistency.score_files(args.base, args.variant, face_box=args.face)
+    data = result.to_json()
+    parts = ", ".join(f"{k} {v:.0f}" for k, v in data["parts"].items())
+    _emit(args, data, f"score {data['total']:.1f} ({'passed' if data['passed'] else 'flagged'}): {parts}"
+                      + (f"; flags: {', '.join(data['flags'])}" if data["flags"] else ""))
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
@@ -307,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = leaf(jp, "cancel", cmd_jobs_cancel, "cancel the queued items of a job and release their credits")
     p.add_argument("job_id")
     p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+
+    p = leaf(sub, "score", cmd_score, "consistency score (0-100) of a variant against its base")
+    p.add_argument("base", metavar="BASE.png")
+    p.add_argument("variant", metavar="VARIANT.png")
+    p.add_argument("--face", type=_face_box, metavar="x,y,w,h", help="face region (default: estimated)")
 
     p = leaf(sub, "worker", cmd_worker, "run a worker that generates queued items (any number, any machine)")
     p.add_argument("--concurrency", type=int, help="items at once (default: WORKER_CONCURRENCY)")

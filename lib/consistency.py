@@ -247,8 +247,12 @@ def _flags(parts: dict[str, float], aligned: bool) -> tuple[str, ...]:
     return tuple(flags)
 
 
-def score(base: Image.Image, variant: Image.Image, *, face_box: Box) -> Score:
-    """Score the raw model output `variant` against `base`; see the module docstring."""
+def score(base: Image.Image, variant: Image.Image, *, face_box: Box, expect_change: bool = True) -> Score:
+    """Score the raw model output `variant` against `base`; see the module docstring.
+
+    `expect_change=False` is for requests whose face may rightly match the base (the neutral
+    expression of a neutral base, small talking/blink variants): "face_changed" then counts as met.
+    """
     box = check_box(base.size, face_box)
     copies = small_copies(base, variant)
     try:
@@ -267,6 +271,8 @@ def score(base: Image.Image, variant: Image.Image, *, face_box: Box) -> Score:
         "face_changed": _face_changed(p, changed),
     }
     parts = {name: value for name, (value, _) in results.items()}
+    if not expect_change:
+        parts["face_changed"] = 100.0
     details = {k: v for _, extra in results.values() for k, v in extra.items()}
     total = _total(parts)
     flags = _flags(parts, t is not None)

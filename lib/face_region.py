@@ -117,3 +117,16 @@ def estimate_face_box(base: Image.Image, variants: Sequence[Image.Image] = ()) -
     y0, y1 = np.percentile(ys, [0.5, 99.5])
     pw, ph = PAD * (x1 - x0 + 1), PAD * (y1 - y0 + 1)
     return _clamp((x0 - pw) / k, (y0 - ph) / k, (x1 + 1 + pw) / k, (y1 + 1 + ph) / k, base.size)
+
+
+def overlay(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """The picture with its face region drawn on it (a translucent fill and an outline), for review."""
+    from PIL import ImageDraw
+
+    x, y, w, h = box
+    picture = image.convert("RGBA")
+    layer = Image.new("RGBA", picture.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    width = max(2, round(min(picture.size) / 200))
+    draw.rectangle((x, y, x + w - 1, y + h - 1), fill=(255, 64, 129, 48), outline=(255, 64, 129, 255), width=width)
+    return Image.alpha_composite(picture, layer)

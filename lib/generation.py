@@ -19,8 +19,10 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine
 
-from lib import credits, custom_expressions, expressions, prompts, storage
+from lib import credits, custom_expressions, expressions, postprocess, prompts, storage
+from lib.align import AlignmentFailed
 from lib.backends.base import GenerationFailed, ImageBackend, ImageRequest
+from lib.backends.offline import default_face_box
 from lib.characters import Character, get_character
 from lib.errors import InvalidInput, NotFound, StudioError
 from lib.expressions import Expression
@@ -44,6 +46,7 @@ class JobRequest:
     backend: str
     model: str
     image_size: str
+    paste_back: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Item:
     cost_usd: float
     cost_credits: int
     attempts: list[dict[str, Any]]
+    score: float | None
+    score_parts: dict[str, Any] | None
     backend: str
     model: str
     image_size: str
@@ -71,7 +76,8 @@ def create_job(
     for key in request.variants:
         expressions.variant(key)  # unknown variants are refused before anything is written
     template = prompts.active_template(conn)
-    settings = {"variants": request.variants, "expressions": [e.key for e in request.expressions]}
+    settings = {"variants": request.variants, "expressions": [e.key for e in request.expressions],
+                "paste_back": request.paste_back}
     job = conn.execute(q("insert_job"), {
         "user_id": str(actor.id), "character_id": str(character.id), "backend": request.backend,
         "model": request.model, "image_size": request.image_size, "settings": json.dumps(settings),
@@ -163,12 +169,25 @@ def run_item(engine: Engine, store: ObjectStore, backend: ImageBackend, *, item_
         with engine.begin() as conn:
             _fail(conn, row.id, row.job_id, reason=exc.reason, kind=exc.kind, attempts=_attempts(exc.attempts))
         return "failed"
+    box = tuple(row.face_box) if row.face_box else default_face_box(row.base_width, row.base_height)
+    try:
+        finished = postprocess.finish(
+            store.get(row.base_key), result.png, face_box=box, paste=row.settings.get("paste_back", True),
+            align=backend.name != "offline", expect_change=row.variant is None and request.face != "neutral")
+    except AlignmentFailed as exc:
+        with engine.begin() as conn:
+            _fail(conn, row.id, row.job_id, reason=f"The result could not be placed on the base: {exc}",
+                  kind="misaligned", attempts=_attempts(result.attempts))
+        return "failed"
+    raw_key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}-raw.png")
     key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}.png")
-    store.put(key, result.png)
+    store.put(raw_key, result.png)
+    store.put(key, finished.png)
     with engine.begin() as conn:
         done = conn.execute(q("finish_item_done"), {
-            "item_id": str(row.id), "image_key": key, "raw_key": key, "cost_usd": Decimal(str(result.cost_usd)),
-            "attempts": json.dumps(_attempts(result.attempts)),
+            "item_id": str(row.id), "image_key": key, "raw_key": raw_key, "cost_usd": Decimal(str(result.cost_usd)),
+            "attempts": json.dumps(_attempts(result.attempts)), "score": finished.score.total,
+            "score_parts": json.dumps(finished.score.to_json()),
         }).one_or_none()
         if done is not None:
             credits.capture(conn, difference_id=row.id)  # same transaction: an image is charged exactly once
@@ -213,6 +232,7 @@ def _item(row: Any) -> Item:
                 review=row.review, image_key=row.image_key, failure_reason=row.failure_reason,
                 failure_kind=row.failure_kind, cost_usd=float(row.cost_usd), cost_credits=row.cost_credits,
                 attempts=list(getattr(row, "attempts", None) or []), backend=row.backend, model=row.model,
+                score=row.score, score_parts=row.score_parts,
                 image_size=row.image_size)
 
 

@@ -8,6 +8,7 @@ accounts end sessions server-side (including re-authentication cookies issued be
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
+from PIL import Image
 from sqlalchemy import Connection, Engine
 from streamlit.delta_generator import DeltaGenerator
 from streamlit_authenticator.utilities.exceptions import LoginError
@@ -261,11 +263,25 @@ def variant_grid(items: list[Item], *, character: Character, columns: int = 5) -
         _item_cell(cells[index % columns].container(border=True), item, character=character)
 
 
+def _score_badge(cell: DeltaGenerator, item: Item) -> None:
+    if item.score is None:
+        return
+    info = item.score_parts or {}
+    passed = info.get("passed", True)
+    with cell.popover(f"{'✔' if passed else '⚠'} consistency {item.score:.0f}", width="stretch"):
+        st.caption("How far the model drifted from the base (0–100), before the face was pasted back.")
+        for name, value in (info.get("parts") or {}).items():
+            st.progress(min(max(value / 100, 0.0), 1.0), text=f"{name.replace('_', ' ')}: {value:.0f}")
+        if info.get("flags"):
+            st.warning("Flags: " + ", ".join(f.replace("_", " ") for f in info["flags"]))
+
+
 def _item_cell(cell: DeltaGenerator, item: Item, *, character: Character) -> None:
     label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
     if item.status == "done" and item.image_key:
         cell.image(object_image(item.image_key), width="stretch")
         cell.caption(_item_caption(item, preview=character.base_source == "upload"))
+        _score_badge(cell, item)
     elif item.status == "failed":
         cell.error(f"**{label}**: {item.failure_reason}", icon=":material/block:")
     else:
@@ -314,3 +330,25 @@ def expression_label(key: str) -> str:
     """"Happy 笑顔" for built-ins, the key for a character's own expressions."""
     found = expressions.LIBRARY.get(key)
     return f"{found.label_en} {found.label_ja}" if found else key.replace("_", " ")
+
+
+def face_region_editor(character: Character, *, user: User) -> None:
+    """Show the face region over the base and let the owner correct it."""
+    from lib import characters, face_region
+
+    box = character.face_box or (0, 0, character.base_width, character.base_height)
+    with Image.open(io.BytesIO(store().get(character.base_key))) as base:
+        st.image(face_region.overlay(base, box), width=260,
+                 caption="Outside the pink box every variant stays identical to the base.")
+    with st.form(f"face-{character.id}"):
+        cols = st.columns(4)
+        limits = (character.base_width, character.base_height, character.base_width, character.base_height)
+        values = [col.number_input(name, min_value=0, max_value=limit, value=int(value), step=4)
+                  for col, name, limit, value in zip(cols, ("x", "y", "width", "height"), limits, box, strict=True)]
+        if st.form_submit_button("Save face region"):
+            try:
+                with transaction() as conn:
+                    characters.set_face_box(conn, actor=user, character_id=character.id, face_box=tuple(values))
+                st.rerun()
+            except StudioError as exc:
+                show_error(exc)

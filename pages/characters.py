@@ -41,6 +41,8 @@ for character in rows:
                 ui.variant_grid(made, character=character, columns=4)
             else:
                 st.caption("None yet: open the Generate page.")
+        with right.expander("Face region (what may change between expressions)"):
+            ui.face_region_editor(character, user=user)
         with right.expander("Rename or delete"):
             with st.form(f"rename-{character.id}"):
                 new_name = st.text_input("Name", value=character.name)

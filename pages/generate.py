@@ -36,6 +36,9 @@ with right:
                          "your plan decides which ones you can use.")
     size = st.selectbox("Size", balance.allowed_sizes, index=len(balance.allowed_sizes) - 1,
                         disabled=model == "offline")
+    paste = st.toggle("Paste the new face back into the base", value=True,
+                      help="Everything outside the face region stays pixel-identical to the base, so the set "
+                           "stacks as layers. The raw model output is kept as well.")
 
 request = None
 try:
@@ -43,7 +46,7 @@ try:
         chosen = custom_expressions.resolve(conn, actor=user, character_id=character.id, keys=keys) if keys else []
         request = generation.JobRequest(expressions=chosen, variants=variants,
                                         backend="offline" if model == "offline" else "gemini", model=model,
-                                        image_size=size)
+                                        image_size=size, paste_back=paste)
         images, cost = batches.estimate(conn, actor=user, request=request, settings=settings)
 except StudioError as exc:
     ui.show_error(exc)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from lib import characters, custom_expressions, expressions, generation, users
 from lib.backends.gemini import GeminiBackend, GeminiConfig
-from lib.backends.offline import OfflineBackend, default_face_box
+from lib.backends.offline import OfflineBackend
 from lib.errors import InvalidInput, NotFound
 from lib.features import Features
 from lib.images import clean_upload
@@ -75,6 +75,8 @@ def test_offline_set_for_a_rendered_character(db) -> None:
         ("neutral", None), ("neutral", "mouth_open"), ("neutral", "blink"), ("happy", None),
         ("happy", "mouth_open"), ("happy", "blink"), ("angry", None), ("angry", "mouth_open"), ("angry", "blink")]
     assert {i.status for i in items} == {"done"}
+    assert all(i.score is not None and i.score >= 85 and set(i.score_parts["parts"]) >= {"preservation", "face_changed"}
+               for i in items), [i.score for i in items]
     base = pixels(store, character.base_key)
     images = {(i.expression_key, i.variant): pixels(store, i.image_key) for i in items}
     for key, image in images.items():
@@ -98,7 +100,9 @@ def test_uploaded_base_changes_only_inside_the_default_face_region(db) -> None:
     _, items = generation.generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                        request=request(["crying"], ["blink"]))
     base = pixels(store, character.base_key)
-    box = default_face_box(*SIZE)
+    box = character.face_box
+    assert box is not None  # estimated when the base was uploaded
+    assert [i.status for i in items] == ["done", "done"], [i.failure_reason for i in items]
     for item in items:
         image = pixels(store, item.image_key)
         assert np.array_equal(outside(image, box), outside(base, box))
@@ -112,7 +116,8 @@ def test_running_an_item_twice_stores_one_result(db) -> None:
         _, ids = generation.create_job(conn, actor=owner, character=character, request=request(["happy"]))
     assert generation.run_item(engine, store, OfflineBackend(), item_id=ids[0]) == "done"
     assert generation.run_item(engine, store, OfflineBackend(), item_id=ids[0]) == "done"
-    assert len(store.list(f"characters/{owner.id}/{character.id}/diffs/")) == 1
+    stored = store.list(f"characters/{owner.id}/{character.id}/diffs/")
+    assert sorted(k.rsplit("/", 1)[1] for k in stored) == [f"{ids[0]}-raw.png", f"{ids[0]}.png"]  # one result
 
 
 def test_variants_wait_for_their_expression_and_fail_with_it(db) -> None:

@@ -112,7 +112,19 @@ def test_characters_page_lists_renames_and_guards_creation(accounts, engine, com
         )
     at = sign_in(app(), "mei@example.com")
     assert [s.value for s in at.subheader] == ["Sakura"]
-    assert len(at.image) == 1
+    assert len(at.image) == 2  # the base, and the base with its face region drawn on it
+    x, y, w, h = at.number_input[:4]
+    x.set_value(30)
+    w.set_value(20)
+    at.button(key=f"FormSubmitter:face-{made.id}-Save face region").click().run()
+    assert "does not fit inside the 40×50 base" in messages(at)
+    at.number_input[0].set_value(4)
+    at.number_input[1].set_value(8)
+    at.number_input[2].set_value(20)
+    at.number_input[3].set_value(24)
+    at.button(key=f"FormSubmitter:face-{made.id}-Save face region").click().run()
+    with engine.connect() as conn:
+        assert characters.get_character(conn, actor=member, character_id=made.id).face_box == (4, 8, 20, 24)
     rename = next(t for t in at.text_input if t.label == "Name" and t.value == "Sakura")
     rename.input("Sakura (school)")
     at.button(key=f"FormSubmitter:rename-{made.id}-Rename").click().run()

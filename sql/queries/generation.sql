@@ -19,7 +19,7 @@ FROM generation_jobs j, characters c
 WHERE d.id = CAST(:item_id AS uuid) AND j.id = d.job_id AND c.id = d.character_id
   AND d.status IN ('queued', 'running')
 RETURNING d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt,
-          j.user_id, j.backend, j.model, j.image_size,
+          j.user_id, j.backend, j.model, j.image_size, j.settings,
           c.name AS character_name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box;
 
 -- name: item_state
@@ -31,7 +31,8 @@ WHERE d.id = CAST(:item_id AS uuid);
 -- name: finish_item_done
 -- Record a generated image; only a running item can finish.
 UPDATE differences SET status = 'done', image_key = :image_key, raw_key = :raw_key, cost_usd = :cost_usd,
-       attempts = CAST(:attempts AS jsonb), finished_at = now()
+       attempts = CAST(:attempts AS jsonb), score = :score, score_parts = CAST(:score_parts AS jsonb),
+       finished_at = now()
 WHERE id = CAST(:item_id AS uuid) AND status = 'running'
 RETURNING id, job_id;
 
@@ -64,7 +65,7 @@ RETURNING j.status;
 -- name: job_items
 -- The items of a job the user owns (or :any_owner), expressions before their variants.
 SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
-       d.cost_usd, d.cost_credits, d.attempts, d.score, d.created_at, d.finished_at,
+       d.cost_usd, d.cost_credits, d.attempts, d.score, d.score_parts, d.created_at, d.finished_at,
        j.backend, j.model, j.image_size, j.status AS job_status
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.job_id = CAST(:job_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner)
@@ -73,7 +74,7 @@ ORDER BY d.position;
 -- name: character_variants
 -- The latest finished variants of a character, newest first.
 SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
-       d.cost_usd, d.cost_credits, d.score, d.finished_at, j.backend, j.model, j.image_size
+       d.cost_usd, d.cost_credits, d.score, d.score_parts, d.finished_at, j.backend, j.model, j.image_size
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.character_id = CAST(:character_id AS uuid) AND d.status IN ('done', 'failed')
 ORDER BY d.finished_at DESC LIMIT :limit;

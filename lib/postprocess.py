@@ -1,0 +1,44 @@
+"""What happens to every backend result before users see it: align, paste back, score.
+
+The raw output is scored against the base (how far the model drifted). With paste-back on, the
+aligned result's face region is composited into the base, so everything outside the face box is
+pixel-identical to the base (alpha included) and the set stacks as layers.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image
+
+from lib.align import align_to_base
+from lib.composite import paste_back
+from lib.consistency import Score, score
+from lib.images import png_bytes
+
+
+@dataclass(frozen=True)
+class Finished:
+    png: bytes  # what users see and export
+    score: Score
+
+
+def finish(
+    base_png: bytes, raw_png: bytes, *, face_box: tuple[int, int, int, int], paste: bool = True, align: bool = True,
+    expect_change: bool = True,
+) -> Finished:
+    """Score the raw result and, with `paste`, composite its aligned face into the base.
+
+    `align=False` is for results drawn in register with the base (the offline renderer). Raises
+    lib.align.AlignmentFailed when a result cannot be placed on the base.
+    """
+    base = Image.open(io.BytesIO(base_png))
+    base.load()
+    raw = Image.open(io.BytesIO(raw_png))
+    raw.load()
+    drift = score(base, raw, face_box=face_box, expect_change=expect_change)
+    if not paste:
+        return Finished(png=raw_png, score=drift)
+    placed = align_to_base(base, raw, face_box=face_box).image if align else raw.convert("RGBA")
+    return Finished(png=png_bytes(paste_back(base, placed, face_box=face_box)), score=drift)

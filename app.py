@@ -12,6 +12,7 @@ pages = {
     "Studio": [
         st.Page("pages/characters.py", title="Characters", icon=":material/face:", default=True),
         st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
+        st.Page("pages/exports.py", title="Exports", icon=":material/download:"),
         st.Page("pages/credits.py", title="Credits", icon=":material/toll:"),
         st.Page("pages/billing.py", title="Billing", icon=":material/credit_card:"),
     ],

@@ -257,6 +257,26 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> None:
                       + (f"; flags: {', '.join(data['flags'])}" if data["flags"] else ""))
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
+    import shutil
+
+    from lib import export_sets
+    from lib.exports import FORMATS
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise InvalidInput(f"{out} is a directory; give a file path")
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        actor = _actor(conn, args.as_email)
+        made = export_sets.write(conn, make_store(settings), actor=actor, character_id=args.character_id,
+                                 fmt=args.format, approved_only=args.approved_only)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(made, out)
+    _emit(args, {"path": str(out), "format": args.format, "bytes": out.stat().st_size,
+                 "mime": FORMATS[args.format].mime}, f"wrote {out} ({out.stat().st_size} bytes)")
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
     from lib import runner
 
@@ -330,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = leaf(jp, "cancel", cmd_jobs_cancel, "cancel the queued items of a job and release their credits")
     p.add_argument("job_id")
     p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+
+    p = leaf(sub, "export", cmd_export, "export a character's set: zip, psd, renpy, pngtuber or sillytavern")
+    p.add_argument("character_id")
+    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    p.add_argument("--format", required=True, help="zip, psd, renpy, pngtuber or sillytavern")
+    p.add_argument("--out", required=True, metavar="PATH")
+    p.add_argument("--approved-only", action="store_true", help="only images marked approved")
 
     p = leaf(sub, "score", cmd_score, "consistency score (0-100) of a variant against its base")
     p.add_argument("base", metavar="BASE.png")

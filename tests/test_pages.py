@@ -113,7 +113,7 @@ def test_characters_page_lists_renames_and_guards_creation(accounts, engine, com
     at = sign_in(app(), "mei@example.com")
     assert [s.value for s in at.subheader] == ["Sakura"]
     assert len(at.image) == 2  # the base, and the base with its face region drawn on it
-    x, y, w, h = at.number_input[:4]
+    x, _, w, _ = at.number_input[:4]
     x.set_value(30)
     w.set_value(20)
     at.button(key=f"FormSubmitter:face-{made.id}-Save face region").click().run()

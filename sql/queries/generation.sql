@@ -147,3 +147,12 @@ RETURNING d.id;
 SELECT id, status, backend, model, image_size, created_at, finished_at
 FROM generation_jobs WHERE user_id = CAST(:user_id AS uuid) AND character_id = CAST(:character_id AS uuid)
 ORDER BY created_at DESC LIMIT :limit;
+
+-- name: export_items
+-- The newest finished image per expression and variant of a character, approved ones first, never rejected.
+SELECT DISTINCT ON (d.expression_key, d.variant)
+       d.id, d.expression_key, d.variant, d.image_key, d.score, d.review, d.finished_at,
+       j.backend, j.model, j.image_size, j.template_version
+FROM differences d JOIN generation_jobs j ON j.id = d.job_id
+WHERE d.character_id = CAST(:character_id AS uuid) AND d.status = 'done' AND d.review <> 'rejected'
+ORDER BY d.expression_key, d.variant NULLS FIRST, (d.review = 'approved') DESC, d.finished_at DESC;

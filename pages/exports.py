@@ -1,0 +1,50 @@
+"""Exports: download a character's set as ZIP, layered PSD, Ren'Py, PNGtuber or SillyTavern."""
+
+
+import streamlit as st
+
+from lib import characters, export_sets, ui
+from lib.errors import StudioError
+from lib.exports import FORMATS, select_items
+
+user = ui.require_user()
+st.title("Exports")
+
+with ui.transaction() as conn:
+    mine = characters.list_characters(conn, actor=user)
+if not mine:
+    st.info("No characters yet. Create one on the Characters page, generate its expressions, then export here.")
+    st.stop()
+
+character = st.selectbox("Character", mine, format_func=lambda c: c.name)
+approved_only = st.toggle("Approved images only", help="Approve images in the review grid on the Generate page")
+with ui.transaction() as conn:
+    export_set = export_sets.build(conn, actor=user, character_id=character.id)
+try:
+    chosen = select_items(export_set, approved_only)
+except StudioError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+expressions = sorted({i.expression_key for i in chosen})
+st.caption(f"{len(chosen)} images: {len(expressions)} expressions"
+           f" ({sum(i.variant == 'mouth_open' for i in chosen)} with mouth open,"
+           f" {sum(i.variant == 'blink' for i in chosen)} with blink). The newest image of each is used; "
+           "approved images win over newer unreviewed ones, rejected images never ship.")
+
+
+def build_file(fmt: str):
+    """Make the export when the button is pressed; the temporary file vanishes once it is read."""
+    with ui.transaction() as conn:
+        path = export_sets.write(conn, ui.store(), actor=user, character_id=character.id, fmt=fmt,
+                                 approved_only=approved_only)
+    handle = path.open("rb")
+    path.unlink()
+    return handle
+
+
+for fmt, spec in FORMATS.items():
+    left, right = st.columns([3, 1])
+    left.markdown(f"**{fmt}** · {spec.description}")
+    right.download_button(f"Download {fmt}", data=lambda fmt=fmt: build_file(fmt), mime=spec.mime,
+                          file_name=f"{export_set.slug}{spec.suffix}", key=f"download-{fmt}", width="stretch")

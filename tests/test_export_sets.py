@@ -1,0 +1,130 @@
+"""Exports of real generated sets, through the CLI and the Exports page."""
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from psd_tools import PSDImage
+from streamlit.testing.v1 import AppTest
+
+from lib import characters, export_sets, expressions, generation, users
+from lib import settings as settings_module
+from lib.backends.offline import OfflineBackend
+from lib.cli import main
+from lib.errors import InvalidInput, NotFound
+from lib.features import Features
+from lib.storage import LocalStore
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def generated(committed_env, engine):
+    store = LocalStore(committed_env / "objects")
+    with engine.begin() as conn:
+        owner = users.create_user(conn, email="yui@example.com", password=PASSWORD)
+        other = users.create_user(conn, email="rin@example.com", password=PASSWORD)
+    image, box = characters.generate_base(Features(hair_color="#d04080"), size=(192, 256))
+    with engine.begin() as conn:
+        character = characters.create_character(conn, store, actor=owner, name="結衣 Yui", image=image,
+                                                source="generated", face_box=box)
+    request = generation.JobRequest(expressions=[expressions.get(k) for k in ("joy", "sad", "angry")],
+                                    variants=["mouth_open"], backend="offline", model="offline", image_size="1K")
+    _, items = generation.generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
+                                       request=request)
+    return owner, other, character, items, store
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    import contextlib
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_every_format_from_the_cli(generated, tmp_path: Path) -> None:
+    owner, _, character, items, store = generated
+    settings_module.get_settings.cache_clear()
+    for fmt in ("zip", "psd", "renpy", "pngtuber", "sillytavern"):
+        code, out, err = run("export", str(character.id), "--as", owner.email, "--format", fmt,
+                             "--out", str(tmp_path / f"yui.{fmt}"), "--json")
+        assert code == 0, err
+        assert json.loads(out)["bytes"] == (tmp_path / f"yui.{fmt}").stat().st_size > 0
+    with zipfile.ZipFile(tmp_path / "yui.zip") as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read("manifest.json"))
+        assert names[-1] == "manifest.json"
+        for entry in manifest["files"]:
+            assert hashlib.sha256(archive.read(entry["path"])).hexdigest() == entry["sha256"]
+    assert manifest["character"]["name"] == "結衣 Yui"
+    assert len(manifest["files"]) == 1 + len(items)
+    psd = PSDImage.open(tmp_path / "yui.psd")
+    assert psd.size == (192, 256)
+    with zipfile.ZipFile(tmp_path / "yui.sillytavern") as archive:
+        pngs = [n for n in archive.namelist() if n.endswith(".png")]
+        assert pngs == ["joy.png"]  # only SillyTavern's own labels; sad/angry are not among them
+        assert "sadness" in archive.read("missing.txt").decode()
+
+
+def test_export_errors_are_clear(generated, tmp_path: Path, engine) -> None:
+    owner, other, character, _, store = generated
+    code, _, err = run("export", str(character.id), "--as", other.email, "--format", "zip", "--out",
+                       str(tmp_path / "x.zip"))
+    assert code == 1 and "not found" in err
+    code, _, err = run("export", str(character.id), "--as", owner.email, "--format", "gif", "--out",
+                       str(tmp_path / "x.gif"))
+    assert code == 1 and "unknown export format 'gif'" in err
+    code, _, err = run("export", str(character.id), "--as", owner.email, "--format", "zip", "--out",
+                       str(tmp_path / "x.zip"), "--approved-only")
+    assert code == 1 and "is approved" in err
+    assert not list(tmp_path.glob("x.*"))
+    with engine.connect() as conn, pytest.raises(NotFound):
+        export_sets.build(conn, actor=other, character_id=character.id)
+
+
+def test_approved_images_win_and_rejected_never_ship(generated, engine, tmp_path: Path) -> None:
+    owner, _, character, items, store = generated
+    happy = next(i for i in items if i.expression_key == "joy" and i.variant is None)
+    sad = next(i for i in items if i.expression_key == "sad" and i.variant is None)
+    with engine.begin() as conn:
+        generation.set_review(conn, actor=owner, item_id=happy.id, review="approved")
+        generation.set_review(conn, actor=owner, item_id=sad.id, review="rejected")
+        export_set = export_sets.build(conn, actor=owner, character_id=character.id)
+        path = export_sets.write(conn, store, actor=owner, character_id=character.id, fmt="zip", approved_only=True)
+    keys = {(i.expression_key, i.variant) for i in export_set.items}
+    assert ("sad", None) not in keys and ("joy", None) in keys
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert [f["role"] for f in manifest["files"] if f["role"] != "base"] == ["expression"]
+    path.unlink()
+
+
+def test_exports_page(generated) -> None:
+    owner, _, character, _, _ = generated
+    at = AppTest.from_file("../pages/exports.py", default_timeout=30).run()
+    at.text_input[0].input(owner.email)
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Exports"]
+    assert "6 images: 3 expressions (3 with mouth open, 0 with blink)" in at.caption[0].value
+    assert len(at.get("download_button")) == 5
+    at.toggle[0].set_value(True).run()
+    assert "is approved" in " ".join(e.value for e in at.error)
+
+
+def test_empty_character_cannot_be_exported(committed_env, engine) -> None:
+    store = LocalStore(committed_env / "objects")
+    with engine.begin() as conn:
+        owner = users.create_user(conn, email="new@example.com", password=PASSWORD)
+        image = characters.generate_base(Features(), size=(96, 128))[0]
+        character = characters.create_character(conn, store, actor=owner, name="Empty", image=image,
+                                                source="generated")
+        with pytest.raises(InvalidInput, match="no expression images"):
+            export_sets.write(conn, store, actor=owner, character_id=character.id, fmt="zip", approved_only=False)
+    assert Image.open(io.BytesIO(store.get(character.base_key))).size == (96, 128)

@@ -280,9 +280,14 @@ def estimate_transform(
     return Transform(matrix, scale, rotation, shift, ratio, agreement)
 
 
-def align_to_base(base: Image.Image, result: Image.Image, *, face_box: Box) -> Alignment:
-    """Warp `result` onto `base` (RGBA, the base's size) using details outside `face_box`."""
-    t = estimate_transform(base, result, face_box=face_box)
+def align_to_base(
+    base: Image.Image, result: Image.Image, *, face_box: Box, transform: Transform | None = None
+) -> Alignment:
+    """Warp `result` onto `base` (RGBA, the base's size) using details outside `face_box`.
+
+    `transform` skips the estimate when the caller already has one (`estimate_transform`).
+    """
+    t = transform or estimate_transform(base, result, face_box=face_box)
     norm = normalize_to_base(result, base.size)
     warped = cv2.warpAffine(norm, t.matrix, base.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     return Alignment(

@@ -247,19 +247,30 @@ def _flags(parts: dict[str, float], aligned: bool) -> tuple[str, ...]:
     return tuple(flags)
 
 
-def score(base: Image.Image, variant: Image.Image, *, face_box: Box, expect_change: bool = True) -> Score:
+def prepare(
+    base: Image.Image, variant: Image.Image, *, face_box: Box
+) -> tuple[tuple[np.ndarray, np.ndarray], Transform | None]:
+    """The small working copies and the placement of `variant` on `base` (None when it cannot be placed)."""
+    copies = small_copies(base, variant)
+    try:
+        return copies, estimate_transform(base, variant, face_box=face_box, small=copies)
+    except AlignmentFailed as exc:
+        log.info("scoring an unaligned variant: %s", exc)
+        return copies, None
+
+
+def score(
+    base: Image.Image, variant: Image.Image, *, face_box: Box, expect_change: bool = True,
+    prepared: tuple[tuple[np.ndarray, np.ndarray], Transform | None] | None = None,
+) -> Score:
     """Score the raw model output `variant` against `base`; see the module docstring.
 
     `expect_change=False` is for requests whose face may rightly match the base (the neutral
     expression of a neutral base, small talking/blink variants): "face_changed" then counts as met.
+    `prepared` passes in `prepare(base, variant, face_box=...)` when the caller aligns the pair too.
     """
     box = check_box(base.size, face_box)
-    copies = small_copies(base, variant)
-    try:
-        t: Transform | None = estimate_transform(base, variant, face_box=box, small=copies)
-    except AlignmentFailed as exc:
-        log.info("scoring an unaligned variant: %s", exc)
-        t = None
+    copies, t = prepared if prepared is not None else prepare(base, variant, face_box=box)
     p = _prepare(base, copies, box, t)
     cast = _cast(p)
     changed = _tolerant_de(p, cast) > CHANGED_DE

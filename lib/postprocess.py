@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from lib.align import align_to_base
+from lib.align import align_to_base, estimate_transform
 from lib.composite import paste_back
-from lib.consistency import Score, score
-from lib.images import png_bytes
+from lib.consistency import Score, prepare, score
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,15 @@ def finish(
     base.load()
     raw = Image.open(io.BytesIO(raw_png))
     raw.load()
-    drift = score(base, raw, face_box=face_box, expect_change=expect_change)
+    prepared = prepare(base, raw, face_box=face_box)  # one placement estimate for the score and the paste
+    drift = score(base, raw, face_box=face_box, expect_change=expect_change, prepared=prepared)
     if not paste:
         return Finished(png=raw_png, score=drift)
-    placed = align_to_base(base, raw, face_box=face_box).image if align else raw.convert("RGBA")
-    return Finished(png=png_bytes(paste_back(base, placed, face_box=face_box)), score=drift)
+    if align:
+        transform = prepared[1] or estimate_transform(base, raw, face_box=face_box)  # raises AlignmentFailed
+        placed = align_to_base(base, raw, face_box=face_box, transform=transform).image
+    else:
+        placed = raw.convert("RGBA")
+    out = io.BytesIO()
+    paste_back(base, placed, face_box=face_box).save(out, format="PNG", compress_level=1)  # speed over size
+    return Finished(png=out.getvalue(), score=drift)

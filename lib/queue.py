@@ -9,7 +9,9 @@ delivery is at least once. Periodic tasks also run the monthly credit resets.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -130,10 +132,17 @@ def billing_reconcile(timestamp: int) -> str:
 def run_worker(settings: Settings, *, concurrency: int | None = None, **options: Any) -> None:
     """Serve tasks until SIGINT/SIGTERM (what `python -m lib worker` runs)."""
     conninfo = db.database_url(settings).replace("postgresql+psycopg://", "postgresql://")
+    slots = concurrency or settings.worker_concurrency
+
+    async def serve() -> None:
+        # Sync tasks run in the loop's default executor, which holds only cpu_count + 4 threads:
+        # size it to the concurrency, or image calls would wait for threads instead of the model.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(slots + 2, thread_name_prefix="task"))
+        async with app.open_async():
+            await app.run_worker_async(
+                concurrency=slots, update_heartbeat_interval=settings.worker_heartbeat_seconds,
+                stalled_worker_timeout=settings.worker_stall_seconds, **options,
+            )
+
     with app.replace_connector(procrastinate.PsycopgConnector(conninfo=conninfo)):
-        app.run_worker(
-            concurrency=concurrency or settings.worker_concurrency,
-            update_heartbeat_interval=settings.worker_heartbeat_seconds,
-            stalled_worker_timeout=settings.worker_stall_seconds,
-            **options,
-        )
+        asyncio.run(serve())

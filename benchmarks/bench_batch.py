@@ -1,0 +1,176 @@
+"""A 40-image batch through the real queue, workers and rate limiter, against the Gemini stand-in.
+
+Prints, per scenario, the ideal time (the larger of the latency bound and the images-per-minute
+bound), the measured time, efficiency (ideal / measured; goal >= 0.9), HTTP calls per image (goal
+<= 1.05 without faults) and the share of 429 answers (goal <= 5 %), then the same 40 images as a
+one-at-a-time loop for comparison. Uses DATABASE_URL / TEST_DATABASE_URL's server when set (a
+throwaway database), else an embedded server in a temporary directory.
+
+    python -m benchmarks.bench_batch [--images 40] [--latency 2] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lib import batches, characters, custom_expressions, db, expressions, generation, migrations, users
+from lib.backends.gemini import GeminiBackend, GeminiConfig
+from lib.features import Features
+from lib.settings import load_settings
+from lib.standin_gemini import StandinServer
+from lib.storage import LocalStore
+
+MODEL = "gemini-3.1-flash-image"
+
+
+def database(home: Path) -> tuple[str, str | None]:
+    """(database url, server url to drop it from, or None for an embedded server)."""
+    server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not server:
+        return db.sqlalchemy_url(db.embedded_server(home / "pgdata").get_uri()), None
+    server = db.sqlalchemy_url(server)
+    name = f"studio_bench_{uuid.uuid4().hex[:8]}"
+    with sa.create_engine(server, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return sa.make_url(server).set(database=name).render_as_string(hide_password=False), server
+
+
+def drop(server: str | None, url: str) -> None:
+    if server:
+        name = sa.make_url(url).database
+        with sa.create_engine(server, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def worker(url: str, home: Path, standin: StandinServer, *, ipm: int, in_flight: int) -> subprocess.Popen:
+    env = os.environ | {
+        "DATABASE_URL": url, "STUDIO_HOME": str(home), "STUDIO_COOKIE_KEY": "b" * 64,
+        "GEMINI_API_KEY": "bench-key", "GEMINI_BASE_URL": standin.base_url, "GEMINI_IMAGES_PER_MINUTE": str(ipm),
+        "GEMINI_MAX_IN_FLIGHT": str(in_flight), "WORKER_CONCURRENCY": str(in_flight),
+        "WORKER_HEARTBEAT_SECONDS": "1", "GEMINI_BACKOFF_INITIAL_SECONDS": "0.5",
+    }
+    env.pop("REDIS_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "lib", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def expression_list(engine, owner, character, images: int) -> list:
+    """`images` distinct expressions: the built-in library, then custom ones for the rest."""
+    chosen = list(expressions.LIBRARY.values())[:images]
+    with engine.begin() as conn:
+        for n in range(images - len(chosen)):
+            chosen.append(custom_expressions.add(
+                conn, actor=owner, character_id=character.id, key=f"bench_{n}", label_en=f"Bench {n}",
+                label_ja=f"ベンチ{n}", prompt=f"a variation number {n}", intensity=2, face="happy"))
+    return chosen
+
+
+def run_scenario(engine, store, owner, character, settings, url, home, *, chosen, latency, ipm, in_flight,
+                 size) -> None:
+    images = len(chosen)
+    with StandinServer(api_keys=["bench-key"]) as standin:
+        standin.configure(latency_s=latency, ipm_limit=ipm)
+        process = worker(url, home, standin, ipm=ipm, in_flight=in_flight)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    if batches.workers_alive(conn, within_seconds=10):
+                        break
+                time.sleep(0.2)
+            request = generation.JobRequest(expressions=chosen, variants=[], backend="gemini", model=MODEL,
+                                            image_size=size)
+            start = time.monotonic()
+            with engine.begin() as conn:
+                submitted = batches.submit(conn, actor=owner, character=character, request=request,
+                                           settings=settings)
+            final = batches.wait(engine, actor=owner, job_id=submitted.job_id, settings=settings, timeout=900,
+                                 poll_seconds=0.1)
+            measured = time.monotonic() - start
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        stats = standin.stats()
+    with engine.connect() as conn:
+        timing = conn.execute(sa.text(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)),"
+            " extract(epoch FROM max(started_at) - min(started_at)) FROM differences WHERE job_id = :j"),
+            {"j": submitted.job_id}).one()
+    latency_bound = math.ceil(images / in_flight) * latency
+    rate_bound = 60.0 * math.floor((images - 1) / ipm) + latency  # a moving one-minute window
+    ideal = max(latency_bound, rate_bound)
+    calls = stats["generate"]
+    rejected = stats["by_outcome"].get("429", 0) + stats["by_outcome"].get("ipm_limit", 0)
+    print(f"{images} images, latency {latency:.1f} s, {ipm} images/min, {in_flight} in flight: "
+          f"{final.done} done, {final.failed} failed")
+    print(f"  ideal {ideal:.1f} s (latency bound {latency_bound:.1f} s, rate bound {rate_bound:.1f} s), "
+          f"measured {measured:.1f} s, efficiency {ideal / measured:.2f}")
+    print(f"  per item: median {timing[0]:.2f} s from start to finish; starts spread over {timing[1]:.1f} s")
+    print(f"  HTTP calls per image {calls / images:.2f}, 429 answers {rejected} ({rejected / max(calls, 1):.1%})")
+
+
+def one_at_a_time(base_png: bytes, chosen: list, *, latency: float, size: str) -> None:
+    with StandinServer(api_keys=["bench-key"]) as standin:
+        standin.configure(latency_s=latency)
+        backend = GeminiBackend(GeminiConfig(api_key="bench-key", base_url=standin.base_url, model=MODEL,
+                                             image_size=size))
+        start = time.monotonic()
+        for expression in chosen:
+            backend.generate(backend.request_for(base_png=base_png, prompt=expression.prompt, width=768,
+                                                 height=1024, expression_key=expression.key))
+        print(f"the same {len(chosen)} images one at a time (backend calls only, no queue): "
+              f"{time.monotonic() - start:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--latency", type=float, default=3.0)
+    parser.add_argument("--in-flight", type=int, default=10)
+    parser.add_argument("--size", default="512", choices=("512", "1K", "2K"))
+    parser.add_argument("--quick", action="store_true", help="only the latency-bound scenario")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="studio-bench-batch-")) / "studio"
+    home.mkdir(parents=True)
+    url, server = database(home)
+    engine = sa.create_engine(url)
+    try:
+        migrations.upgrade(engine)
+        settings = load_settings(database_url=url, studio_home=home, worker_stall_seconds=10.0)
+        store = LocalStore(home / "objects")
+        with engine.begin() as conn:
+            owner = users.create_user(conn, email="bench@example.com", password="bench-password-1", plan="pro")
+        image, box = characters.generate_base(Features(), size=(768, 1024))
+        with engine.begin() as conn:
+            character = characters.create_character(conn, store, actor=owner, name="Bench", image=image,
+                                                    source="generated", face_box=box)
+        chosen = expression_list(engine, owner, character, args.images)
+        common = {"chosen": chosen, "latency": args.latency, "in_flight": args.in_flight, "size": args.size}
+        run_scenario(engine, store, owner, character, settings, url, home, ipm=600, **common)
+        if not args.quick:
+            run_scenario(engine, store, owner, character, settings, url, home, ipm=max(args.images // 2, 1),
+                         **common)
+        one_at_a_time(image.png, chosen, latency=args.latency, size=args.size)
+    finally:
+        engine.dispose()
+        db.dispose_engines()
+        drop(server, url)
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

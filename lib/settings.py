@@ -93,7 +93,6 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1)
     worker_heartbeat_seconds: float = Field(default=10.0, gt=0)
     worker_stall_seconds: float = Field(default=60.0, gt=0)
-    generation_retry_seconds: float = Field(default=2.0, gt=0)
 
     # Stripe billing: unset key or prices = billing not configured (admins set plans by hand).
     stripe_secret_key: SecretStr | None = None

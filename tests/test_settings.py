@@ -57,3 +57,11 @@ def test_invalid_values_raise_config_error(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("PRESIGNED_URL_SECONDS", "3600")
     with pytest.raises(ConfigError, match="presigned_url_seconds"):
         load_settings()
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (settings_module.PROJECT_ROOT / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("| `")]
+    documented = " ".join(table)
+    missing = [name.upper() for name in settings_module.Settings.model_fields if f"`{name.upper()}`" not in documented]
+    assert not missing, f"README's configuration table lacks {missing}"

@@ -48,7 +48,13 @@ def _figure_mask(arr: np.ndarray) -> np.ndarray:
     if (arr[..., 3] < 128).mean() > 0.02:
         return arr[..., 3] > 128
     bg = background_colour(arr)
-    return np.linalg.norm(arr[..., :3].astype(np.float32) - bg, axis=2) > 30
+    near = (np.linalg.norm(arr[..., :3].astype(np.float32) - bg, axis=2) <= 30).astype(np.uint8)
+    # Only background-coloured areas connected to the border are background: light skin inside the
+    # outlines can be as close to a light background as the background is to itself.
+    count, labels = cv2.connectedComponents(near, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    outside = np.isin(labels, border[border > 0])
+    return ~outside
 
 
 def _skin_mask(arr: np.ndarray) -> np.ndarray:
@@ -56,6 +62,17 @@ def _skin_mask(arr: np.ndarray) -> np.ndarray:
     hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     warm = (hue <= 30) | (hue >= 240)
     return warm & (sat >= 10) & (sat <= 120) & (val >= 150)
+
+
+def _solid_regions(mask: np.ndarray) -> np.ndarray:
+    """`mask` without thin strokes and specks: anti-aliased outlines against a light background pass as skin."""
+    opened = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if count <= 1:
+        return opened > 0
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = 1 + np.nonzero(areas >= 0.15 * areas.max())[0]
+    return np.isin(labels, keep)
 
 
 def _heuristic(base: Image.Image) -> Box:
@@ -66,7 +83,7 @@ def _heuristic(base: Image.Image) -> Box:
     if len(ys) == 0:
         return _clamp(base.width * 0.25, base.height * 0.1, base.width * 0.75, base.height * 0.6, base.size)
     fy0, fy1 = ys.min(), ys.max()
-    skin = _skin_mask(arr) & figure
+    skin = _solid_regions(_skin_mask(arr) & figure)
     skin[int(fy0 + 0.7 * (fy1 - fy0)) :] = False
     widths = skin.sum(axis=1)
     if widths.max() < 0.05 * arr.shape[1]:

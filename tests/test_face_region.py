@@ -54,3 +54,20 @@ def test_unchanged_variants_fall_back_to_the_heuristic() -> None:
 
 def test_blank_picture_gives_a_box_inside_it() -> None:
     assert _inside(estimate_face_box(Image.new("RGBA", (200, 300))), (200, 300))
+
+
+@pytest.mark.parametrize("background", [(236, 240, 228, 255), (255, 255, 255, 255), (250, 232, 220, 255)])
+def test_heuristic_holds_on_opaque_light_backgrounds(background) -> None:
+    """An upload is usually opaque; a light background close to the skin tone must not swallow the face."""
+    from PIL import Image
+
+    from lib.features import Features
+    from lib.offline_renderer import face_box, render_portrait
+
+    portrait = render_portrait(Features(hair_color="#5a3a28", hair_style="wavy"), size=(300, 400))
+    upload = Image.new("RGBA", portrait.size, background)
+    upload.alpha_composite(portrait)
+    x, y, w, h = estimate_face_box(upload)
+    tx, ty, tw, th = face_box((300, 400))
+    assert x <= tx and y <= ty and x + w >= tx + tw and y + h >= ty + th  # contains the true face
+    assert w * h <= 1.6 * tw * th  # and not much more

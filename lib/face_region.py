@@ -51,7 +51,7 @@ def _figure_mask(arr: np.ndarray) -> np.ndarray:
     near = (np.linalg.norm(arr[..., :3].astype(np.float32) - bg, axis=2) <= 30).astype(np.uint8)
     # Only background-coloured areas connected to the border are background: light skin inside the
     # outlines can be as close to a light background as the background is to itself.
-    count, labels = cv2.connectedComponents(near, connectivity=4)
+    _, labels = cv2.connectedComponents(near, connectivity=4)
     border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     outside = np.isin(labels, border[border > 0])
     return ~outside

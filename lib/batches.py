@@ -43,6 +43,35 @@ class Progress:
     status: str
 
 
+def retry_if_below_threshold(conn: Connection, *, item_id: UUID, threshold: float) -> UUID | None:
+    """Best-of-n: queue another attempt of a finished item that scored below the threshold.
+
+    The attempt is charged like the first (a new hold; nothing is queued when the balance cannot cover
+    it) and shown next to it. Returns the new item's id, or None.
+    """
+    row = conn.execute(q("retry_candidate"), {"item_id": str(item_id)}).one_or_none()
+    if row is None or row.score is None or row.score >= threshold:
+        return None
+    if row.attempts_made >= int(row.settings.get("best_of", 1)):
+        return None
+    new_id = conn.execute(q("insert_retry_item"), {
+        "job_id": str(row.job_id), "character_id": str(row.character_id), "expression_key": row.expression_key,
+        "variant": row.variant, "parent_id": str(row.parent_id) if row.parent_id else None, "prompt": row.prompt,
+        "position": row.position, "attempt": row.attempts_made + 1,
+    }).scalar()
+    if new_id is None:
+        return None  # another worker already queued this attempt
+    try:
+        with conn.begin_nested():
+            credits.hold_items(conn, user_id=row.user_id, job_id=row.job_id, items=[(new_id, row.credits or 0)])
+    except credits.InsufficientCredits:
+        conn.execute(q("delete_item"), {"item_id": str(new_id)})
+        return None
+    conn.execute(q("reopen_job"), {"job_id": str(row.job_id)})
+    queue.enqueue_items(conn, job_id=row.job_id, item_ids=[new_id], parents={new_id: row.parent_id})
+    return new_id
+
+
 def check_plan(balance: credits.Balance, *, request: generation.JobRequest, images: int) -> None:
     """Refuse models, sizes and batch sizes the user's plan does not include."""
     if request.model not in balance.allowed_models and request.backend != "offline":

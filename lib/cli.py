@@ -172,7 +172,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
         chosen = custom_expressions.resolve(conn, actor=actor, character_id=character.id,
                                             keys=_split(args.expressions), preset=args.preset)
         request = generation.JobRequest(expressions=chosen, variants=_split(args.variants), backend=backend_name,
-                                        model=model, image_size=args.size or settings.gemini_image_size)
+                                        model=model, image_size=args.size or settings.gemini_image_size,
+                                        paste_back=not args.no_paste_back, best_of=args.best_of)
         submitted = batches.submit(conn, actor=actor, character=character, request=request, settings=settings)
     if args.wait:
         batches.wait(engine, actor=actor, job_id=submitted.job_id, settings=settings)
@@ -336,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="Gemini model id (default: GEMINI_MODEL)")
     p.add_argument("--size", choices=("512", "1K", "2K", "4K"), help="output size (default: GEMINI_IMAGE_SIZE)")
     p.add_argument("--wait", action="store_true", help="wait until every item has ended (needs a running worker)")
+    p.add_argument("--best-of", type=int, default=1, metavar="K",
+                   help="retry an image scoring below CONSISTENCY_THRESHOLD, up to K attempts (each charged)")
+    p.add_argument("--no-paste-back", action="store_true", help="keep the model's whole image (no paste-back)")
 
     p = leaf(sub, "credits", cmd_credits, "show a user's credits (`credits grant EMAIL N` adjusts them)")
     p.add_argument("email")

@@ -47,6 +47,7 @@ class JobRequest:
     model: str
     image_size: str
     paste_back: bool = True
+    best_of: int = 1  # up to this many attempts while an image scores below the consistency threshold
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,10 @@ def create_job(
     for key in request.variants:
         expressions.variant(key)  # unknown variants are refused before anything is written
     template = prompts.active_template(conn)
+    if not 1 <= request.best_of <= 5:
+        raise InvalidInput("best-of must be between 1 and 5 attempts")
     settings = {"variants": request.variants, "expressions": [e.key for e in request.expressions],
-                "paste_back": request.paste_back}
+                "paste_back": request.paste_back, "best_of": request.best_of}
     job = conn.execute(q("insert_job"), {
         "user_id": str(actor.id), "character_id": str(character.id), "backend": request.backend,
         "model": request.model, "image_size": request.image_size, "settings": json.dumps(settings),

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import procrastinate
+import procrastinate.manager
 from sqlalchemy import Connection, Engine
 
 from lib import credits, db, generation
@@ -57,13 +58,19 @@ def runtime() -> Runtime:
     return Runtime(get_settings())
 
 
+# Deferring always goes through a synchronous connector on the caller's own connection, also inside a
+# worker, where the app's connector is the opened asynchronous one.
+_deferrer = procrastinate.manager.JobManager(procrastinate.SyncPsycopgConnector(conninfo=""))
+
+
 def enqueue_items(conn: Connection, *, job_id: UUID, item_ids: list[UUID], parents: dict[UUID, UUID | None]) -> None:
-    """Defer one task per item on the caller's connection, inside its transaction."""
+    """Defer one task per item on the caller's connection, inside its transaction (one round trip)."""
     task = app.tasks[GENERATE_TASK]
-    psycopg_conn = conn.connection.driver_connection
-    for item_id in item_ids:
-        lock = str(parents.get(item_id) or item_id)
-        task.configure(lock=lock, connection=psycopg_conn).defer(item_id=str(item_id), job_id=str(job_id))
+    jobs = [
+        task.configure(lock=str(parents.get(item_id) or item_id)).make_new_job(item_id=str(item_id), job_id=str(job_id))
+        for item_id in item_ids
+    ]
+    _deferrer.batch_defer_jobs(jobs=jobs, connection=conn.connection.driver_connection)
 
 
 @app.task(name=GENERATE_TASK, retry=procrastinate.RetryStrategy(
@@ -76,6 +83,14 @@ def generate_item(item_id: str, job_id: str) -> str:
         name = generation.backend_of(conn, item_id=uid)
     status = generation.run_item(rt.engine, rt.store, rt.backend(name), item_id=uid)
     log.info("item %s of job %s: %s", item_id, job_id, status)
+    if status == "done":
+        from lib import batches
+
+        with rt.engine.begin() as conn:
+            threshold = rt.settings.consistency_threshold
+            again = batches.retry_if_below_threshold(conn, item_id=uid, threshold=threshold)
+        if again:
+            log.info("item %s scored below the threshold; attempt queued as %s", item_id, again)
     return status
 
 

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     gemini_prices: dict[str, float] = Field(default_factory=dict)
     offline_base_size: tuple[int, int] = (768, 1024)
     offline_credits_per_image: int = Field(default=1, ge=0)
+    consistency_threshold: float = Field(default=70.0, ge=0, le=100, description="flag images scoring below")
 
     redis_url: str | None = Field(default=None, description="shared rate limiter; unset = in-process")
     gemini_images_per_minute: int = Field(default=10, ge=1)

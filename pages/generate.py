@@ -36,9 +36,13 @@ with right:
                          "your plan decides which ones you can use.")
     size = st.selectbox("Size", balance.allowed_sizes, index=len(balance.allowed_sizes) - 1,
                         disabled=model == "offline")
-    paste = st.toggle("Paste the new face back into the base", value=True,
-                      help="Everything outside the face region stays pixel-identical to the base, so the set "
-                           "stacks as layers. The raw model output is kept as well.")
+    paste_col, best_col = st.columns(2)
+    paste = paste_col.toggle("Paste the new face back into the base", value=True,
+                             help="Everything outside the face region stays pixel-identical to the base, so the "
+                                  "set stacks as layers. The raw model output is kept as well.")
+    best_of = best_col.number_input("Attempts while the score is low (best of)", min_value=1, max_value=5,
+                                    value=1, help=f"Regenerate an image scoring below "
+                                    f"{settings.consistency_threshold:.0f}; every attempt is charged and shown.")
 
 request = None
 try:
@@ -46,7 +50,7 @@ try:
         chosen = custom_expressions.resolve(conn, actor=user, character_id=character.id, keys=keys) if keys else []
         request = generation.JobRequest(expressions=chosen, variants=variants,
                                         backend="offline" if model == "offline" else "gemini", model=model,
-                                        image_size=size, paste_back=paste)
+                                        image_size=size, paste_back=paste, best_of=int(best_of))
         images, cost = batches.estimate(conn, actor=user, request=request, settings=settings)
 except StudioError as exc:
     ui.show_error(exc)

@@ -138,9 +138,10 @@ CREATE TABLE differences (
     cost_usd        numeric(10, 4) NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL DEFAULT now(),
     position        integer NOT NULL DEFAULT 0,  -- display order inside the job
+    attempt         integer NOT NULL DEFAULT 1 CHECK (attempt BETWEEN 1 AND 5),  -- best-of-n retries
     started_at      timestamptz,
     finished_at     timestamptz,
-    CONSTRAINT differences_one_per_job_item UNIQUE NULLS NOT DISTINCT (job_id, expression_key, variant),
+    CONSTRAINT differences_one_per_job_item UNIQUE NULLS NOT DISTINCT (job_id, expression_key, variant, attempt),
     CONSTRAINT differences_variant_has_parent CHECK ((variant IS NULL) = (parent_id IS NULL)),
     CONSTRAINT differences_done_has_image CHECK (status <> 'done' OR image_key IS NOT NULL),
     CONSTRAINT differences_failed_has_reason CHECK (status <> 'failed' OR failure_reason IS NOT NULL)

@@ -226,3 +226,28 @@ def test_thirty_percent_faults_every_item_ends_and_failures_are_refunded(studio)
         b = credits.balance(conn, user_id=owner.id)
         assert b.held == 0 and b.used_this_period == 2 * final.done
         assert credits.ledger_sums(conn, user_id=owner.id) == (b.available, b.held)
+
+
+def test_best_of_n_retries_low_scores_and_charges_every_attempt(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+
+    def unchanged(base_png: bytes, prompt: str, width: int, height: int) -> bytes:
+        return base_png  # a model that hands the base back: the face did not change
+
+    with StandinServer(api_keys=["test-key"], render=unchanged) as standin:
+        studio.start_worker(**gemini_env(standin))
+        request = job_request(["happy"], backend="gemini", model="gemini-3.1-flash-image", size="1K")
+        done = submit(studio, owner, character, generation.JobRequest(**{**request.__dict__, "best_of": 3}))
+        wait_for(lambda: count(studio.engine, "SELECT count(*) FROM differences WHERE job_id = :j AND status = 'done'",
+                               j=done.job_id) == 3, 60, "three attempts", studio.logs)
+        final = batches.wait(studio.engine, actor=owner, job_id=done.job_id, settings=studio.settings, timeout=60)
+        assert standin.stats()["generate"] == 3
+    assert (final.total, final.done, final.status) == (3, 3, "done")
+    with studio.engine.connect() as conn:
+        rows = conn.execute(text("SELECT attempt, score, score_parts->'flags' FROM differences "
+                                 "WHERE job_id = :j ORDER BY attempt"), {"j": done.job_id}).all()
+        b = credits.balance(conn, user_id=owner.id)
+    assert [r.attempt for r in rows] == [1, 2, 3]
+    assert all(r.score < 70 and "unchanged_face" in r[2] for r in rows)
+    assert (b.held, b.used_this_period) == (0, 3 * 2)  # every attempt charged (2 credits at 1K)

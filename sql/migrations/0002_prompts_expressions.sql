@@ -42,7 +42,8 @@ ALTER TABLE differences ADD COLUMN failure_kind text;
 ALTER TABLE differences ADD COLUMN attempts jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE differences ADD COLUMN started_at timestamptz;
 ALTER TABLE differences ADD COLUMN position integer NOT NULL DEFAULT 0;
+ALTER TABLE differences ADD COLUMN attempt integer NOT NULL DEFAULT 1 CHECK (attempt BETWEEN 1 AND 5);
 ALTER TABLE differences ADD CONSTRAINT differences_one_per_job_item
-    UNIQUE NULLS NOT DISTINCT (job_id, expression_key, variant);
+    UNIQUE NULLS NOT DISTINCT (job_id, expression_key, variant, attempt);
 ALTER TABLE differences ADD CONSTRAINT differences_variant_has_parent
     CHECK ((variant IS NULL) = (parent_id IS NULL));

@@ -149,10 +149,39 @@ FROM generation_jobs WHERE user_id = CAST(:user_id AS uuid) AND character_id = C
 ORDER BY created_at DESC LIMIT :limit;
 
 -- name: export_items
--- The newest finished image per expression and variant of a character, approved ones first, never rejected.
+-- One finished image per expression and variant of a character: approved ones first, then the newest batch,
+-- then (for best-of-n attempts inside a batch) the highest score; rejected images never.
 SELECT DISTINCT ON (d.expression_key, d.variant)
        d.id, d.expression_key, d.variant, d.image_key, d.score, d.review, d.finished_at,
        j.backend, j.model, j.image_size, j.template_version
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.character_id = CAST(:character_id AS uuid) AND d.status = 'done' AND d.review <> 'rejected'
-ORDER BY d.expression_key, d.variant NULLS FIRST, (d.review = 'approved') DESC, d.finished_at DESC;
+ORDER BY d.expression_key, d.variant NULLS FIRST, (d.review = 'approved') DESC, j.created_at DESC,
+         d.score DESC NULLS LAST, d.finished_at DESC;
+
+-- name: retry_candidate
+-- A finished item with its job's best-of-n setting and how many attempts its expression/variant has had.
+SELECT d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt, d.position,
+       d.score, d.score_parts, j.user_id, j.settings,
+       (SELECT max(o.attempt) FROM differences o
+        WHERE o.job_id = d.job_id AND o.expression_key = d.expression_key
+          AND o.variant IS NOT DISTINCT FROM d.variant) AS attempts_made,
+       (SELECT t.amount FROM credit_transactions t WHERE t.difference_id = d.id AND t.kind = 'hold') AS credits
+FROM differences d JOIN generation_jobs j ON j.id = d.job_id
+WHERE d.id = CAST(:item_id AS uuid) AND d.status = 'done' AND j.status <> 'cancelled';
+
+-- name: insert_retry_item
+-- The next attempt of an expression/variant whose image scored below the threshold.
+INSERT INTO differences (job_id, character_id, expression_key, variant, parent_id, prompt, position, attempt)
+VALUES (CAST(:job_id AS uuid), CAST(:character_id AS uuid), :expression_key, :variant, CAST(:parent_id AS uuid),
+        :prompt, :position, :attempt)
+ON CONFLICT ON CONSTRAINT differences_one_per_job_item DO NOTHING
+RETURNING id;
+
+-- name: reopen_job
+-- A job that gets another attempt is running again.
+UPDATE generation_jobs SET status = 'running', finished_at = NULL WHERE id = CAST(:job_id AS uuid);
+
+-- name: delete_item
+-- Drop an attempt that could not be paid for (it never ran).
+DELETE FROM differences WHERE id = CAST(:item_id AS uuid) AND status = 'queued';

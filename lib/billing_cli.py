@@ -7,24 +7,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
 from lib import billing, bootstrap, webhook_app
+from lib.cli import Leaf, emit
 from lib.errors import ConfigError
 from lib.settings import Settings
-
-Leaf = Callable[[Any, str, Callable[[argparse.Namespace, Settings], Any], str], argparse.ArgumentParser]
-
-
-def _emit(args: argparse.Namespace, result: Any, human: str) -> None:
-    if args.json:
-        json.dump(result, sys.stdout, ensure_ascii=False, default=str)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(human + "\n")
 
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> None:
@@ -35,7 +23,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> None:
     with engine.begin() as conn:
         report = billing.reconcile(conn, billing.client_from_settings(settings), config=config)
     lines = [f"{r['user_id']}: {r.get('user_plan_before')} -> {r.get('user_plan_after')}" for r in report.repairs]
-    _emit(args, report.as_json(), "\n".join([f"checked {report.checked}, repaired {len(report.repairs)}", *lines]))
+    emit(args, report.as_json(), "\n".join([f"checked {report.checked}, repaired {len(report.repairs)}", *lines]))
 
 
 def cmd_webhook(args: argparse.Namespace, settings: Settings) -> None:

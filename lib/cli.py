@@ -21,13 +21,15 @@ from lib.settings import Settings, get_settings
 from lib.storage import make_store
 
 Handler = Callable[[argparse.Namespace, Settings], Any]
+Leaf = Callable[[Any, str, Handler, str], argparse.ArgumentParser]
 
 
 class CliError(StudioError):
     """A usage problem found after parsing (e.g. a missing password on stdin)."""
 
 
-def _emit(args: argparse.Namespace, result: Any, human: str) -> None:
+def emit(args: argparse.Namespace, result: Any, human: str) -> None:
+    """Print the result: one JSON document with --json, else the human line(s)."""
     if args.json:
         json.dump(result, sys.stdout, ensure_ascii=False, default=str)
         sys.stdout.write("\n")
@@ -61,7 +63,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> None:
     applied = migrations.upgrade(db.get_engine(settings))
     latest = migrations.available()[-1]
     version = f"{latest.version:04d}_{latest.name}"
-    _emit(args, {"version": version, "applied_now": applied},
+    emit(args, {"version": version, "applied_now": applied},
           f"database is at {version}" + (f" (applied {', '.join(applied)})" if applied else ""))
 
 
@@ -80,7 +82,7 @@ def cmd_users_add(args: argparse.Namespace, settings: Settings) -> None:
     with engine.begin() as conn:
         user = users.create_user(conn, email=args.email, password=password, role=args.role, plan=args.plan,
                                  display_name=args.name)
-    _emit(args, {"id": str(user.id), "email": user.email, "role": user.role, "plan": user.plan},
+    emit(args, {"id": str(user.id), "email": user.email, "role": user.role, "plan": user.plan},
           f"created {user.role} {user.email} ({user.plan}) id={user.id}")
 
 
@@ -89,7 +91,7 @@ def cmd_users_list(args: argparse.Namespace, settings: Settings) -> None:
     with engine.begin() as conn:
         rows = users.list_users(conn, actor=_actor(conn, args.as_email))
     data = [{"id": str(u.id), "email": u.email, "role": u.role, "plan": u.plan, "active": u.is_active} for u in rows]
-    _emit(args, data, "\n".join(f"{u['email']}\t{u['role']}\t{u['plan']}\t{'active' if u['active'] else 'disabled'}"
+    emit(args, data, "\n".join(f"{u['email']}\t{u['role']}\t{u['plan']}\t{'active' if u['active'] else 'disabled'}"
                                 for u in data))
 
 
@@ -100,7 +102,7 @@ def cmd_users_reset_password(args: argparse.Namespace, settings: Settings) -> No
         actor = _actor(conn, args.as_email)
         target = users.get_user(conn, email=args.email)
         users.reset_password(conn, actor=actor, user_id=target.id, new_password=password)
-    _emit(args, {"email": target.email, "sessions_ended": True}, f"password reset for {target.email}; sessions ended")
+    emit(args, {"email": target.email, "sessions_ended": True}, f"password reset for {target.email}; sessions ended")
 
 
 def cmd_characters_add(args: argparse.Namespace, settings: Settings) -> None:
@@ -121,14 +123,14 @@ def cmd_characters_add(args: argparse.Namespace, settings: Settings) -> None:
             conn, store, actor=_actor(conn, args.as_email), name=args.name, image=image, features=features,
             source="generated" if args.generate_base else "upload", face_box=face_box,
         )
-    _emit(args, _character_json(character), str(character.id))
+    emit(args, _character_json(character), str(character.id))
 
 
 def cmd_characters_list(args: argparse.Namespace, settings: Settings) -> None:
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
         rows = characters.list_characters(conn, actor=_actor(conn, args.as_email), any_owner=args.all)
-    _emit(args, [_character_json(c) for c in rows],
+    emit(args, [_character_json(c) for c in rows],
           "\n".join(f"{c.id}\t{c.name}\t{c.base_width}x{c.base_height}\t{c.owner_email}" for c in rows)
           or "no characters")
 
@@ -138,7 +140,7 @@ def cmd_characters_delete(args: argparse.Namespace, settings: Settings) -> None:
     with engine.begin() as conn:
         characters.delete_character(conn, make_store(settings), actor=_actor(conn, args.as_email),
                                     character_id=args.id)
-    _emit(args, {"deleted": args.id}, f"deleted {args.id}")
+    emit(args, {"deleted": args.id}, f"deleted {args.id}")
 
 
 def _split(value: str | None) -> list[str]:
@@ -184,7 +186,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
     human = "\n".join(f"{r['expression']}{'/' + r['variant'] if r['variant'] else ''}\t{r['status']}\t"
                       f"{r['image_key'] or r['reason'] or ''}\t{r['credits']} credits\t"
                       f"score {r['score'] if r['score'] is not None else '-'}" for r in rows)
-    _emit(args, {"job_id": str(submitted.job_id), "status": status, "backend": backend_name, "model": model,
+    emit(args, {"job_id": str(submitted.job_id), "status": status, "backend": backend_name, "model": model,
                  "credits_held": submitted.credits_held, "items": rows}, f"job {submitted.job_id} ({status})\n{human}")
 
 
@@ -200,7 +202,7 @@ def cmd_credits(args: argparse.Namespace, settings: Settings) -> None:
     with engine.begin() as conn:
         user = users.get_user(conn, email=args.email)
         data = _balance_json(credits.balance(conn, user_id=user.id), user.email)
-    _emit(args, data, f"{data['email']}: {data['available']} available, {data['held']} held, "
+    emit(args, data, f"{data['email']}: {data['available']} available, {data['held']} held, "
                       f"{data['used']} used of {data['quota']} this month ({data['plan']})")
 
 
@@ -217,7 +219,7 @@ def cmd_credits_grant(args: argparse.Namespace, settings: Settings) -> None:
         credits.adjust(conn, user_id=user.id, amount=args.amount, reason=args.reason,
                        key=args.key or f"adjust:{uuid.uuid4()}", actor_id=actor.id)
         data = _balance_json(credits.balance(conn, user_id=user.id), user.email)
-    _emit(args, data, f"{args.amount:+d} credits for {user.email}; {data['available']} available")
+    emit(args, data, f"{args.amount:+d} credits for {user.email}; {data['available']} available")
 
 
 def cmd_jobs_cancel(args: argparse.Namespace, settings: Settings) -> None:
@@ -226,7 +228,7 @@ def cmd_jobs_cancel(args: argparse.Namespace, settings: Settings) -> None:
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
         cancelled = batches.cancel(conn, actor=_actor(conn, args.as_email), job_id=args.job_id)
-    _emit(args, {"job_id": args.job_id, "cancelled_items": cancelled},
+    emit(args, {"job_id": args.job_id, "cancelled_items": cancelled},
           f"cancelled {cancelled} queued item(s) of job {args.job_id}; their credits were released")
 
 
@@ -254,7 +256,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> None:
     result = consistency.score_files(args.base, args.variant, face_box=args.face)
     data = result.to_json()
     parts = ", ".join(f"{k} {v:.0f}" for k, v in data["parts"].items())
-    _emit(args, data, f"score {data['total']:.1f} ({'passed' if data['passed'] else 'flagged'}): {parts}"
+    emit(args, data, f"score {data['total']:.1f} ({'passed' if data['passed'] else 'flagged'}): {parts}"
                       + (f"; flags: {', '.join(data['flags'])}" if data["flags"] else ""))
 
 
@@ -274,7 +276,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
                                  fmt=args.format, approved_only=args.approved_only)
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(made, out)
-    _emit(args, {"path": str(out), "format": args.format, "bytes": out.stat().st_size,
+    emit(args, {"path": str(out), "format": args.format, "bytes": out.stat().st_size,
                  "mime": FORMATS[args.format].mime}, f"wrote {out} ({out.stat().st_size} bytes)")
 
 

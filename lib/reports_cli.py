@@ -10,25 +10,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
 from lib import bootstrap, reports, rollup, users
+from lib.cli import Leaf, emit
 from lib.errors import InvalidInput
 from lib.settings import Settings
-
-Handler = Callable[[argparse.Namespace, Settings], Any]
-Leaf = Callable[[Any, str, Handler, str], argparse.ArgumentParser]
-
-
-def _emit(args: argparse.Namespace, result: Any, human: str) -> None:
-    if args.json:
-        json.dump(result, sys.stdout, ensure_ascii=False, default=str)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(human + "\n")
 
 
 def _day(value: str) -> dt.date:
@@ -52,14 +39,14 @@ def cmd_reports_credits(args: argparse.Namespace, settings: Settings) -> None:
     result = {"from": args.date_from.isoformat(), "to": args.date_to.isoformat(), "plan": args.plan,
               "user": args.user, "rollup_refreshed_at": refreshed.isoformat() if refreshed else None,
               **{name: reports.to_records(frame) for name, frame in frames.items()}}
-    _emit(args, result, "\n\n".join(f"{name}\n{frame.to_string(index=False)}" for name, frame in frames.items()))
+    emit(args, result, "\n\n".join(f"{name}\n{frame.to_string(index=False)}" for name, frame in frames.items()))
 
 
 def cmd_reports_refresh(args: argparse.Namespace, settings: Settings) -> None:
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
         days = rollup.refresh_rollup(conn, since=args.since)
-    _emit(args, {"days": [d.isoformat() for d in days]}, f"recomputed {len(days)} day(s)")
+    emit(args, {"days": [d.isoformat() for d in days]}, f"recomputed {len(days)} day(s)")
 
 
 def register(subparsers: Any, leaf: Leaf) -> None:

@@ -16,6 +16,7 @@ from lib.align import align_to_base
 from lib.composite import paste_back
 from lib.consistency import Score, score
 from lib.images import png_bytes
+from lib.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ def finish(
     base.load()
     raw = Image.open(io.BytesIO(raw_png))
     raw.load()
-    drift = score(base, raw, face_box=face_box, expect_change=expect_change)
+    drift = score(base, raw, face_box=face_box, expect_change=expect_change,
+                  threshold=get_settings().consistency_threshold)
     if not paste:
         return Finished(png=raw_png, score=drift)
     placed = align_to_base(base, raw, face_box=face_box).image if align else raw.convert("RGBA")

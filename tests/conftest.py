@@ -93,7 +93,7 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     """No test reads the developer's secrets file or environment."""
     monkeypatch.setattr(settings_module, "SECRETS_FILE", tmp_path / "no-secrets.toml")
     for name in ("DATABASE_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "STUDIO_COOKIE_KEY", "STUDIO_HOME",
-                 "STUDIO_ADMIN_PASSWORD", "STUDIO_ADMIN_EMAIL", "PORT"):
+                 "STUDIO_ADMIN_PASSWORD", "STUDIO_ADMIN_EMAIL", "PORT", "CONSISTENCY_THRESHOLD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)  # fast hashes; the format is the same
     settings_module.get_settings.cache_clear()

@@ -71,7 +71,8 @@ def test_prompt_tuning_saves_the_template_the_next_batch_uses(committed_env, eng
     admin = make_admin(engine)
     with engine.connect() as conn:
         before = prompts.active_template(conn)
-    nb = run_notebook("prompt_tuning.ipynb", TUNING_BACKEND="offline", TUNING_WINNER="keep-list first",
+    nb = run_notebook("prompt_tuning.ipynb", TUNING_ADMIN_EMAIL=admin.email, TUNING_BACKEND="offline",
+                      TUNING_WINNER="keep-list first",
                       TUNING_EXPRESSIONS="happy,sad", OFFLINE_BASE_SIZE="[192, 256]")
     saved_version = int(tagged(nb, "saved-version")["text/plain"])
     trials = tagged(nb, "trials-table")["text/html"]

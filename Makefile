@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 PORT ?= 8501
 
-.PHONY: run test bench lint install install-dev system-deps clean-studio
+.PHONY: run test bench lint install install-dev system-deps clean-studio notebook
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(VENV)/.installed: requirements.txt | $(UV)
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(UV)
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.txt
 	touch $(VENV)/.installed $@
+
+$(VENV)/.installed-notebook: requirements.txt requirements-dev.txt requirements-notebook.txt | $(UV)
+	$(UV) pip install --quiet --python $(PY) -r requirements-notebook.txt
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -36,6 +40,10 @@ test: install-dev system-deps
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+
+# JupyterLab on notebooks/ (prompt tuning, consistency calibration, cost report), kernel = this venv's Python.
+notebook: $(VENV)/.installed-notebook
+	$(VENV)/bin/jupyter lab notebooks/
 
 bench: install-dev
 	$(PY) benchmarks/run_all.py

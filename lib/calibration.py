@@ -16,8 +16,10 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+import pandas as pd
 from PIL import Image
 
+from lib.consistency import score
 from lib.expressions import LIBRARY, Expression
 from lib.features import Features
 from lib.offline_renderer import face_box, render_portrait
@@ -266,3 +268,43 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     greater = (pos[:, None] > neg[None, :]).sum()
     ties = (pos[:, None] == neg[None, :]).sum()
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def score_cases(cases: list[Case]) -> pd.DataFrame:
+    """Score every case: one row with its label, kind, character, total, parts and flags."""
+    rows = []
+    for case in cases:
+        result = score(case.base, case.variant, face_box=case.face_box)
+        rows.append({"kind": case.kind, "label": case.label, "character": case.character, "total": result.total,
+                     **result.parts, "flags": ",".join(result.flags)})
+    return pd.DataFrame(rows)
+
+
+def roc_table(labels: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """What passing at `total >= threshold` means, for every threshold between two distinct scores.
+
+    Thresholds run from strict to lenient; the last one (0) passes everything. F1 and Youden's J
+    (TPR - FPR) are the two usual ways to pick one.
+    """
+    labels = labels.astype(bool)
+    distinct = np.unique(scores)[::-1]
+    thresholds = np.append((distinct[:-1] + distinct[1:]) / 2, 0.0)
+    passed = scores[None, :] >= thresholds[:, None]
+    tp, fp = (passed & labels).sum(axis=1), (passed & ~labels).sum(axis=1)
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    fn = positives - tp
+    return pd.DataFrame({
+        "threshold": thresholds, "tp": tp, "fp": fp, "fn": fn, "tn": negatives - fp,
+        "tpr": tp / max(positives, 1), "fpr": fp / max(negatives, 1),
+        "precision": np.divide(tp, tp + fp, out=np.ones(len(tp)), where=(tp + fp) > 0),
+        "f1": 2 * tp / np.maximum(2 * tp + fp + fn, 1),
+        "youden_j": tp / max(positives, 1) - fp / max(negatives, 1),
+    })
+
+
+def choose_threshold(table: pd.DataFrame, *, rule: str = "f1") -> float:
+    """The threshold that maximises `rule` ("f1" or "youden_j"); among ties, the middle one (widest margin)."""
+    if rule not in ("f1", "youden_j"):
+        raise ValueError(f"rule must be 'f1' or 'youden_j', not {rule!r}")
+    best = table[np.isclose(table[rule], table[rule].max())]
+    return float(best["threshold"].iloc[len(best) // 2])

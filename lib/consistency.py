@@ -13,7 +13,8 @@ compared on small copies (`SCORE_SIDE` px):
                   hands the base back unchanged scores ~0 here and is flagged "unchanged_face")
 
 `total` is a weighted geometric mean of the first four (one bad part pulls it down), cut by a face
-gate. `DEFAULT_THRESHOLD` comes from `benchmarks/bench_calibration.py`.
+gate. `DEFAULT_THRESHOLD` comes from `benchmarks/bench_calibration.py`; the studio passes its
+configured `consistency_threshold` (see `notebooks/consistency_calibration.ipynb`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Score:
     flags: tuple[str, ...] = ()
     passed: bool = False
     details: dict[str, float] = field(default_factory=dict)
+    threshold: float = DEFAULT_THRESHOLD
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -70,7 +72,7 @@ class Score:
             "parts": {k: round(v, 1) for k, v in self.parts.items()},
             "flags": list(self.flags),
             "passed": self.passed,
-            "threshold": DEFAULT_THRESHOLD,
+            "threshold": self.threshold,
             "details": {k: round(v, 4) for k, v in self.details.items()},
         }
 
@@ -262,12 +264,14 @@ def prepare(
 def score(
     base: Image.Image, variant: Image.Image, *, face_box: Box, expect_change: bool = True,
     prepared: tuple[tuple[np.ndarray, np.ndarray], Transform | None] | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> Score:
     """Score the raw model output `variant` against `base`; see the module docstring.
 
     `expect_change=False` is for requests whose face may rightly match the base (the neutral
     expression of a neutral base, small talking/blink variants): "face_changed" then counts as met.
     `prepared` passes in `prepare(base, variant, face_box=...)` when the caller aligns the pair too.
+    `passed` needs `total >= threshold` (the studio passes `Settings.consistency_threshold`).
     """
     box = check_box(base.size, face_box)
     copies, t = prepared if prepared is not None else prepare(base, variant, face_box=box)
@@ -287,8 +291,8 @@ def score(
     details = {k: v for _, extra in results.values() for k, v in extra.items()}
     total = _total(parts)
     flags = _flags(parts, t is not None)
-    passed = total >= DEFAULT_THRESHOLD and not {"unchanged_face", "misaligned"} & set(flags)
-    return Score(total=total, parts=parts, flags=flags, passed=passed, details=details)
+    passed = total >= threshold and not {"unchanged_face", "misaligned"} & set(flags)
+    return Score(total=total, parts=parts, flags=flags, passed=passed, details=details, threshold=threshold)
 
 
 def score_files(base_path: str | Path, variant_path: str | Path, *, face_box: Box | None = None) -> Score:

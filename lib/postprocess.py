@@ -15,6 +15,7 @@ from PIL import Image
 from lib.align import align_to_base, estimate_transform
 from lib.composite import paste_back
 from lib.consistency import Score, prepare, score
+from lib.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ def finish(
     raw = Image.open(io.BytesIO(raw_png))
     raw.load()
     prepared = prepare(base, raw, face_box=face_box)  # one placement estimate for the score and the paste
-    drift = score(base, raw, face_box=face_box, expect_change=expect_change, prepared=prepared)
+    drift = score(base, raw, face_box=face_box, expect_change=expect_change, prepared=prepared,
+                  threshold=get_settings().consistency_threshold)
     if not paste:
         return Finished(png=raw_png, score=drift)
     if align:

@@ -66,6 +66,12 @@ def cost_vs_revenue(conn: Connection, *, date_from: dt.date, date_to: dt.date, p
     return merged[["month", "accounts", "revenue_usd", "cost_usd", "margin_usd"]]
 
 
+def spend_by_model_size(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,
+                        user_id: UUID | None = None) -> pd.DataFrame:
+    """Per backend, model and image size: images done and failed, credits captured and cost in USD."""
+    return _frame(conn, "report_spend_by_model_size", _params(date_from, date_to, plan, user_id))
+
+
 def top_users(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,
               user_id: UUID | None = None, limit: int = 20, raw: bool = False) -> pd.DataFrame:
     """The users who spent the most credits in the range, with images made and their cost."""

@@ -8,7 +8,11 @@ production, where missing or placeholder secrets refuse to start.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import secrets
+import tempfile
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -86,7 +90,9 @@ class Settings(BaseSettings):
     gemini_prices: dict[str, float] = Field(default_factory=dict)
     offline_base_size: tuple[int, int] = (768, 1024)
     offline_credits_per_image: int = Field(default=1, ge=0)
-    consistency_threshold: float = Field(default=70.0, ge=0, le=100, description="flag images scoring below")
+    # A result passes review when its consistency total reaches this (calibrated in
+    # notebooks/consistency_calibration.ipynb, which writes CONSISTENCY_THRESHOLD to the secrets file).
+    consistency_threshold: float = Field(default=70.0, ge=0, le=100)
 
     redis_url: str | None = Field(default=None, description="shared rate limiter; unset = in-process")
     gemini_images_per_minute: int = Field(default=10, ge=1)
@@ -177,6 +183,41 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+def write_setting(path: Path, name: str, value: float | int | str) -> None:
+    """Set one flat key in a TOML settings file, keeping every other line (comments included).
+
+    An existing `NAME = ...` line (any case) is replaced; otherwise the key goes before the first
+    table, where flat keys must be. The file is checked to still parse, then replaced atomically.
+    """
+    if name.lower() not in Settings.model_fields:
+        raise ConfigError(f"{name} is not a setting")
+    line = f"{name.upper()} = {_toml_value(value)}"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    flat = next((i for i, text in enumerate(lines) if text.lstrip().startswith("[")), len(lines))
+    key = re.compile(rf"^\s*{re.escape(name)}\s*=", re.IGNORECASE)
+    found = [i for i in range(flat) if key.match(lines[i])]
+    if found:
+        lines[found[0]] = line
+        lines = [text for i, text in enumerate(lines) if i not in found[1:]]
+    else:
+        lines.insert(flat, line)
+    content = "\n".join(lines) + "\n"
+    tomllib.loads(content)  # never leave a file the studio cannot start with
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(content)
+    if path.exists():
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+    os.replace(tmp, path)
+
+
+def _toml_value(value: float | int | str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"cannot write {value!r} as a setting")
+    return json.dumps(value) if isinstance(value, str) else repr(value)  # JSON strings are TOML strings
 
 
 @lru_cache(maxsize=1)

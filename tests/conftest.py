@@ -93,7 +93,7 @@ def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     """No test reads the developer's secrets file or environment."""
     monkeypatch.setattr(settings_module, "SECRETS_FILE", tmp_path / "no-secrets.toml")
     for name in ("DATABASE_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "STUDIO_COOKIE_KEY", "STUDIO_HOME",
-                 "STUDIO_ADMIN_PASSWORD", "STUDIO_ADMIN_EMAIL", "PORT"):
+                 "STUDIO_ADMIN_PASSWORD", "STUDIO_ADMIN_EMAIL", "PORT", "CONSISTENCY_THRESHOLD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)  # fast hashes; the format is the same
     settings_module.get_settings.cache_clear()
@@ -134,9 +134,10 @@ def committed_env(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyP
 def wipe(engine: Engine) -> None:
     """Empty every table a test may have committed to, keeping the seeded plans and template 1."""
     with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+        # After the jobs are gone: a job keeps the template version it used (foreign key).
         conn.exec_driver_sql("DELETE FROM prompt_templates WHERE version > 1")
         conn.exec_driver_sql("UPDATE prompt_templates SET is_active = (version = 1)")
-        conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
         conn.exec_driver_sql("DELETE FROM users")  # not TRUNCATE: that would cascade to prompt_templates
         conn.exec_driver_sql("TRUNCATE procrastinate_jobs, procrastinate_workers CASCADE")
         conn.exec_driver_sql("TRUNCATE usage_daily, usage_daily_plan, usage_latency_daily, usage_latency_daily_plan")

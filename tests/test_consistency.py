@@ -58,3 +58,26 @@ def test_score_files_reads_pngs_and_serialises(tmp_path: Path, scored: list[tupl
     assert given.passed and estimated.passed
     data = json.loads(json.dumps(given.to_json()))
     assert set(data["parts"]) == PARTS and data["passed"] is True and isinstance(data["flags"], list)
+
+
+def test_passed_uses_the_threshold_the_caller_gives() -> None:
+    case = next(c for c in build_calibration_set(n_characters=1) if c.kind == "pos_clean")
+    default = score(case.base, case.variant, face_box=case.face_box)
+    assert default.passed and default.threshold == DEFAULT_THRESHOLD
+    strict = score(case.base, case.variant, face_box=case.face_box, threshold=default.total + 0.1)
+    assert not strict.passed and strict.total == default.total
+    assert strict.to_json()["threshold"] == default.total + 0.1
+
+
+def test_the_pipeline_scores_with_the_configured_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lib import postprocess, settings
+    from lib.images import png_bytes
+
+    case = next(c for c in build_calibration_set(n_characters=1) if c.kind == "pos_scale")
+    pair = png_bytes(case.base), png_bytes(case.variant)
+    usual = postprocess.finish(*pair, face_box=case.face_box).score
+    assert usual.passed and usual.threshold == 70.0 and usual.total < 99
+    monkeypatch.setenv("CONSISTENCY_THRESHOLD", f"{usual.total + 0.5:.2f}")
+    settings.get_settings.cache_clear()
+    strict = postprocess.finish(*pair, face_box=case.face_box).score
+    assert strict.total == usual.total and not strict.passed

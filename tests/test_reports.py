@@ -318,3 +318,37 @@ def test_only_admins_adjust_credits_and_each_key_counts_once(conn, make_user) ->
     row = credits.ledger(conn, user_id=member.id)[0]
     assert (row["kind"], row["amount"], row["reason"]) == ("adjustment", 12, "refund")
     assert credits.balance(conn, user_id=member.id).available == 30 + 12
+
+
+def expect_spend_by_model_size(conn: Connection, f: dict[str, Any]) -> dict[tuple, dict[str, Any]]:
+    sums: dict[tuple, dict[str, Any]] = defaultdict(lambda: {"images": 0, "failed": 0, "credits": 0,
+                                                             "cost_usd": Decimal(0)})
+    items = conn.execute(text("SELECT j.user_id, j.backend, j.model, j.image_size, d.status, d.cost_usd, "
+                              "d.finished_at FROM differences d JOIN generation_jobs j ON j.id = d.job_id "
+                              "WHERE d.status IN ('done', 'failed')")).all()
+    for i in items:
+        if f["date_from"] <= day_of(i.finished_at) <= f["date_to"] and f["user_id"] in (None, i.user_id):
+            row = sums[(i.backend, i.model, i.image_size)]
+            row["images" if i.status == "done" else "failed"] += 1
+            row["cost_usd"] += i.cost_usd
+    captures = conn.execute(text("SELECT c.user_id, c.amount, c.created_at, j.backend, j.model, j.image_size "
+                                 "FROM credit_transactions c JOIN generation_jobs j ON j.id = c.job_id "
+                                 "WHERE c.kind = 'capture'")).all()
+    for c in captures:
+        if f["date_from"] <= day_of(c.created_at) <= f["date_to"] and f["user_id"] in (None, c.user_id):
+            sums[(c.backend, c.model, c.image_size)]["credits"] += c.amount
+    return {k: {**v, "cost_usd": float(v["cost_usd"])} for k, v in sums.items() if any(v.values())}
+
+
+@pytest.mark.parametrize("by_user", [False, True])
+def test_spend_by_model_and_size_equals_brute_force(conn, seeded, by_user: bool) -> None:
+    f = {"date_from": seeded.start.date() + dt.timedelta(days=5), "date_to": seeded.end.date(),
+         "user_id": heavy_user(conn) if by_user else None}
+    frame = reports.spend_by_model_size(conn, **f)
+    expected = expect_spend_by_model_size(conn, f)
+    assert len(expected) >= 3 and len(frame) == len(expected)
+    for row in reports.to_records(frame):
+        want = expected[(row["backend"], row["model"], row["image_size"])]
+        assert (row["images"], row["failed"], row["credits"]) == (want["images"], want["failed"], want["credits"])
+        assert math.isclose(row["cost_usd"], want["cost_usd"], abs_tol=1e-6)
+    assert frame["cost_usd"].is_monotonic_decreasing

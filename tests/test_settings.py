@@ -1,3 +1,4 @@
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,42 @@ def test_readme_documents_every_setting() -> None:
     documented = " ".join(table)
     missing = [name.upper() for name in settings_module.Settings.model_fields if f"`{name.upper()}`" not in documented]
     assert not missing, f"README's configuration table lacks {missing}"
+
+
+def test_consistency_threshold_defaults_to_70_and_reads_env_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings().consistency_threshold == 70.0
+    secrets_file = tmp_path / "secrets.toml"
+    monkeypatch.setattr(settings_module, "SECRETS_FILE", secrets_file)
+    settings_module.write_setting(secrets_file, "CONSISTENCY_THRESHOLD", 63.5)
+    assert load_settings().consistency_threshold == 63.5
+    monkeypatch.setenv("CONSISTENCY_THRESHOLD", "81")
+    assert load_settings().consistency_threshold == 81.0
+    monkeypatch.setenv("CONSISTENCY_THRESHOLD", "101")
+    with pytest.raises(ConfigError, match="consistency_threshold"):
+        load_settings()
+
+
+def test_write_setting_replaces_one_flat_key_and_keeps_every_other_line(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.toml"
+    original = ('# studio secrets\nGEMINI_API_KEY = "abc"\nconsistency_threshold = 70.0  # old\n\n'
+                'Consistency_Threshold = 71\n[connections.other]\nconsistency_threshold = 5\n')
+    path.write_text(original)
+    path.chmod(0o600)
+    settings_module.write_setting(path, "CONSISTENCY_THRESHOLD", 66.25)
+    assert path.read_text() == ('# studio secrets\nGEMINI_API_KEY = "abc"\nCONSISTENCY_THRESHOLD = 66.25\n\n'
+                                '[connections.other]\nconsistency_threshold = 5\n')
+    assert path.stat().st_mode & 0o777 == 0o600
+    settings_module.write_setting(path, "studio_public_url", 'http://a"b')
+    assert tomllib.loads(path.read_text())["STUDIO_PUBLIC_URL"] == 'http://a"b'
+    assert path.read_text().index("STUDIO_PUBLIC_URL") < path.read_text().index("[connections.other]")
+
+
+def test_write_setting_creates_the_file_and_refuses_unknown_names(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "secrets.toml"
+    settings_module.write_setting(path, "CONSISTENCY_THRESHOLD", 72.0)
+    assert path.read_text() == "CONSISTENCY_THRESHOLD = 72.0\n"
+    with pytest.raises(ConfigError, match="not a setting"):
+        settings_module.write_setting(path, "NO_SUCH_SETTING", 1)
+    assert path.read_text() == "CONSISTENCY_THRESHOLD = 72.0\n"

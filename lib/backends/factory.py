@@ -16,14 +16,11 @@ BACKENDS = ("offline", "gemini")
 
 def gemini_config(settings: Settings, *, model: str | None = None, image_size: str | None = None) -> GeminiConfig:
     """The GeminiConfig for these settings (ConfigError without an API key)."""
-    from lib.backends.gemini import DEFAULT_PRICES, GeminiConfig
+    from lib.backends.gemini import GeminiConfig
 
     if settings.gemini_api_key is None or not settings.gemini_api_key.get_secret_value().strip():
         raise ConfigError("Gemini is not configured: set GEMINI_API_KEY (or use the offline backend)")
-    prices = dict(DEFAULT_PRICES)
-    for key, usd in settings.gemini_prices.items():
-        model_name, _, size = key.rpartition(":")
-        prices[(model_name, size)] = usd
+    prices = price_table(settings)
     return GeminiConfig(
         api_key=settings.gemini_api_key.get_secret_value(), base_url=settings.gemini_base_url,
         api_version=settings.gemini_api_version, model=model or settings.gemini_model,
@@ -32,6 +29,17 @@ def gemini_config(settings: Settings, *, model: str | None = None, image_size: s
         backoff_initial_s=settings.gemini_backoff_initial_seconds, backoff_max_s=settings.gemini_backoff_max_seconds,
         backoff_jitter_s=min(2.0, settings.gemini_backoff_initial_seconds),
     )
+
+
+def price_table(settings: Settings) -> dict[tuple[str, str], float]:
+    """USD per output image by (model, size): the built-in table with GEMINI_PRICES entries on top."""
+    from lib.backends.gemini import DEFAULT_PRICES
+
+    prices = dict(DEFAULT_PRICES)
+    for key, usd in settings.gemini_prices.items():
+        model_name, _, size = key.rpartition(":")
+        prices[(model_name, size)] = usd
+    return prices
 
 
 def make_backend(settings: Settings, name: str | None = None) -> ImageBackend:

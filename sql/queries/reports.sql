@@ -142,6 +142,24 @@ WHERE c.kind = 'capture'
 GROUP BY 1, 2, 3 HAVING sum(c.amount) <> 0
 ORDER BY 1, 2, 3;
 
+-- name: report_spend_by_model_size
+-- Images, credits captured and cost per backend, model and image size (captures without a job left out).
+SELECT backend, model, image_size, sum(images_done)::bigint AS images, sum(images_failed)::bigint AS failed,
+       sum(credits_captured)::bigint AS credits, sum(cost_usd)::float8 AS cost_usd
+FROM (
+    SELECT backend, model, image_size, images_done, images_failed, credits_captured, cost_usd FROM usage_daily_plan
+    WHERE CAST(:user_id AS uuid) IS NULL AND day BETWEEN CAST(:date_from AS date) AND CAST(:date_to AS date)
+      AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+    UNION ALL
+    SELECT backend, model, image_size, images_done, images_failed, credits_captured, cost_usd FROM usage_daily
+    WHERE user_id = CAST(:user_id AS uuid) AND day BETWEEN CAST(:date_from AS date) AND CAST(:date_to AS date)
+      AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+) u
+WHERE model <> ''
+GROUP BY backend, model, image_size
+HAVING sum(images_done) + sum(images_failed) <> 0 OR sum(credits_captured) <> 0 OR sum(cost_usd) <> 0
+ORDER BY sum(cost_usd) DESC, sum(credits_captured) DESC, backend, model, image_size;
+
 -- name: report_cost_by_month
 -- Gemini cost in USD per calendar month (whole months touching the range).
 SELECT date_trunc('month', day::timestamp)::date AS month, sum(cost_usd)::float8 AS cost_usd

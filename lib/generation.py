@@ -198,6 +198,13 @@ def run_item(engine: Engine, store: ObjectStore, backend: ImageBackend, *, item_
         return "done" if done is not None else conn.execute(q("item_state"), {"item_id": str(row.id)}).one().status
 
 
+def fail_item(conn: Connection, *, item_id: UUID, kind: str, reason: str) -> None:
+    """Mark a queued or running item failed and release its hold (no-op when it already ended)."""
+    row = conn.execute(q("item_job"), {"item_id": str(item_id)}).one_or_none()
+    if row is not None:
+        _fail(conn, item_id, row.job_id, reason=reason, kind=kind, attempts=[])
+
+
 def _attempts(attempts: tuple[Any, ...]) -> list[dict[str, Any]]:
     return [dataclasses.asdict(a) for a in attempts]
 

@@ -81,7 +81,18 @@ def generate_item(item_id: str, job_id: str) -> str:
     uid = UUID(item_id)
     with rt.engine.begin() as conn:
         name = generation.backend_of(conn, item_id=uid)
-    status = generation.run_item(rt.engine, rt.store, rt.backend(name), item_id=uid)
+    try:
+        status = generation.run_item(rt.engine, rt.store, rt.backend(name), item_id=uid)
+    except generation.NotReady:
+        raise  # retried by the task's strategy
+    except Exception as exc:
+        # Anything unexpected must not leave the item running with its credits held forever.
+        log.exception("item %s of job %s failed unexpectedly", item_id, job_id)
+        with rt.engine.begin() as conn:
+            generation.fail_item(conn, item_id=uid, kind="internal_error",
+                                 reason=f"The studio could not finish this image ({type(exc).__name__}); "
+                                        "its credits were refunded. Try regenerating it.")
+        raise
     log.info("item %s of job %s: %s", item_id, job_id, status)
     if status == "done":
         from lib import batches

@@ -251,3 +251,19 @@ def test_best_of_n_retries_low_scores_and_charges_every_attempt(studio) -> None:
     assert [r.attempt for r in rows] == [1, 2, 3]
     assert all(r.score < 70 and "unchanged_face" in r[2] for r in rows)
     assert (b.held, b.used_this_period) == (0, 3 * 2)  # every attempt charged (2 credits at 1K)
+
+
+def test_an_item_that_cannot_run_is_failed_and_refunded_not_stuck(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    done = submit(studio, owner, character, job_request(["happy"]))
+    studio.store.delete_prefix(f"characters/{owner.id}/{character.id}/base/")  # the base vanished from storage
+    studio.start_worker()
+    final = batches.wait(studio.engine, actor=owner, job_id=done.job_id, settings=studio.settings, timeout=60)
+    assert (final.failed, final.open) == (1, 0)
+    with studio.engine.connect() as conn:
+        reason = conn.execute(text("SELECT failure_reason FROM differences WHERE job_id = :j"),
+                              {"j": done.job_id}).scalar()
+        b = credits.balance(conn, user_id=owner.id)
+    assert "could not finish this image (NotFound)" in reason
+    assert (b.held, b.used_this_period) == (0, 0)

@@ -207,3 +207,22 @@ def test_gemini_through_the_standin_stores_images_and_costs(db, standin) -> None
     assert angry.status == "failed" and angry.failure_kind == "safety" and "IMAGE_SAFETY" in angry.failure_reason
     assert Image.open(io.BytesIO(store.get(happy.image_key))).format == "PNG"
     assert standin.stats()["total"] == 4
+
+
+def test_an_unexpected_error_fails_the_item_and_refunds_it(db) -> None:
+    engine, store, owner, _ = db
+    character = rendered_character(engine, store, owner)
+    with engine.begin() as conn:
+        from lib import batches
+        from lib.settings import load_settings
+
+        submitted = batches.submit(conn, actor=owner, character=character, request=request(["happy"]),
+                                   settings=load_settings())
+        conn.execute(text("UPDATE differences SET status = 'running' WHERE id = :i"), {"i": submitted.item_ids[0]})
+    with engine.begin() as conn:
+        generation.fail_item(conn, item_id=submitted.item_ids[0], kind="internal_error", reason="boom")
+        generation.fail_item(conn, item_id=submitted.item_ids[0], kind="internal_error", reason="again")
+        row = conn.execute(text("SELECT status, failure_reason FROM differences WHERE id = :i"),
+                           {"i": submitted.item_ids[0]}).one()
+        released = conn.execute(text("SELECT count(*) FROM credit_transactions WHERE kind = 'release'")).scalar()
+    assert tuple(row) == ("failed", "boom") and released == 1

@@ -185,3 +185,7 @@ UPDATE generation_jobs SET status = 'running', finished_at = NULL WHERE id = CAS
 -- name: delete_item
 -- Drop an attempt that could not be paid for (it never ran).
 DELETE FROM differences WHERE id = CAST(:item_id AS uuid) AND status = 'queued';
+
+-- name: item_job
+-- The job an item belongs to.
+SELECT job_id FROM differences WHERE id = CAST(:item_id AS uuid);

@@ -70,14 +70,14 @@ def paste_back(
     box = check_box(base.size, face_box)
     if aligned.size != base.size:
         raise ValueError(f"aligned is {aligned.size}, the base is {base.size}; align it first")
-    base_arr, al_arr = rgba_array(base), rgba_array(aligned)
     x, y, w, h = box
     feather = default_feather(box) if feather_px is None else feather_px
     # Work on a crop grown by a ring, so colour matching sees the surroundings.
     pad = max(4, min(w, h) // 6)
     cx0, cy0 = max(0, x - pad), max(0, y - pad)
     cx1, cy1 = min(base.width, x + w + pad), min(base.height, y + h + pad)
-    b, a = base_arr[cy0:cy1, cx0:cx1], al_arr[cy0:cy1, cx0:cx1]
+    crop = (cx0, cy0, cx1, cy1)  # only the crop is converted to arrays; the rest is copied as pixels
+    b, a = rgba_array(base.crop(crop)), rgba_array(aligned.crop(crop))
     local = (x - cx0, y - cy0, w, h)
     rgb = match_colours(b, a, local)
     m = face_mask((cx1 - cx0, cy1 - cy0), local, feather_px=feather)
@@ -86,7 +86,8 @@ def paste_back(
     m = m[..., None].astype(np.float32)
     # Where m == 0 this is b + 0 exactly, so the whole crop can be written back unchanged there.
     blended = b[..., :3] * (1 - m) + rgb * m
-    out = base_arr.copy()
-    out[cy0:cy1, cx0:cx1, :3] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-    result = Image.fromarray(out, "RGBA")
+    patch = b.copy()
+    patch[..., :3] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    result = base.convert("RGBA") if base.mode != "RGBA" else base.copy()
+    result.paste(Image.fromarray(patch, "RGBA"), (cx0, cy0))  # replaces the crop's pixels, alpha included
     return result if base.mode == "RGBA" else result.convert(base.mode)

@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=10)
     parser.add_argument("--size", default="512", choices=("512", "1K", "2K"))
     parser.add_argument("--quick", action="store_true", help="only the latency-bound scenario")
+    parser.add_argument("--no-loop", action="store_true", help="skip the one-at-a-time comparison")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="studio-bench-batch-")) / "studio"
     home.mkdir(parents=True)
@@ -164,7 +165,8 @@ def main() -> None:
         if not args.quick:
             run_scenario(engine, store, owner, character, settings, url, home, ipm=max(args.images // 2, 1),
                          **common)
-        one_at_a_time(image.png, chosen, latency=args.latency, size=args.size)
+        if not args.no_loop:
+            one_at_a_time(image.png, chosen, latency=args.latency, size=args.size)
     finally:
         engine.dispose()
         db.dispose_engines()

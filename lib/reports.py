@@ -1,12 +1,14 @@
 """Admin credit reports as DataFrames: usage, cost against revenue, top users, failures, latency.
 
-Every report takes an inclusive UTC date range and optional plan and user filters, and reads the daily
-rollup (`lib.rollup`); `raw=True` computes the same numbers from the raw tables (benchmarks, checks).
+Every report takes an inclusive UTC date range and optional plan and user filters, and reads the rollup
+(`lib.rollup`): whole calendar months inside the range from the monthly tables, the days around them from
+the daily ones. `raw=True` computes the same numbers from the raw tables (benchmarks, checks).
 An event counts under the plan its user had when it happened (`user_plan_history`).
 
 Revenue is each account's plan price for every month it exists by the month's end (the plan it has
 then), from `plans.price_usd_cents`: the studio records no Stripe invoices, and this is what the plans
-promise. Cost and revenue are compared over whole calendar months touching the range. Latency
+promise. The rollup counts the current month's accounts as of its last refresh. Cost and revenue are
+compared over whole calendar months touching the range. Latency
 percentiles from the rollup come from histograms whose buckets are 10 % wide: within 4.9 % of the exact
 nearest-rank value that `raw=True` returns.
 """
@@ -21,7 +23,7 @@ from uuid import UUID, uuid4
 import pandas as pd
 from sqlalchemy import Connection
 
-from lib import credits, users
+from lib import credits, rollup, users
 from lib.errors import InvalidInput
 from lib.queries import q
 from lib.users import User
@@ -38,7 +40,17 @@ def _params(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUI
         raise InvalidInput("choose at most three years")
     if plan is not None and plan not in users.PLANS:
         raise InvalidInput(f"plan must be one of {', '.join(users.PLANS)}")
-    return {"date_from": date_from, "date_to": date_to, "plan": plan, "user_id": str(user_id) if user_id else None}
+    months_from, months_to = whole_months(date_from, date_to)
+    return {"date_from": date_from, "date_to": date_to, "months_from": months_from, "months_to": months_to,
+            "plan": plan, "user_id": str(user_id) if user_id else None}
+
+
+def whole_months(date_from: dt.date, date_to: dt.date) -> tuple[dt.date, dt.date]:
+    """The calendar months wholly inside the range as [first day, first day after): both date_to + 1 if none."""
+    after = date_to + dt.timedelta(days=1)
+    first = date_from if date_from.day == 1 else (date_from.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    end = after.replace(day=1)
+    return (first, end) if first < end else (after, after)
 
 
 def _frame(conn: Connection, name: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -56,14 +68,8 @@ def credits_by_day(conn: Connection, *, date_from: dt.date, date_to: dt.date, pl
 def cost_vs_revenue(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,
                     user_id: UUID | None = None, raw: bool = False) -> pd.DataFrame:
     """Per month: Gemini cost, subscription revenue, accounts counted and the margin, in USD."""
-    params = _params(date_from, date_to, plan, user_id)
-    cost = _frame(conn, "raw_cost_by_month" if raw else "report_cost_by_month", params)
-    revenue = _frame(conn, "report_revenue_by_month", params)
-    merged = revenue.merge(cost, on="month", how="outer").fillna({"cost_usd": 0.0, "revenue_usd": 0.0,
-                                                                     "accounts": 0})
-    merged = merged.astype({"accounts": "int64"}).sort_values("month", ignore_index=True)
-    merged["margin_usd"] = (merged["revenue_usd"] - merged["cost_usd"]).round(4)
-    return merged[["month", "accounts", "revenue_usd", "cost_usd", "margin_usd"]]
+    params = {**_params(date_from, date_to, plan, user_id), "months": rollup.months_between(date_from, date_to)}
+    return _frame(conn, "raw_cost_vs_revenue" if raw else "report_cost_vs_revenue", params)
 
 
 def top_users(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,

@@ -16,9 +16,11 @@ from sqlalchemy import Connection, Engine, text
 from lib import credits, reports, rollup, users
 from lib.errors import InvalidInput, PermissionDenied
 from lib.report_seed import seed_usage
+from tests.conftest import PLAN_LEVEL_TABLES
 
 END = dt.datetime(2025, 6, 20, 12, 0, tzinfo=dt.UTC)
-ROLLUP_TABLES = ("usage_daily", "usage_daily_plan", "usage_latency_daily", "usage_latency_daily_plan")
+ROLLUP_TABLES = ("usage_daily", "usage_daily_plan", "usage_latency_daily", "usage_latency_daily_plan", "usage_monthly",
+                 "usage_monthly_plan", "usage_latency_monthly", "usage_latency_monthly_plan", "revenue_monthly")
 INF = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
@@ -173,8 +175,7 @@ def seeded(conn: Connection):
 
 
 def snapshot(conn: Connection) -> dict[str, list[tuple]]:
-    return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5"))]
-            for t in ROLLUP_TABLES}
+    return {t: sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {t}"))) for t in ROLLUP_TABLES}
 
 
 def heavy_user(conn: Connection) -> Any:
@@ -277,7 +278,7 @@ def committed_seed(engine: Engine):
     yield
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM users WHERE email LIKE 'conc-%'"))  # cascades to the seeded rows
-        conn.execute(text("TRUNCATE usage_daily_plan, usage_latency_daily_plan"))
+        conn.execute(text(f"TRUNCATE {PLAN_LEVEL_TABLES}"))
         conn.execute(text("UPDATE usage_rollup_state SET watermark = NULL, refreshed_at = NULL"))
 
 

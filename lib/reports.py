@@ -55,7 +55,8 @@ def whole_months(date_from: dt.date, date_to: dt.date) -> tuple[dt.date, dt.date
 
 def _frame(conn: Connection, name: str, params: dict[str, Any]) -> pd.DataFrame:
     result = conn.execute(q(name), params)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    # Plain tuples: pandas builds a frame from SQLAlchemy Row objects about ten times slower.
+    return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
 
 
 def credits_by_day(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,

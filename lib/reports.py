@@ -40,17 +40,17 @@ def _params(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUI
         raise InvalidInput("choose at most three years")
     if plan is not None and plan not in users.PLANS:
         raise InvalidInput(f"plan must be one of {', '.join(users.PLANS)}")
-    months_from, months_to = whole_months(date_from, date_to)
-    return {"date_from": date_from, "date_to": date_to, "months_from": months_from, "months_to": months_to,
+    whole_months, edge_days = split_range(date_from, date_to)
+    return {"date_from": date_from, "date_to": date_to, "whole_months": whole_months, "edge_days": edge_days,
             "plan": plan, "user_id": str(user_id) if user_id else None}
 
 
-def whole_months(date_from: dt.date, date_to: dt.date) -> tuple[dt.date, dt.date]:
-    """The calendar months wholly inside the range as [first day, first day after): both date_to + 1 if none."""
-    after = date_to + dt.timedelta(days=1)
-    first = date_from if date_from.day == 1 else (date_from.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    end = after.replace(day=1)
-    return (first, end) if first < end else (after, after)
+def split_range(date_from: dt.date, date_to: dt.date) -> tuple[list[dt.date], list[dt.date]]:
+    """The calendar months wholly inside the range (their first days), and the range's other days."""
+    months = [m for m in rollup.months_between(date_from, date_to)
+              if m >= date_from and (m + dt.timedelta(days=31)).replace(day=1) <= date_to + dt.timedelta(days=1)]
+    days = [date_from + dt.timedelta(days=i) for i in range((date_to - date_from).days + 1)]
+    return months, [d for d in days if d.replace(day=1) not in months]
 
 
 def _frame(conn: Connection, name: str, params: dict[str, Any]) -> pd.DataFrame:

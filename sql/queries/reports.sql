@@ -28,8 +28,9 @@ SELECT DISTINCT day FROM (
 -- Remove the rolled-up rows of the given days from every rollup table.
 WITH a AS (DELETE FROM usage_daily WHERE day = ANY(CAST(:days AS date[]))),
      b AS (DELETE FROM usage_daily_plan WHERE day = ANY(CAST(:days AS date[]))),
-     c AS (DELETE FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[])))
-DELETE FROM usage_latency_daily_plan WHERE day = ANY(CAST(:days AS date[]));
+     c AS (DELETE FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[]))),
+     d AS (DELETE FROM usage_latency_daily_plan WHERE day = ANY(CAST(:days AS date[])))
+DELETE FROM usage_latency_daily_total WHERE day = ANY(CAST(:days AS date[]));
 
 -- name: rollup_insert_usage
 -- Recompute usage_daily for the given days: ledger rows by created_at, finished images by finished_at,
@@ -87,7 +88,7 @@ CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
 GROUP BY 1, 2, 3, 4, 5;
 
 -- name: rollup_insert_plan_totals
--- Sum the per-user rows of the given days over users.
+-- Sum the per-user rows of the given days over users (and the latency histograms over plans too).
 WITH usage AS (
     INSERT INTO usage_daily_plan (day, plan, backend, model, image_size, images_done, images_failed, safety_blocks,
                                   cost_usd, credits_captured, credits_released, credits_granted, credits_adjusted,
@@ -97,10 +98,14 @@ WITH usage AS (
            sum(credits_reset)
     FROM usage_daily WHERE day = ANY(CAST(:days AS date[]))
     GROUP BY day, plan, backend, model, image_size
+), latency AS (
+    INSERT INTO usage_latency_daily_plan (day, plan, model, bucket, images)
+    SELECT day, plan, model, bucket, sum(images) FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[]))
+    GROUP BY day, plan, model, bucket
 )
-INSERT INTO usage_latency_daily_plan (day, plan, model, bucket, images)
-SELECT day, plan, model, bucket, sum(images) FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[]))
-GROUP BY day, plan, model, bucket;
+INSERT INTO usage_latency_daily_total (day, model, bucket, images)
+SELECT day, model, bucket, sum(images) FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[]))
+GROUP BY day, model, bucket;
 
 -- name: rollup_clear_months
 -- Remove the rolled-up rows of the given months (first days) from every monthly rollup table.
@@ -293,32 +298,30 @@ FROM revenue r FULL JOIN cost c ON c.month = r.month
 ORDER BY 1;
 
 -- name: report_top_users
--- Users by credits captured in the range (then cost), with images made: whole months of the range from
--- usage_monthly, the days before and after them (:months_from, :months_to) from usage_daily.
+-- Users by credits captured in the range (then cost), with images made: the range's :whole_months from
+-- usage_monthly, its :edge_days (the days outside whole months) from usage_daily.
 SELECT t.user_id::text AS user_id, u.email, u.plan AS current_plan, t.credits::bigint AS credits,
        t.images::bigint AS images, t.cost_usd::float8 AS cost_usd
 FROM (SELECT user_id, sum(credits_captured) AS credits, sum(images_done) AS images, sum(cost_usd) AS cost_usd
       FROM (
           SELECT user_id, credits_captured, images_done, cost_usd FROM usage_monthly
           WHERE CAST(:user_id AS uuid) IS NULL
-            AND month >= CAST(:months_from AS date) AND month < CAST(:months_to AS date)
+            AND month = ANY(CAST(:whole_months AS date[]))
             AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
           UNION ALL
           SELECT user_id, credits_captured, images_done, cost_usd FROM usage_daily
-          WHERE CAST(:user_id AS uuid) IS NULL
-            AND (day >= CAST(:date_from AS date) AND day < CAST(:months_from AS date)
-                 OR day >= CAST(:months_to AS date) AND day <= CAST(:date_to AS date))
+          WHERE CAST(:user_id AS uuid) IS NULL AND (credits_captured <> 0 OR images_done <> 0 OR cost_usd <> 0)
+            AND day = ANY(CAST(:edge_days AS date[]))
             AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
           UNION ALL
           SELECT user_id, credits_captured, images_done, cost_usd FROM usage_monthly
           WHERE user_id = CAST(:user_id AS uuid)
-            AND month >= CAST(:months_from AS date) AND month < CAST(:months_to AS date)
+            AND month = ANY(CAST(:whole_months AS date[]))
             AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
           UNION ALL
           SELECT user_id, credits_captured, images_done, cost_usd FROM usage_daily
           WHERE user_id = CAST(:user_id AS uuid)
-            AND (day >= CAST(:date_from AS date) AND day < CAST(:months_from AS date)
-                 OR day >= CAST(:months_to AS date) AND day <= CAST(:date_to AS date))
+            AND day = ANY(CAST(:edge_days AS date[]))
             AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
       ) u
       GROUP BY user_id
@@ -404,30 +407,31 @@ GROUP BY j.model ORDER BY j.model;
 
 -- name: report_latency
 -- p50 and p95 of generation time (finished_at - started_at of done images) per model, from the histograms:
--- whole months of the range from the monthly ones, the days before and after them from the daily ones.
+-- the range's :whole_months from the monthly ones, its :edge_days from the daily ones.
 WITH h AS (
     SELECT model, bucket, sum(images) AS n
     FROM (
         SELECT model, bucket, images FROM usage_latency_monthly_plan
         WHERE CAST(:user_id AS uuid) IS NULL
-          AND month >= CAST(:months_from AS date) AND month < CAST(:months_to AS date)
+          AND month = ANY(CAST(:whole_months AS date[]))
           AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
         UNION ALL
+        SELECT model, bucket, images FROM usage_latency_daily_total
+        WHERE CAST(:user_id AS uuid) IS NULL AND CAST(:plan AS text) IS NULL
+          AND day = ANY(CAST(:edge_days AS date[]))
+        UNION ALL
         SELECT model, bucket, images FROM usage_latency_daily_plan
-        WHERE CAST(:user_id AS uuid) IS NULL
-          AND (day >= CAST(:date_from AS date) AND day < CAST(:months_from AS date)
-               OR day >= CAST(:months_to AS date) AND day <= CAST(:date_to AS date))
-          AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+        WHERE CAST(:user_id AS uuid) IS NULL AND plan = CAST(:plan AS text)
+          AND day = ANY(CAST(:edge_days AS date[]))
         UNION ALL
         SELECT model, bucket, images FROM usage_latency_monthly
         WHERE user_id = CAST(:user_id AS uuid)
-          AND month >= CAST(:months_from AS date) AND month < CAST(:months_to AS date)
+          AND month = ANY(CAST(:whole_months AS date[]))
           AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
         UNION ALL
         SELECT model, bucket, images FROM usage_latency_daily
         WHERE user_id = CAST(:user_id AS uuid)
-          AND (day >= CAST(:date_from AS date) AND day < CAST(:months_from AS date)
-               OR day >= CAST(:months_to AS date) AND day <= CAST(:date_to AS date))
+          AND day = ANY(CAST(:edge_days AS date[]))
           AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
     ) u
     GROUP BY model, bucket

@@ -91,7 +91,9 @@ def latency(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str
             user_id: UUID | None = None, raw: bool = False) -> pd.DataFrame:
     """Per model: p50 and p95 generation time in milliseconds of done images."""
     params = _params(date_from, date_to, plan, user_id)
-    return _frame(conn, "raw_latency" if raw else "report_latency", params)
+    # Two rollup queries: a UNION ALL of both paths costs its untaken branches a few tenths of a millisecond.
+    name = "raw_latency" if raw else "report_latency_of_user" if user_id else "report_latency"
+    return _frame(conn, name, params)
 
 
 def all_reports(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,

@@ -407,31 +407,43 @@ GROUP BY j.model ORDER BY j.model;
 
 -- name: report_latency
 -- p50 and p95 of generation time (finished_at - started_at of done images) per model, from the histograms:
--- the range's :whole_months from the monthly ones, its :edge_days from the daily ones.
+-- the range's :whole_months from the monthly ones, its :edge_days from the daily ones (over all plans:
+-- usage_latency_daily_total). One user's: report_latency_of_user.
 WITH h AS (
     SELECT model, bucket, sum(images) AS n
     FROM (
         SELECT model, bucket, images FROM usage_latency_monthly_plan
-        WHERE CAST(:user_id AS uuid) IS NULL
-          AND month = ANY(CAST(:whole_months AS date[]))
+        WHERE month = ANY(CAST(:whole_months AS date[]))
           AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
         UNION ALL
         SELECT model, bucket, images FROM usage_latency_daily_total
-        WHERE CAST(:user_id AS uuid) IS NULL AND CAST(:plan AS text) IS NULL
-          AND day = ANY(CAST(:edge_days AS date[]))
+        WHERE CAST(:plan AS text) IS NULL AND day = ANY(CAST(:edge_days AS date[]))
         UNION ALL
         SELECT model, bucket, images FROM usage_latency_daily_plan
-        WHERE CAST(:user_id AS uuid) IS NULL AND plan = CAST(:plan AS text)
-          AND day = ANY(CAST(:edge_days AS date[]))
-        UNION ALL
+        WHERE plan = CAST(:plan AS text) AND day = ANY(CAST(:edge_days AS date[]))
+    ) u
+    GROUP BY model, bucket
+), c AS (
+    SELECT model, bucket, sum(n) OVER (PARTITION BY model ORDER BY bucket) AS cum,
+           sum(n) OVER (PARTITION BY model) AS total
+    FROM h
+)
+SELECT model, max(total)::bigint AS images,
+       usage_latency_bucket_ms(min(bucket) FILTER (WHERE cum >= ceil(0.5 * total))) AS p50_ms,
+       usage_latency_bucket_ms(min(bucket) FILTER (WHERE cum >= ceil(0.95 * total))) AS p95_ms
+FROM c GROUP BY model ORDER BY model;
+
+-- name: report_latency_of_user
+-- report_latency for one user, from the per-user histograms.
+WITH h AS (
+    SELECT model, bucket, sum(images) AS n
+    FROM (
         SELECT model, bucket, images FROM usage_latency_monthly
-        WHERE user_id = CAST(:user_id AS uuid)
-          AND month = ANY(CAST(:whole_months AS date[]))
+        WHERE user_id = CAST(:user_id AS uuid) AND month = ANY(CAST(:whole_months AS date[]))
           AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
         UNION ALL
         SELECT model, bucket, images FROM usage_latency_daily
-        WHERE user_id = CAST(:user_id AS uuid)
-          AND day = ANY(CAST(:edge_days AS date[]))
+        WHERE user_id = CAST(:user_id AS uuid) AND day = ANY(CAST(:edge_days AS date[]))
           AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
     ) u
     GROUP BY model, bucket

@@ -118,7 +118,9 @@ def main() -> None:
         with engine.begin() as conn:
             full = timed(lambda: rollup.refresh_rollup(conn))
             sizes = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in
-                     ("usage_daily", "usage_daily_plan", "usage_latency_daily", "usage_latency_daily_plan")}
+                     ("usage_daily", "usage_daily_plan", "usage_latency_daily", "usage_latency_daily_plan",
+                      "usage_latency_daily_total", "usage_monthly", "usage_monthly_plan", "usage_latency_monthly",
+                      "usage_latency_monthly_plan", "revenue_monthly")}
         with engine.begin() as conn:
             again = timed(lambda: rollup.refresh_rollup(conn))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

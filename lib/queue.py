@@ -134,7 +134,7 @@ def monthly_resets(timestamp: int) -> int:
 @app.periodic(cron="*/5 * * * *", periodic_id="refresh_rollup")
 @app.task(name="refresh_rollup", queueing_lock="refresh_rollup")
 def refresh_rollup(timestamp: int) -> int:
-    """Keep the admin reports' daily rollup current (only the days that changed)."""
+    """Keep the admin reports' rollup current (only the days and months that changed)."""
     from lib import rollup
 
     with runtime().engine.begin() as conn:

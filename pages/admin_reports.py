@@ -38,7 +38,7 @@ if not isinstance(picked, tuple) or len(picked) != 2:
     st.stop()
 
 r1, r2 = st.columns([3, 1])
-r1.caption(f"Figures come from the daily rollup, last refreshed {refreshed:%Y-%m-%d %H:%M} UTC."
+r1.caption(f"Figures come from the rollup, last refreshed {refreshed:%Y-%m-%d %H:%M} UTC."
            if refreshed else "The rollup has never been refreshed.")
 if r2.button("Refresh now", key="refresh-rollup"):
     with ui.transaction() as conn:

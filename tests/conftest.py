@@ -27,6 +27,9 @@ from lib.storage import LocalStore
 ROOT = Path(__file__).resolve().parent.parent
 COOKIE_KEY = secrets.token_hex(32)
 PASSWORD = "correct-horse-battery"
+# Report rollup tables without a user column: deleting users leaves their rows, so tests that commit truncate them.
+PLAN_LEVEL_TABLES = ("usage_daily_plan, usage_latency_daily_plan, usage_latency_daily_total, usage_monthly_plan, "
+                     "usage_latency_monthly_plan, revenue_monthly")
 
 
 def _server_url() -> str:

@@ -11,14 +11,19 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, text
 
 from lib import credits, reports, rollup, users
 from lib.errors import InvalidInput, PermissionDenied
 from lib.report_seed import seed_usage
+from tests.conftest import PLAN_LEVEL_TABLES
 
 END = dt.datetime(2025, 6, 20, 12, 0, tzinfo=dt.UTC)
-ROLLUP_TABLES = ("usage_daily", "usage_daily_plan", "usage_latency_daily", "usage_latency_daily_plan")
+ROLLUP_TABLES = ("usage_daily", "usage_daily_plan", "usage_latency_daily", "usage_latency_daily_plan",
+                 "usage_latency_daily_total", "usage_monthly", "usage_monthly_plan", "usage_latency_monthly",
+                 "usage_latency_monthly_plan", "revenue_monthly")
 INF = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
@@ -173,8 +178,7 @@ def seeded(conn: Connection):
 
 
 def snapshot(conn: Connection) -> dict[str, list[tuple]]:
-    return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5"))]
-            for t in ROLLUP_TABLES}
+    return {t: sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {t}"))) for t in ROLLUP_TABLES}
 
 
 def heavy_user(conn: Connection) -> Any:
@@ -221,6 +225,18 @@ def test_all_reports_and_records_are_json_ready(conn, seeded) -> None:
     assert list(frames) == list(reports.REPORTS)
     records = reports.to_records(frames["credits_by_day"])
     assert isinstance(records[0]["day"], str) and isinstance(records[0]["credits"], int)
+
+
+@given(st.dates(dt.date(2020, 1, 1), dt.date(2030, 1, 1)), st.integers(0, reports.MAX_DAYS))
+def test_whole_months_and_edge_days_cover_the_range_once(first: dt.date, span: int) -> None:
+    last = first + dt.timedelta(days=span)
+    months, days = reports.split_range(first, last)
+    covered = list(days)
+    for month in months:
+        assert month.day == 1
+        covered += [month + dt.timedelta(days=i) for i in range((next_month(month) - month).days)]
+    assert sorted(covered) == [first + dt.timedelta(days=i) for i in range(span + 1)]
+    assert len(days) <= 62
 
 
 def test_filters_are_validated(conn) -> None:
@@ -277,7 +293,7 @@ def committed_seed(engine: Engine):
     yield
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM users WHERE email LIKE 'conc-%'"))  # cascades to the seeded rows
-        conn.execute(text("TRUNCATE usage_daily_plan, usage_latency_daily_plan"))
+        conn.execute(text(f"TRUNCATE {PLAN_LEVEL_TABLES}"))
         conn.execute(text("UPDATE usage_rollup_state SET watermark = NULL, refreshed_at = NULL"))
 
 

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from lib import cli, credits, reports, reports_cli, rollup, users
 from lib.report_seed import seed_usage
 from lib.settings import get_settings
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, PLAN_LEVEL_TABLES
 
 PAGE = "../pages/admin_reports.py"
 
@@ -36,7 +36,7 @@ def studio(committed_env, engine):
         rollup.refresh_rollup(conn)
     yield admin, member
     with engine.begin() as conn:  # wipe() removes users (and their per-user rollup rows), not these
-        conn.execute(text("TRUNCATE usage_daily_plan, usage_latency_daily_plan"))
+        conn.execute(text(f"TRUNCATE {PLAN_LEVEL_TABLES}"))
         conn.execute(text("UPDATE usage_rollup_state SET watermark = NULL, refreshed_at = NULL"))
 
 

@@ -28,8 +28,9 @@ SELECT DISTINCT day FROM (
 -- Remove the rolled-up rows of the given days from every rollup table.
 WITH a AS (DELETE FROM usage_daily WHERE day = ANY(CAST(:days AS date[]))),
      b AS (DELETE FROM usage_daily_plan WHERE day = ANY(CAST(:days AS date[]))),
-     c AS (DELETE FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[])))
-DELETE FROM usage_latency_daily_plan WHERE day = ANY(CAST(:days AS date[]));
+     c AS (DELETE FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[]))),
+     d AS (DELETE FROM usage_latency_daily_plan WHERE day = ANY(CAST(:days AS date[])))
+DELETE FROM usage_latency_daily_total WHERE day = ANY(CAST(:days AS date[]));
 
 -- name: rollup_insert_usage
 -- Recompute usage_daily for the given days: ledger rows by created_at, finished images by finished_at,
@@ -87,7 +88,7 @@ CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
 GROUP BY 1, 2, 3, 4, 5;
 
 -- name: rollup_insert_plan_totals
--- Sum the per-user rows of the given days over users.
+-- Sum the per-user rows of the given days over users (and the latency histograms over plans too).
 WITH usage AS (
     INSERT INTO usage_daily_plan (day, plan, backend, model, image_size, images_done, images_failed, safety_blocks,
                                   cost_usd, credits_captured, credits_released, credits_granted, credits_adjusted,
@@ -97,10 +98,77 @@ WITH usage AS (
            sum(credits_reset)
     FROM usage_daily WHERE day = ANY(CAST(:days AS date[]))
     GROUP BY day, plan, backend, model, image_size
+), latency AS (
+    INSERT INTO usage_latency_daily_plan (day, plan, model, bucket, images)
+    SELECT day, plan, model, bucket, sum(images) FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[]))
+    GROUP BY day, plan, model, bucket
 )
-INSERT INTO usage_latency_daily_plan (day, plan, model, bucket, images)
-SELECT day, plan, model, bucket, sum(images) FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[]))
-GROUP BY day, plan, model, bucket;
+INSERT INTO usage_latency_daily_total (day, model, bucket, images)
+SELECT day, model, bucket, sum(images) FROM usage_latency_daily WHERE day = ANY(CAST(:days AS date[]))
+GROUP BY day, model, bucket;
+
+-- name: rollup_clear_months
+-- Remove the rolled-up rows of the given months (first days) from every monthly rollup table.
+WITH a AS (DELETE FROM usage_monthly WHERE month = ANY(CAST(:months AS date[]))),
+     b AS (DELETE FROM usage_monthly_plan WHERE month = ANY(CAST(:months AS date[]))),
+     c AS (DELETE FROM usage_latency_monthly WHERE month = ANY(CAST(:months AS date[])))
+DELETE FROM usage_latency_monthly_plan WHERE month = ANY(CAST(:months AS date[]));
+
+-- name: rollup_insert_months
+-- Sum the daily rows of the given months into the monthly tables (all-zero sums are left out).
+WITH months AS (
+    SELECT m AS month, (m + interval '1 month')::date AS next FROM unnest(CAST(:months AS date[])) AS m
+), a AS (
+    INSERT INTO usage_monthly (month, user_id, plan, images_done, cost_usd, credits_captured)
+    SELECT m.month, d.user_id, d.plan, sum(d.images_done), sum(d.cost_usd), sum(d.credits_captured)
+    FROM months m JOIN usage_daily d ON d.day >= m.month AND d.day < m.next
+    GROUP BY 1, 2, 3 HAVING sum(d.images_done) <> 0 OR sum(d.cost_usd) <> 0 OR sum(d.credits_captured) <> 0
+), b AS (
+    INSERT INTO usage_monthly_plan (month, plan, images_done, cost_usd, credits_captured)
+    SELECT m.month, d.plan, sum(d.images_done), sum(d.cost_usd), sum(d.credits_captured)
+    FROM months m JOIN usage_daily_plan d ON d.day >= m.month AND d.day < m.next
+    GROUP BY 1, 2 HAVING sum(d.images_done) <> 0 OR sum(d.cost_usd) <> 0 OR sum(d.credits_captured) <> 0
+), c AS (
+    INSERT INTO usage_latency_monthly (month, user_id, plan, model, bucket, images)
+    SELECT m.month, d.user_id, d.plan, d.model, d.bucket, sum(d.images)
+    FROM months m JOIN usage_latency_daily d ON d.day >= m.month AND d.day < m.next
+    GROUP BY 1, 2, 3, 4, 5
+)
+INSERT INTO usage_latency_monthly_plan (month, plan, model, bucket, images)
+SELECT m.month, d.plan, d.model, d.bucket, sum(d.images)
+FROM months m JOIN usage_latency_daily_plan d ON d.day >= m.month AND d.day < m.next
+GROUP BY 1, 2, 3, 4;
+
+-- name: rollup_revenue_from
+-- The first month whose revenue may have changed since :since: plan changes from then on, and accounts
+-- recorded since then from the month they were created (an import may backdate it). NULL: no accounts.
+SELECT date_trunc('month', min(at) AT TIME ZONE 'UTC')::date AS month FROM (
+    SELECT greatest(CAST(:since AS timestamptz), min(created_at)) AS at FROM users HAVING count(*) > 0
+    UNION ALL
+    SELECT CASE WHEN h.valid_from = '-infinity' THEN u.created_at ELSE h.valid_from END
+    FROM user_plan_history h JOIN users u ON u.id = h.user_id
+    WHERE h.recorded_at >= CAST(:since AS timestamptz)
+) changes;
+
+-- name: rollup_clear_revenue
+-- Remove the revenue rows of the given months.
+DELETE FROM revenue_monthly WHERE month = ANY(CAST(:months AS date[]));
+
+-- name: rollup_insert_revenue
+-- Count the accounts per plan of the given months at each month's end (at now() for the current one),
+-- under the plan each account has at that instant.
+WITH months AS (
+    SELECT m AS month, least((m + interval '1 month')::timestamp AT TIME ZONE 'UTC', now()) AS until
+    FROM unnest(CAST(:months AS date[])) AS m
+)
+INSERT INTO revenue_monthly (month, plan, accounts)
+SELECT m.month, p.plan, count(*)
+FROM months m
+JOIN users u ON u.created_at < m.until
+CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
+                    WHERE h.user_id = u.id AND h.valid_from < m.until
+                    ORDER BY h.valid_from DESC LIMIT 1) p
+GROUP BY 1, 2;
 
 -- name: rollup_set_watermark
 -- Remember up to when events have been rolled up.
@@ -160,73 +228,120 @@ GROUP BY backend, model, image_size
 HAVING sum(images_done) + sum(images_failed) <> 0 OR sum(credits_captured) <> 0 OR sum(cost_usd) <> 0
 ORDER BY sum(cost_usd) DESC, sum(credits_captured) DESC, backend, model, image_size;
 
--- name: report_cost_by_month
--- Gemini cost in USD per calendar month (whole months touching the range).
-SELECT date_trunc('month', day::timestamp)::date AS month, sum(cost_usd)::float8 AS cost_usd
-FROM (
-    SELECT day, cost_usd FROM usage_daily_plan
-    WHERE CAST(:user_id AS uuid) IS NULL
-      AND day >= date_trunc('month', CAST(:date_from AS date)::timestamp)::date
-      AND day < (date_trunc('month', CAST(:date_to AS date)::timestamp) + interval '1 month')::date
-      AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
-    UNION ALL
-    SELECT day, cost_usd FROM usage_daily
-    WHERE user_id = CAST(:user_id AS uuid)
-      AND day >= date_trunc('month', CAST(:date_from AS date)::timestamp)::date
-      AND day < (date_trunc('month', CAST(:date_to AS date)::timestamp) + interval '1 month')::date
-      AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
-) u
-GROUP BY 1 HAVING sum(cost_usd) <> 0 ORDER BY 1;
-
--- name: raw_cost_by_month
--- report_cost_by_month from the finished images themselves.
-SELECT date_trunc('month', d.finished_at AT TIME ZONE 'UTC')::date AS month, sum(d.cost_usd)::float8 AS cost_usd
-FROM differences d
-JOIN generation_jobs j ON j.id = d.job_id
-CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
-                    WHERE h.user_id = j.user_id AND h.valid_from <= d.finished_at
-                    ORDER BY h.valid_from DESC LIMIT 1) p
-WHERE d.status IN ('done', 'failed')
-  AND d.finished_at >= date_trunc('month', CAST(:date_from AS date)::timestamp) AT TIME ZONE 'UTC'
-  AND d.finished_at < (date_trunc('month', CAST(:date_to AS date)::timestamp) + interval '1 month') AT TIME ZONE 'UTC'
-  AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
-  AND (CAST(:user_id AS uuid) IS NULL OR j.user_id = CAST(:user_id AS uuid))
-GROUP BY 1 HAVING sum(d.cost_usd) <> 0 ORDER BY 1;
-
--- name: report_revenue_by_month
--- Subscription revenue per month, up to the current one: every account that exists by the month's end
--- (or now) pays the price of the plan it has at that instant. Free accounts count, at 0.
+-- name: report_cost_vs_revenue
+-- Per month touching the range (:months, their first days): Gemini cost from the monthly rollup and
+-- subscription revenue as of the last refresh from revenue_monthly (one account: from its plan history),
+-- up to the refresh's month.
 WITH months AS (
-    SELECT m::date AS month, least((m + interval '1 month') AT TIME ZONE 'UTC', now()) AS until
-    FROM generate_series(date_trunc('month', CAST(:date_from AS date)::timestamp),
-                         least(date_trunc('month', CAST(:date_to AS date)::timestamp),
-                               date_trunc('month', now() AT TIME ZONE 'UTC')),
-                         interval '1 month') AS m
+    SELECT m AS month, least((m + interval '1 month')::timestamp AT TIME ZONE 'UTC', s.watermark) AS until
+    FROM usage_rollup_state s, unnest(CAST(:months AS date[])) AS m
+    WHERE m <= s.watermark AT TIME ZONE 'UTC'
+), revenue AS (
+    SELECT m.month, coalesce(sum(a.accounts), 0) AS accounts, coalesce(sum(a.accounts * pl.price_usd_cents), 0) AS cents
+    FROM months m
+    LEFT JOIN LATERAL (
+        SELECT r.plan, r.accounts FROM revenue_monthly r
+        WHERE CAST(:user_id AS uuid) IS NULL AND r.month = m.month
+          AND (CAST(:plan AS text) IS NULL OR r.plan = CAST(:plan AS text))
+        UNION ALL
+        SELECT p.plan, 1 FROM users u
+        CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
+                            WHERE h.user_id = u.id AND h.valid_from < m.until
+                            ORDER BY h.valid_from DESC LIMIT 1) p
+        WHERE u.id = CAST(:user_id AS uuid) AND u.created_at < m.until
+          AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
+    ) a ON true
+    LEFT JOIN plans pl ON pl.key = a.plan
+    GROUP BY m.month
+), cost AS (
+    SELECT month, sum(cost_usd) AS cost_usd
+    FROM (
+        SELECT month, cost_usd FROM usage_monthly_plan
+        WHERE CAST(:user_id AS uuid) IS NULL AND month = ANY(CAST(:months AS date[]))
+          AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+        UNION ALL
+        SELECT month, cost_usd FROM usage_monthly
+        WHERE user_id = CAST(:user_id AS uuid) AND month = ANY(CAST(:months AS date[]))
+          AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+    ) u
+    GROUP BY month HAVING sum(cost_usd) <> 0
 )
-SELECT m.month, count(a.id)::bigint AS accounts,
-       (coalesce(sum(pl.price_usd_cents), 0) / 100.0)::float8 AS revenue_usd
-FROM months m
-LEFT JOIN LATERAL (
-    SELECT u.id, p.plan FROM users u
+SELECT coalesce(r.month, c.month) AS month, coalesce(r.accounts, 0)::bigint AS accounts,
+       (coalesce(r.cents, 0) / 100.0)::float8 AS revenue_usd, coalesce(c.cost_usd, 0)::float8 AS cost_usd,
+       round(coalesce(r.cents, 0) / 100.0 - coalesce(c.cost_usd, 0), 4)::float8 AS margin_usd
+FROM revenue r FULL JOIN cost c ON c.month = r.month
+ORDER BY 1;
+
+-- name: raw_cost_vs_revenue
+-- report_cost_vs_revenue from the finished images, the accounts and their plan history, up to now: every
+-- account that exists by the month's end (or now) pays the price of the plan it has at that instant.
+-- Free accounts count, at 0.
+WITH months AS (
+    SELECT m AS month, least((m + interval '1 month')::timestamp AT TIME ZONE 'UTC', now()) AS until
+    FROM unnest(CAST(:months AS date[])) AS m
+    WHERE m <= now() AT TIME ZONE 'UTC'
+), revenue AS (
+    SELECT m.month, count(a.id) AS accounts, coalesce(sum(pl.price_usd_cents), 0) AS cents
+    FROM months m
+    LEFT JOIN LATERAL (
+        SELECT u.id, p.plan FROM users u
+        CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
+                            WHERE h.user_id = u.id AND h.valid_from < m.until
+                            ORDER BY h.valid_from DESC LIMIT 1) p
+        WHERE u.created_at < m.until
+          AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
+          AND (CAST(:user_id AS uuid) IS NULL OR u.id = CAST(:user_id AS uuid))
+    ) a ON true
+    LEFT JOIN plans pl ON pl.key = a.plan
+    GROUP BY m.month
+), cost AS (
+    SELECT date_trunc('month', d.finished_at AT TIME ZONE 'UTC')::date AS month, sum(d.cost_usd) AS cost_usd
+    FROM differences d
+    JOIN generation_jobs j ON j.id = d.job_id
     CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
-                        WHERE h.user_id = u.id AND h.valid_from < m.until
+                        WHERE h.user_id = j.user_id AND h.valid_from <= d.finished_at
                         ORDER BY h.valid_from DESC LIMIT 1) p
-    WHERE u.created_at < m.until
+    WHERE d.status IN ('done', 'failed')
+      AND d.finished_at >= date_trunc('month', CAST(:date_from AS date)::timestamp) AT TIME ZONE 'UTC'
+      AND d.finished_at < (date_trunc('month', CAST(:date_to AS date)::timestamp) + interval '1 month')
+                          AT TIME ZONE 'UTC'
       AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
-      AND (CAST(:user_id AS uuid) IS NULL OR u.id = CAST(:user_id AS uuid))
-) a ON true
-LEFT JOIN plans pl ON pl.key = a.plan
-GROUP BY m.month ORDER BY m.month;
+      AND (CAST(:user_id AS uuid) IS NULL OR j.user_id = CAST(:user_id AS uuid))
+    GROUP BY 1 HAVING sum(d.cost_usd) <> 0
+)
+SELECT coalesce(r.month, c.month) AS month, coalesce(r.accounts, 0)::bigint AS accounts,
+       (coalesce(r.cents, 0) / 100.0)::float8 AS revenue_usd, coalesce(c.cost_usd, 0)::float8 AS cost_usd,
+       round(coalesce(r.cents, 0) / 100.0 - coalesce(c.cost_usd, 0), 4)::float8 AS margin_usd
+FROM revenue r FULL JOIN cost c ON c.month = r.month
+ORDER BY 1;
 
 -- name: report_top_users
--- Users by credits captured in the range (then cost), with images made.
+-- Users by credits captured in the range (then cost), with images made: the range's :whole_months from
+-- usage_monthly, its :edge_days (the days outside whole months) from usage_daily.
 SELECT t.user_id::text AS user_id, u.email, u.plan AS current_plan, t.credits::bigint AS credits,
        t.images::bigint AS images, t.cost_usd::float8 AS cost_usd
 FROM (SELECT user_id, sum(credits_captured) AS credits, sum(images_done) AS images, sum(cost_usd) AS cost_usd
-      FROM usage_daily
-      WHERE day BETWEEN CAST(:date_from AS date) AND CAST(:date_to AS date)
-        AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
-        AND (CAST(:user_id AS uuid) IS NULL OR user_id = CAST(:user_id AS uuid))
+      FROM (
+          SELECT user_id, credits_captured, images_done, cost_usd FROM usage_monthly
+          WHERE CAST(:user_id AS uuid) IS NULL
+            AND month = ANY(CAST(:whole_months AS date[]))
+            AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+          UNION ALL
+          SELECT user_id, credits_captured, images_done, cost_usd FROM usage_daily
+          WHERE CAST(:user_id AS uuid) IS NULL AND (credits_captured <> 0 OR images_done <> 0 OR cost_usd <> 0)
+            AND day = ANY(CAST(:edge_days AS date[]))
+            AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+          UNION ALL
+          SELECT user_id, credits_captured, images_done, cost_usd FROM usage_monthly
+          WHERE user_id = CAST(:user_id AS uuid)
+            AND month = ANY(CAST(:whole_months AS date[]))
+            AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+          UNION ALL
+          SELECT user_id, credits_captured, images_done, cost_usd FROM usage_daily
+          WHERE user_id = CAST(:user_id AS uuid)
+            AND day = ANY(CAST(:edge_days AS date[]))
+            AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+      ) u
       GROUP BY user_id
       HAVING sum(credits_captured) <> 0 OR sum(images_done) <> 0 OR sum(cost_usd) <> 0) t
 JOIN users u ON u.id = t.user_id
@@ -309,16 +424,44 @@ WHERE d.status IN ('done', 'failed')
 GROUP BY j.model ORDER BY j.model;
 
 -- name: report_latency
--- p50 and p95 of generation time (finished_at - started_at of done images) per model, from the histograms.
+-- p50 and p95 of generation time (finished_at - started_at of done images) per model, from the histograms:
+-- the range's :whole_months from the monthly ones, its :edge_days from the daily ones (over all plans:
+-- usage_latency_daily_total). One user's: report_latency_of_user.
 WITH h AS (
     SELECT model, bucket, sum(images) AS n
     FROM (
+        SELECT model, bucket, images FROM usage_latency_monthly_plan
+        WHERE month = ANY(CAST(:whole_months AS date[]))
+          AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
+        UNION ALL
+        SELECT model, bucket, images FROM usage_latency_daily_total
+        WHERE CAST(:plan AS text) IS NULL AND day = ANY(CAST(:edge_days AS date[]))
+        UNION ALL
         SELECT model, bucket, images FROM usage_latency_daily_plan
-        WHERE CAST(:user_id AS uuid) IS NULL AND day BETWEEN CAST(:date_from AS date) AND CAST(:date_to AS date)
+        WHERE plan = CAST(:plan AS text) AND day = ANY(CAST(:edge_days AS date[]))
+    ) u
+    GROUP BY model, bucket
+), c AS (
+    SELECT model, bucket, sum(n) OVER (PARTITION BY model ORDER BY bucket) AS cum,
+           sum(n) OVER (PARTITION BY model) AS total
+    FROM h
+)
+SELECT model, max(total)::bigint AS images,
+       usage_latency_bucket_ms(min(bucket) FILTER (WHERE cum >= ceil(0.5 * total))) AS p50_ms,
+       usage_latency_bucket_ms(min(bucket) FILTER (WHERE cum >= ceil(0.95 * total))) AS p95_ms
+FROM c GROUP BY model ORDER BY model;
+
+-- name: report_latency_of_user
+-- report_latency for one user, from the per-user histograms.
+WITH h AS (
+    SELECT model, bucket, sum(images) AS n
+    FROM (
+        SELECT model, bucket, images FROM usage_latency_monthly
+        WHERE user_id = CAST(:user_id AS uuid) AND month = ANY(CAST(:whole_months AS date[]))
           AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
         UNION ALL
         SELECT model, bucket, images FROM usage_latency_daily
-        WHERE user_id = CAST(:user_id AS uuid) AND day BETWEEN CAST(:date_from AS date) AND CAST(:date_to AS date)
+        WHERE user_id = CAST(:user_id AS uuid) AND day = ANY(CAST(:edge_days AS date[]))
           AND (CAST(:plan AS text) IS NULL OR plan = CAST(:plan AS text))
     ) u
     GROUP BY model, bucket

@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lib import batches, characters, custom_expressions, db, expressions, generation, migrations, users
-from lib.backends.gemini import GeminiBackend, GeminiConfig
+from lib.backends.gemini import GeminiBackend, GeminiConfig, closest_aspect_ratio
 from lib.features import Features
 from lib.settings import load_settings
-from lib.standin_gemini import StandinServer
+from lib.standin_gemini import StandinServer, offline_render, output_size
 from lib.storage import LocalStore
 
 MODEL = "gemini-3.1-flash-image"
@@ -79,10 +79,22 @@ def expression_list(engine, owner, character, images: int) -> list:
     return chosen
 
 
+class PrerenderedAnswers:
+    """The stand-in's answers drawn before the clock starts, so its own rendering (CPU in this process)
+    does not compete with the workers being measured; the answers are the offline renderer's edits."""
+
+    def __init__(self, base_png: bytes, chosen: list, width: int, height: int) -> None:
+        self.answers = {e.prompt: offline_render(base_png, e.prompt, width, height) for e in chosen}
+
+    def __call__(self, base_png: bytes, prompt: str, width: int, height: int) -> bytes:
+        found = max((p for p in self.answers if p in prompt), key=len, default=None)
+        return self.answers[found] if found else offline_render(base_png, prompt, width, height)
+
+
 def run_scenario(engine, store, owner, character, settings, url, home, *, chosen, latency, ipm, in_flight,
-                 size) -> None:
+                 size, answers) -> None:
     images = len(chosen)
-    with StandinServer(api_keys=["bench-key"]) as standin:
+    with StandinServer(api_keys=["bench-key"], render=answers) as standin:
         standin.configure(latency_s=latency, ipm_limit=ipm)
         process = worker(url, home, standin, ipm=ipm, in_flight=in_flight)
         try:
@@ -160,7 +172,10 @@ def main() -> None:
             character = characters.create_character(conn, store, actor=owner, name="Bench", image=image,
                                                     source="generated", face_box=box)
         chosen = expression_list(engine, owner, character, args.images)
-        common = {"chosen": chosen, "latency": args.latency, "in_flight": args.in_flight, "size": args.size}
+        width, height = output_size(closest_aspect_ratio(768, 1024), args.size)
+        answers = PrerenderedAnswers(image.png, chosen, width, height)
+        common = {"chosen": chosen, "latency": args.latency, "in_flight": args.in_flight, "size": args.size,
+                  "answers": answers}
         run_scenario(engine, store, owner, character, settings, url, home, ipm=600, **common)
         if not args.quick:
             run_scenario(engine, store, owner, character, settings, url, home, ipm=max(args.images // 2, 1),

@@ -61,7 +61,9 @@ def cost_vs_revenue(conn: Connection, *, date_from: dt.date, date_to: dt.date, p
     revenue = _frame(conn, "report_revenue_by_month", params)
     merged = revenue.merge(cost, on="month", how="outer").fillna({"cost_usd": 0.0, "revenue_usd": 0.0,
                                                                      "accounts": 0})
-    merged = merged.astype({"accounts": "int64"}).sort_values("month", ignore_index=True)
+    # An outer merge with an empty side leaves object columns, which Plotly refuses to chart side by side.
+    merged = merged.astype({"accounts": "int64", "revenue_usd": "float64", "cost_usd": "float64"})
+    merged = merged.sort_values("month", ignore_index=True)
     merged["margin_usd"] = (merged["revenue_usd"] - merged["cost_usd"]).round(4)
     return merged[["month", "accounts", "revenue_usd", "cost_usd", "margin_usd"]]
 
@@ -94,6 +96,14 @@ def all_reports(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan:
     return {"credits_by_day": credits_by_day(conn, **kwargs), "cost_vs_revenue": cost_vs_revenue(conn, **kwargs),
             "top_users": top_users(conn, **kwargs), "failure_rates": failure_rates(conn, **kwargs),
             "latency": latency(conn, **kwargs)}
+
+
+def totals(data: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Headline figures of `all_reports` output: credits used, images made and images failed in the range."""
+    rates = data["failure_rates"]
+    return {"credits": int(data["credits_by_day"]["credits"].sum()) if len(data["credits_by_day"]) else 0,
+            "images": int(rates["done"].sum()) if len(rates) else 0,
+            "failed": int(rates["failed"].sum()) if len(rates) else 0}
 
 
 def _plain(value: Any) -> Any:

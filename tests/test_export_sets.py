@@ -48,7 +48,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def test_every_format_from_the_cli(generated, tmp_path: Path) -> None:
-    owner, _, character, items, store = generated
+    owner, _, character, items, _store = generated
     settings_module.get_settings.cache_clear()
     for fmt in ("zip", "psd", "renpy", "pngtuber", "sillytavern"):
         code, out, err = run("export", str(character.id), "--as", owner.email, "--format", fmt,
@@ -72,7 +72,7 @@ def test_every_format_from_the_cli(generated, tmp_path: Path) -> None:
 
 
 def test_export_errors_are_clear(generated, tmp_path: Path, engine) -> None:
-    owner, other, character, _, store = generated
+    owner, other, character, _, _store = generated
     code, _, err = run("export", str(character.id), "--as", other.email, "--format", "zip", "--out",
                        str(tmp_path / "x.zip"))
     assert code == 1 and "not found" in err
@@ -105,7 +105,7 @@ def test_approved_images_win_and_rejected_never_ship(generated, engine, tmp_path
 
 
 def test_exports_page(generated) -> None:
-    owner, _, character, _, _ = generated
+    owner, _, _character, _, _ = generated
     at = AppTest.from_file("../pages/exports.py", default_timeout=30).run()
     at.text_input[0].input(owner.email)
     at.text_input[1].input(PASSWORD)

@@ -31,7 +31,7 @@ from tests.test_run import free_port, wait_healthy
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = ROOT / "out" / "screenshots"
@@ -45,7 +45,7 @@ def _unavailable(reason: str) -> None:
     """CI must never skip the browser tests silently; a laptop without Chromium may."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI runs `make test`, whose system-deps target installs it)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
 
 
 if not CHROMIUM.exists():
@@ -154,6 +154,14 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def sign_in_as(page: Page, email: str, password: str) -> None:
+    """Sign in and wait until the browser holds the cookie: writing it reruns the page, which would undo a click."""
+    sign_in(page, email, password)
+    expect(page.get_by_role("heading", name="Characters")).to_be_visible()
+    assert remembered(page), "signing in must leave the re-authentication cookie (a reload keeps you signed in)"
+    settle(page, quiet_ms=600)
+
+
 def remembered(page: Page) -> bool:
     """Whether this browser holds the sign-in cookie, polling briefly: a component writes it after the run."""
     for _ in range(100):
@@ -165,6 +173,7 @@ def remembered(page: Page) -> bool:
 
 def open_page(page: Page, title: str) -> None:
     """Follow the sidebar link and wait for the page's own title."""
+    settle(page)  # a rerun in flight could land after the click and bring back the page it started on
     page.get_by_role("link", name=title, exact=True).click()
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
 
@@ -211,9 +220,7 @@ def test_wrong_password_is_refused_with_a_clear_message(page: Page) -> None:
 
 def test_main_flow_from_new_member_to_admin_report(page: Page, tmp_path: Path) -> None:
     page.goto("/")
-    sign_in(page, ADMIN, ADMIN_PASSWORD)
-    expect(page.get_by_role("heading", name="Characters")).to_be_visible()
-
+    sign_in_as(page, ADMIN, ADMIN_PASSWORD)
     open_page(page, "Users")
     add = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Add user"))
     add.get_by_role("textbox", name="Email").fill(MEMBER)
@@ -223,7 +230,7 @@ def test_main_flow_from_new_member_to_admin_report(page: Page, tmp_path: Path) -
     shot(page, "07_users")
     sign_out(page)
 
-    sign_in(page, MEMBER, MEMBER_PASSWORD)
+    sign_in_as(page, MEMBER, MEMBER_PASSWORD)
     expect(page.get_by_text("No characters yet")).to_be_visible()
     shot(page, "02_characters_empty")
 
@@ -274,7 +281,7 @@ def test_main_flow_from_new_member_to_admin_report(page: Page, tmp_path: Path) -
     shot(page, "10_billing")
     sign_out(page)
 
-    sign_in(page, ADMIN, ADMIN_PASSWORD)
+    sign_in_as(page, ADMIN, ADMIN_PASSWORD)
     open_page(page, "Reports")
     page.get_by_role("button", name="Refresh now").click()
     expect(metric(page, "Credits used")).to_have_text("5")
@@ -291,10 +298,8 @@ def test_member_opening_an_admin_url_gets_no_admin_content(page: Page, studio: R
                            capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
     page.goto("/")
-    sign_in(page, email, MEMBER_PASSWORD)
-    expect(page.get_by_role("heading", name="Characters")).to_be_visible()
+    sign_in_as(page, email, MEMBER_PASSWORD)
     expect(page.get_by_role("link", name="Users")).to_have_count(0)
-    assert remembered(page), "signing in must leave the re-authentication cookie (a reload keeps you signed in)"
     for path, admin_text in (("/admin_users", "Add a user"), ("/admin_reports", "Refresh now")):
         page.goto(path)  # a fresh session: the sign-in cookie brings the member back
         expect(page.get_by_text("Page not found")).to_be_visible()  # admin pages do not exist for members

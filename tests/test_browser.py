@@ -330,6 +330,7 @@ def metric(page: Page, label: str):
 
 
 def download(page: Page, fmt: str, folder: Path) -> Path:
+    settle(page)  # a click during a rerun can land on a button that is about to be replaced
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name=f"Download {fmt}", exact=True).click()
     target = folder / info.value.suggested_filename

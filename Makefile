@@ -29,11 +29,15 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	PORT=$(PORT) $(PY) -m lib run
 
-# Debian packages the tests read files with (an independent PSD reader); installed when missing, as root.
+# Debian packages the tests need, installed when missing (as root, e.g. in CI): an independent PSD reader, and
+# the browser the Playwright tests drive plus a CJK font for the Japanese labels (never `playwright install`).
 system-deps:
 	@dpkg -s imagemagick >/dev/null 2>&1 || { \
 		echo "installing imagemagick (independent PSD reader for the tests)"; \
 		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq imagemagick >/dev/null; }
+	@dpkg -s chromium fonts-noto-cjk >/dev/null 2>&1 || { \
+		echo "installing chromium and fonts-noto-cjk (browser tests)"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
 test: install-dev system-deps
 	$(PY) -m pytest

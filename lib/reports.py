@@ -70,7 +70,10 @@ def cost_vs_revenue(conn: Connection, *, date_from: dt.date, date_to: dt.date, p
                     user_id: UUID | None = None, raw: bool = False) -> pd.DataFrame:
     """Per month: Gemini cost, subscription revenue, accounts counted and the margin, in USD."""
     params = {**_params(date_from, date_to, plan, user_id), "months": rollup.months_between(date_from, date_to)}
-    return _frame(conn, "raw_cost_vs_revenue" if raw else "report_cost_vs_revenue", params)
+    frame = _frame(conn, "raw_cost_vs_revenue" if raw else "report_cost_vs_revenue", params)
+    # Without rows every column is "object", which Plotly refuses to chart side by side.
+    numeric = [c for c in ("accounts", "revenue_usd", "cost_usd", "margin_usd") if c in frame.columns]
+    return frame.astype({c: "int64" if c == "accounts" else "float64" for c in numeric})
 
 
 def spend_by_model_size(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,
@@ -109,6 +112,14 @@ def all_reports(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan:
     return {"credits_by_day": credits_by_day(conn, **kwargs), "cost_vs_revenue": cost_vs_revenue(conn, **kwargs),
             "top_users": top_users(conn, **kwargs), "failure_rates": failure_rates(conn, **kwargs),
             "latency": latency(conn, **kwargs)}
+
+
+def totals(data: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Headline figures of `all_reports` output: credits used, images made and images failed in the range."""
+    rates = data["failure_rates"]
+    return {"credits": int(data["credits_by_day"]["credits"].sum()) if len(data["credits_by_day"]) else 0,
+            "images": int(rates["done"].sum()) if len(rates) else 0,
+            "failed": int(rates["failed"].sum()) if len(rates) else 0}
 
 
 def _plain(value: Any) -> Any:

@@ -35,6 +35,7 @@ from lib.users import User
 log = logging.getLogger(__name__)
 _AUTH_AT = "studio_authenticated_at"
 _SIGN_OUT = "studio_sign_out"
+_FLASH = "studio_flash"
 
 
 @st.cache_resource
@@ -128,6 +129,21 @@ def _validated_user() -> User | None:
         return users.session_user(conn, email=email, authenticated_at=authenticated_at)
 
 
+def _remember_browser(auth: stauth.Authenticate, email: str) -> None:
+    """Write the re-authentication cookie where it survives this run.
+
+    The library writes it from a component inside the sign-in form, and `form.empty()` removes that
+    component before the browser mounts it: without this, a reload or a pasted URL signed people out.
+    The token has the library's format (`username`, `exp_date`), so its cookie login accepts it.
+    """
+    s = settings()
+    expires = datetime.now() + timedelta(days=s.studio_cookie_days)
+    token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
+    with st.sidebar:
+        auth.cookie_controller.cookie_model.cookie_manager.set(
+            s.studio_cookie_name, token, key="studio_remember_browser", expires_at=expires)
+
+
 def _end_local_session() -> None:
     for key in ("authentication_status", "username", "name", "email", "roles", _AUTH_AT):
         st.session_state[key] = None
@@ -137,7 +153,10 @@ def _end_local_session() -> None:
 def _show_form(auth: stauth.Authenticate, form: DeltaGenerator) -> bool:
     """Render the library's sign-in form (or accept its cookie); False when the account is locked."""
     try:
-        with form.container():
+        with form.container(), st.columns([1, 2, 1])[1]:
+            st.header("Miyabi Character Studio", anchor=False)
+            st.caption("Sign in with the email and password your studio admin gave you. "
+                       "No account, or forgot the password? Ask an admin.")
             auth.login(fields={"Form name": "Sign in", "Username": "Email", "Password": "Password",
                                "Login": "Sign in"},
                        max_login_attempts=settings().login_max_failures, callback=_on_login)
@@ -160,6 +179,7 @@ def _sign_in() -> User | None:
         st.session_state.pop(_AUTH_AT, None)
         st.info("You have signed out.")
     form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
+    just_signed_in = not st.session_state.get("authentication_status")
     if not _show_form(auth, form):
         return None
     failed = [e for e, n in before.items() if creds["usernames"].get(e, {}).get("failed_login_attempts", 0) > n]
@@ -175,6 +195,8 @@ def _sign_in() -> User | None:
     user = _validated_user()
     if user is not None:
         form.empty()
+        if just_signed_in:
+            _remember_browser(auth, user.email)
         return user
     _end_local_session()  # ended server-side (sign-out elsewhere, password reset, disabled account)
     st.warning("Your session has ended. Please sign in again.")
@@ -224,6 +246,17 @@ def require_admin() -> User:
     return user
 
 
+def flash(message: str) -> None:
+    """Confirm an action across the st.rerun that follows it (a toast alone is easy to miss)."""
+    st.session_state[_FLASH] = message
+
+
+def show_flash() -> None:
+    """Show, once, the confirmation the previous run left."""
+    if message := st.session_state.pop(_FLASH, None):
+        st.success(message, icon=":material/check_circle:")
+
+
 def show_error(exc: StudioError) -> None:
     """Show an expected error as a message the user can act on."""
     st.error(str(exc))
@@ -252,7 +285,8 @@ def _item_caption(item: Item, *, preview: bool) -> str:
     label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
     note = "offline preview" if preview and item.backend == "offline" else item.model
     cost = f" · {item.cost_credits} cr" if item.cost_credits else ""
-    review = {"approved": " · ✅ approved", "rejected": " · ❌ rejected"}.get(item.review, "")
+    # Plain ✓/✗ rather than colour emoji: machines without an emoji font draw those as empty boxes.
+    review = {"approved": " · **✓ approved**", "rejected": " · **✗ rejected**"}.get(item.review, "")
     return f"**{label}** · {note}{cost}{review}"
 
 
@@ -285,7 +319,7 @@ def _item_cell(cell: DeltaGenerator, item: Item, *, character: Character) -> Non
     elif item.status == "failed":
         cell.error(f"**{label}**: {item.failure_reason}", icon=":material/block:")
     else:
-        cell.info(f"**{label}**: {item.status}", icon=":material/hourglass_empty:")
+        cell.info(f"**{label}**  \n{item.status}…", icon=":material/hourglass_empty:")
 
 
 def review_grid(
@@ -302,9 +336,11 @@ def review_grid(
             continue
         approve, reject, again = cell.columns(3)
         review = None
-        if item.status == "done" and approve.button("✓", key=f"ok-{item.id}", help="Approve"):
+        if item.status == "done" and approve.button("✓", key=f"ok-{item.id}", help="Approve",
+                                                    type="primary" if item.review == "approved" else "secondary"):
             review = "approved"
-        if item.status == "done" and reject.button("✗", key=f"no-{item.id}", help="Reject"):
+        if item.status == "done" and reject.button("✗", key=f"no-{item.id}", help="Reject",
+                                                   type="primary" if item.review == "rejected" else "secondary"):
             review = "rejected"
         if review:
             with transaction() as conn:
@@ -324,6 +360,11 @@ def review_grid(
                 st.rerun()
             except StudioError as exc:
                 show_error(exc)
+
+
+def words(key: str) -> str:
+    """A snake_case key as words for a label: "twin_tails" → "twin tails"."""
+    return key.replace("_", " ")
 
 
 def expression_label(key: str) -> str:

@@ -38,8 +38,9 @@ if not isinstance(picked, tuple) or len(picked) != 2:
     st.stop()
 
 r1, r2 = st.columns([3, 1])
-r1.caption(f"Figures come from the rollup, last refreshed {refreshed:%Y-%m-%d %H:%M} UTC."
-           if refreshed else "The rollup has never been refreshed.")
+r1.caption(f"Figures come from the daily rollup, last refreshed {refreshed:%Y-%m-%d %H:%M} UTC "
+           "(the worker refreshes it every 5 minutes; “Refresh now” includes the last few minutes)."
+           if refreshed else "The rollup has never been refreshed: press “Refresh now”.")
 if r2.button("Refresh now", key="refresh-rollup"):
     with ui.transaction() as conn:
         rollup.refresh_rollup(conn)
@@ -54,11 +55,18 @@ except StudioError as exc:
     ui.show_error(exc)
     st.stop()
 
+headline = reports.totals(data)
+m1, m2, m3 = st.columns(3)
+m1.metric("Credits used", headline["credits"])
+m2.metric("Images made", headline["images"])
+m3.metric("Images failed", headline["failed"])
+
 CHARTS: dict[str, tuple[str, Callable[[pd.DataFrame], Figure]]] = {
     "credits_by_day": ("Credits used per day", lambda f: px.bar(
-        f, x="day", y="credits", color="model", pattern_shape="plan")),
+        f, x="day", y="credits", color="model", pattern_shape="plan").update_xaxes(type="category")),
     "cost_vs_revenue": ("Gemini cost and subscription revenue per month", lambda f: px.bar(
-        f, x="month", y=["revenue_usd", "cost_usd"], barmode="group", labels={"value": "USD"})),
+        f, x="month", y=["revenue_usd", "cost_usd"], barmode="group", labels={"value": "USD"}).update_xaxes(
+        type="category")),
     "top_users": ("Top users by credits", lambda f: px.bar(
         f, x="credits", y="email", orientation="h", hover_data=["images", "cost_usd"]).update_yaxes(
         autorange="reversed")),

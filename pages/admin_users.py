@@ -8,6 +8,7 @@ from lib.errors import StudioError
 
 admin = ui.require_admin()
 st.title("Users")
+ui.show_flash()
 
 with ui.transaction() as conn:
     everyone = users.list_users(conn, actor=admin)
@@ -30,7 +31,7 @@ with st.form("add-user", clear_on_submit=True):
         try:
             with ui.transaction() as conn:
                 created = users.create_user(conn, email=email, password=password, role=role, plan=plan)
-            st.toast(f"Added {created.email}")
+            ui.flash(f"Added {created.email} ({created.role}, {created.plan} plan). They can sign in now.")
             st.rerun()
         except StudioError as exc:
             ui.show_error(exc)
@@ -47,7 +48,7 @@ with tab_plan, st.form("role-plan"):
         try:
             with ui.transaction() as conn:
                 users.set_role_and_plan(conn, actor=admin, user_id=target.id, role=new_role, plan=new_plan)
-            st.toast(f"Updated {target.email}")
+            ui.flash(f"Updated {target.email}: {new_role}, {new_plan} plan.")
             st.rerun()
         except StudioError as exc:
             ui.show_error(exc)

@@ -9,6 +9,7 @@ from lib.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
 user = ui.require_user()
 settings = ui.settings()
 st.title("Characters")
+ui.show_flash()
 
 show_all = user.is_admin and st.toggle("Show every user's characters", help="Admins only")
 with ui.transaction() as conn:
@@ -30,8 +31,8 @@ for character in rows:
         right.caption(f"{character.base_width}×{character.base_height} · {character.base_source} · "
                       f"created {character.created_at:%Y-%m-%d %H:%M}"
                       + (f" · owner {character.owner_email}" if show_all else ""))
-        right.write(f"Hair {f.hair_length} {f.hair_style.replace('_', ' ')} · outfit: {f.outfit}"
-                    + (f" · {', '.join(f.accessories)}" if f.accessories else ""))
+        right.write(f"Hair {f.hair_length} {ui.words(f.hair_style)} · outfit: {f.outfit}"
+                    + (f" · {', '.join(map(ui.words, f.accessories))}" if f.accessories else ""))
         if character.user_id != user.id:
             continue
         with right.expander("Latest variants"):
@@ -58,32 +59,46 @@ for character in rows:
             if st.button("Delete", key=f"delete-{character.id}", disabled=not sure, type="primary"):
                 with ui.transaction() as conn:
                     characters.delete_character(conn, ui.store(), actor=user, character_id=character.id)
-                st.toast(f"Deleted {character.name}")
+                ui.flash(f"Deleted {character.name}.")
                 st.rerun()
 
 st.header("New character")
 defaults = Features()
+version = st.session_state.setdefault("new-character-version", 0)  # bumped after a success: a fresh, empty form
+
+
+def key(name: str) -> str:
+    return f"new-character-{name}-{version}"
+
+
 with st.form("create-character", clear_on_submit=False):
-    name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura")
+    name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura", key=key("name"))
+    st.caption("Give the base in one of two ways: upload the approved image, **or** tick the box below to draw one.")
     upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels)",
-                              type=["png", "jpg", "jpeg", "webp"])
-    draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)")
+                              type=["png", "jpg", "jpeg", "webp"], key=key("upload"))
+    draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)",
+                            key=key("draw"))
+    st.markdown("**Features** · what must never change between expressions")
     c1, c2, c3, c4 = st.columns(4)
-    hair_color = c1.color_picker("Hair colour", defaults.hair_color)
-    eye_color = c2.color_picker("Eye colour", defaults.eye_color)
-    skin_tone = c3.color_picker("Skin tone", defaults.skin_tone)
-    outfit_color = c4.color_picker("Outfit colour", defaults.outfit_color)
+    hair_color = c1.color_picker("Hair colour", defaults.hair_color, key=key("hair_color"))
+    eye_color = c2.color_picker("Eye colour", defaults.eye_color, key=key("eye_color"))
+    skin_tone = c3.color_picker("Skin tone", defaults.skin_tone, key=key("skin_tone"))
+    outfit_color = c4.color_picker("Outfit colour", defaults.outfit_color, key=key("outfit_color"))
     c1, c2, c3 = st.columns(3)
-    hair_style = c1.selectbox("Hair style", HAIR_STYLES)
-    hair_length = c2.selectbox("Hair length", HAIR_LENGTHS, index=HAIR_LENGTHS.index(defaults.hair_length))
-    outfit = c3.text_input("Outfit", value=defaults.outfit, max_chars=200)
-    accessories = st.multiselect("Accessories", KNOWN_ACCESSORIES, accept_new_options=True)
-    notes = st.text_area("Notes for prompts (anything else that must stay the same)", max_chars=2000)
+    hair_style = c1.selectbox("Hair style", HAIR_STYLES, key=key("hair_style"), format_func=ui.words)
+    hair_length = c2.selectbox("Hair length", HAIR_LENGTHS, index=HAIR_LENGTHS.index(defaults.hair_length),
+                               key=key("hair_length"))
+    outfit = c3.text_input("Outfit", value=defaults.outfit, max_chars=200, key=key("outfit"))
+    accessories = st.multiselect("Accessories", KNOWN_ACCESSORIES, accept_new_options=True, key=key("accessories"),
+                                 format_func=ui.words)
+    notes = st.text_area("Notes for prompts (anything else that must stay the same)", max_chars=2000,
+                         key=key("notes"))
     submitted = st.form_submit_button("Create character", type="primary")
 
 if submitted:
-    if upload is None and not draw_base:
-        st.error("Choose a base image to upload, or tick “draw the base from the features”.")
+    if (upload is None) == (not draw_base):
+        st.error("Upload a base image **or** tick “draw the base from the features”, not both."
+                 if draw_base else "Choose a base image to upload, or tick “draw the base from the features”.")
         st.stop()
     try:
         features = characters.parse_features(dict(
@@ -102,5 +117,6 @@ if submitted:
     except StudioError as exc:
         ui.show_error(exc)
     else:
-        st.toast(f"Created {created.name}.")
+        st.session_state["new-character-version"] = version + 1
+        ui.flash(f"Created {created.name}. Next: open the Generate page to make its expressions.")
         st.rerun()

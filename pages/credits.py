@@ -27,6 +27,7 @@ if usage:
     frame = pd.DataFrame(usage, columns=["day", "credits"])
     figure = px.bar(frame, x="day", y="credits", labels={"day": "", "credits": "credits used"})
     figure.update_layout(height=280, margin={"l": 0, "r": 0, "t": 10, "b": 0})
+    figure.update_xaxes(type="category")  # whole days, not a time axis with sub-second ticks
     st.plotly_chart(figure, width="stretch")
 else:
     st.info("No credits used this month yet.")
@@ -35,6 +36,7 @@ st.subheader("Ledger")
 if ledger:
     table = pd.DataFrame(ledger)[["created_at", "kind", "amount", "delta_available", "delta_held", "reason",
                                   "job_id"]]
+    table = table.assign(job_id=table["job_id"].map(lambda v: str(v) if v else ""))  # Arrow shows raw UUID bytes
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"delta_available": "available ±", "delta_held": "held ±", "created_at": "when"})
     st.download_button("Download CSV", table.to_csv(index=False), file_name="credits-ledger.csv", mime="text/csv")

@@ -26,11 +26,11 @@ with ui.transaction() as conn:
 left, right = st.columns([1, 3])
 left.image(ui.object_image(character.base_key), caption="Approved base", width=180)
 with right:
-    preset = st.selectbox("Preset", list(expressions.PRESETS), format_func=lambda p: p.replace("_", " "))
+    preset = st.selectbox("Preset", list(expressions.PRESETS), format_func=ui.words)
     keys = st.multiselect("Expressions", [*expressions.LIBRARY, *(e.key for e in own)],
                           default=list(expressions.PRESETS[preset]), format_func=ui.expression_label)
     variants = st.multiselect("Variants of each expression", list(expressions.VARIANTS),
-                              format_func=lambda v: v.replace("_", " "))
+                              format_func=ui.words)
     gemini_models = [m for m in balance.allowed_models if m != "offline"] if settings.gemini_api_key else []
     model = st.selectbox("Model", ["offline", *gemini_models], help="Gemini models need GEMINI_API_KEY; "
                          "your plan decides which ones you can use.")
@@ -88,6 +88,11 @@ def batch_view() -> None:
     st.subheader("Latest batch")
     finished = now.done + now.failed
     st.progress(finished / max(now.total, 1), text=f"{finished} of {now.total} finished · {now.status}")
+    if now.open:
+        st.caption("This updates by itself every second. You can leave the page: the workers carry on.")
+    elif now.done:
+        st.caption("Review each image: ✓ approve (approved images win in exports), ✗ reject (never exported), "
+                   "↻ make it again in a new batch.")
     if now.open and st.button("Cancel the rest", help="Items not started yet are cancelled and refunded"):
         with ui.transaction() as conn:
             batches.cancel(conn, actor=user, job_id=job[0])

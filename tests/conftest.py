@@ -200,3 +200,11 @@ class Studio:
 
     def logs(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.home.glob("worker-*.log")))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    """Keep each phase's report on the test item, so fixtures can react to a failure (browser screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -239,6 +239,21 @@ def test_whole_months_and_edge_days_cover_the_range_once(first: dt.date, span: i
     assert len(days) <= 62
 
 
+def test_totals_add_up_the_reports_and_an_empty_range_is_zero(conn, seeded) -> None:
+    frames = reports.all_reports(conn, date_from=seeded.start.date(), date_to=seeded.end.date())
+    assert reports.totals(frames) == {"credits": int(frames["credits_by_day"]["credits"].sum()),
+                                      "images": int(frames["failure_rates"]["done"].sum()),
+                                      "failed": int(frames["failure_rates"]["failed"].sum())}
+    empty = reports.all_reports(conn, date_from=dt.date(1999, 1, 1), date_to=dt.date(1999, 1, 2))
+    assert reports.totals(empty) == {"credits": 0, "images": 0, "failed": 0}
+
+
+def test_cost_and_revenue_are_numbers_even_without_usage(conn) -> None:
+    """Plotly refuses to chart side by side an object column (what an outer merge with an empty side leaves)."""
+    frame = reports.cost_vs_revenue(conn, date_from=dt.date(1999, 1, 1), date_to=dt.date(1999, 1, 2))
+    assert frame["cost_usd"].dtype == "float64" and frame["revenue_usd"].dtype == "float64"
+
+
 def test_filters_are_validated(conn) -> None:
     with pytest.raises(InvalidInput, match="after its end"):
         reports.credits_by_day(conn, date_from=dt.date(2025, 2, 1), date_to=dt.date(2025, 1, 1))

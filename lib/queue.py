@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine
 
 from lib import credits, db, generation
 from lib.backends.base import ImageBackend
-from lib.backends.factory import make_backend
+from lib.backends.factory import BACKENDS, make_backend
+from lib.errors import ConfigError
 from lib.limiter import LimitedBackend, ModelLimiter
 from lib.settings import Settings, get_settings
 from lib.storage import ObjectStore, make_store
@@ -45,6 +46,20 @@ class Runtime:
         self.limiter = ModelLimiter(images_per_minute=settings.gemini_images_per_minute,
                                     max_in_flight=settings.gemini_max_in_flight, redis_url=settings.redis_url)
         self._backends: dict[str, ImageBackend] = {}
+
+    def warm(self) -> list[str]:
+        """Build every backend jobs can ask for now (the Gemini SDK import takes seconds), so the first
+        tasks of a batch do not queue behind it; returns their names. Gemini without an API key is left
+        out: jobs that ask for it fail with that reason."""
+        ready = []
+        for name in BACKENDS:
+            try:
+                self.backend(name)
+            except ConfigError as exc:
+                log.info("backend %s not available: %s", name, exc)
+                continue
+            ready.append(name)
+        return ready
 
     def backend(self, name: str) -> ImageBackend:
         if name not in self._backends:
@@ -159,6 +174,8 @@ def run_worker(settings: Settings, *, concurrency: int | None = None, **options:
     """Serve tasks until SIGINT/SIGTERM (what `python -m lib worker` runs)."""
     conninfo = db.database_url(settings).replace("postgresql+psycopg://", "postgresql://")
     slots = concurrency or settings.worker_concurrency
+
+    log.info("worker ready with backends: %s", ", ".join(runtime().warm()))
 
     async def serve() -> None:
         # Sync tasks run in the loop's default executor, which holds only cpu_count + 4 threads:

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="shared rate limiter; unset = in-process")
     gemini_images_per_minute: int = Field(default=10, ge=1)
     gemini_max_in_flight: int = Field(default=4, ge=1)
-    worker_concurrency: int = Field(default=4, ge=1)
+    worker_concurrency: int = Field(default=6, ge=1)  # above the in-flight cap: post-processing overlaps calls
     worker_heartbeat_seconds: float = Field(default=10.0, gt=0)
     worker_stall_seconds: float = Field(default=60.0, gt=0)
 

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from lib import batches, characters, credits, expressions, generation, queue, users
@@ -267,3 +268,13 @@ def test_an_item_that_cannot_run_is_failed_and_refunded_not_stuck(studio) -> Non
         b = credits.balance(conn, user_id=owner.id)
     assert "could not finish this image (NotFound)" in reason
     assert (b.held, b.used_this_period) == (0, 0)
+
+
+def test_a_worker_builds_its_backends_before_taking_tasks(studio) -> None:
+    """The Gemini SDK import takes seconds; a worker pays it at start, not inside the first batch's tasks."""
+    with StandinServer(api_keys=["key"]) as standin:
+        configured = queue.Runtime(studio.settings.model_copy(update={"gemini_api_key": SecretStr("key"),
+                                                                     "gemini_base_url": standin.base_url}))
+        assert configured.warm() == ["offline", "gemini"]
+        assert configured.backend("gemini") is configured.backend("gemini")  # built once, reused by every task
+    assert queue.Runtime(studio.settings.model_copy(update={"gemini_api_key": None})).warm() == ["offline"]

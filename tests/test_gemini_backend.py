@@ -113,6 +113,33 @@ def test_cost_falls_back_to_the_price_table(
     assert (result.cost_usd, result.usage["cost_basis"]) == (0.045, "price_table")
 
 
+def _encoded(fmt: str, mode: str) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (64, 48), (200, 120, 40) if mode != "P" else 3).save(out, format=fmt)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("fmt", "mode", "kept", "mode_out"), [
+    ("PNG", "RGB", True, "RGB"),
+    ("PNG", "RGBA", True, "RGBA"),
+    ("PNG", "P", False, "RGB"),
+    ("JPEG", "RGB", False, "RGB"),
+    ("WEBP", "RGB", False, "RGB"),
+])
+def test_answers_become_rgb_pngs_and_sound_pngs_are_kept_as_sent(
+    fmt: str, mode: str, kept: bool, mode_out: str, sleeps: list[float], base_png: bytes
+) -> None:
+    answer = _encoded(fmt, mode)
+    with StandinServer(api_keys={"test-key"}, render=lambda *_: answer) as server:
+        backend = make_backend(server, sleeps)
+        result = backend.generate(backend.request_for(base_png=base_png, prompt="wink", width=300, height=400,
+                                                      expression_key="wink"))
+        backend.close()
+    assert (result.png == answer) is kept
+    with Image.open(io.BytesIO(result.png)) as image:
+        assert (image.format, image.mode, image.size) == ("PNG", mode_out, (64, 48))
+
+
 def test_429_then_success_retries_once(
     backend: GeminiBackend, request_: ImageRequest, standin: StandinServer, sleeps: list[float]
 ) -> None:

@@ -291,12 +291,16 @@ def read_image(response: types.GenerateContentResponse) -> bytes:
 
 
 def _reencode_png(data: bytes, mime_type: str | None) -> bytes:
+    """The answer as an RGB(A) PNG: a PNG that already is one is kept byte for byte (after a full decode
+    proved it sound), anything else (JPEG, WebP, palette or 16-bit PNG) is converted."""
     try:
         with Image.open(io.BytesIO(data), formats=["PNG", "JPEG", "WEBP"]) as image:
             image.load()
+            if image.format == "PNG" and image.mode in ("RGB", "RGBA"):
+                return data
             mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info else "RGB"
             out = io.BytesIO()
-            image.convert(mode).save(out, format="PNG")
+            image.convert(mode).save(out, format="PNG", compress_level=1)  # stored once, read a few times
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise _Failure("corrupt_image", f"Gemini sent image data ({mime_type or 'unknown type'}, {len(data)} "
                        "bytes) that cannot be opened. Try again.", permanent=False) from exc

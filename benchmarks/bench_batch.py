@@ -60,12 +60,12 @@ def worker(url: str, home: Path, standin: StandinServer, *, ipm: int, in_flight:
     env = os.environ | {
         "DATABASE_URL": url, "STUDIO_HOME": str(home), "STUDIO_COOKIE_KEY": "b" * 64,
         "GEMINI_API_KEY": "bench-key", "GEMINI_BASE_URL": standin.base_url, "GEMINI_IMAGES_PER_MINUTE": str(ipm),
-        "GEMINI_MAX_IN_FLIGHT": str(in_flight), "WORKER_CONCURRENCY": str(in_flight + in_flight // 2),
+        "GEMINI_MAX_IN_FLIGHT": str(in_flight), "WORKER_CONCURRENCY": str(2 * in_flight),
         "WORKER_HEARTBEAT_SECONDS": "1", "GEMINI_BACKOFF_INITIAL_SECONDS": "0.5",
     }
     env.pop("REDIS_URL", None)
     return subprocess.Popen([sys.executable, "-m", "lib", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL)
 
 
 def expression_list(engine, owner, character, images: int) -> list:

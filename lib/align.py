@@ -99,7 +99,7 @@ def normalize_to_base(result: Image.Image, size: tuple[int, int]) -> np.ndarray:
     x0, y0 = (nw - size[0]) // 2, (nh - size[1]) // 2
     crop = scaled[y0 : y0 + size[1], x0 : x0 + size[0]]
     if crop.shape[2] == 3:
-        return np.dstack([crop, np.full(crop.shape[:2], 255, np.uint8)])
+        return cv2.cvtColor(crop, cv2.COLOR_RGB2RGBA)  # opaque alpha
     return np.ascontiguousarray(crop)
 
 
@@ -114,8 +114,15 @@ def background_colour(arr: np.ndarray) -> np.ndarray:
 
 def flatten(arr: np.ndarray, bg: np.ndarray) -> np.ndarray:
     """RGB float32 of an RGBA array composited over the colour `bg`."""
-    a = arr[..., 3:4].astype(np.float32) / 255.0
-    return arr[..., :3].astype(np.float32) * a + bg.astype(np.float32) * (1.0 - a)
+    out = arr[..., :3].astype(np.float32)
+    alpha = arr[..., 3]
+    if alpha.min() == 255:  # opaque, as model output is: nothing to composite
+        return out
+    colour = np.asarray(bg, np.float32)
+    out -= colour  # bg + (rgb - bg) * a, in place: this runs several times per image
+    out *= alpha[..., None].astype(np.float32) * np.float32(1 / 255)
+    out += colour
+    return out
 
 
 def line_art(gray: np.ndarray) -> np.ndarray:
@@ -231,12 +238,14 @@ def _check_same_picture(g_base: np.ndarray, warped: np.ndarray, mask: np.ndarray
     return agreement
 
 
-def _check_same_colours(base_rgb: np.ndarray, warped_rgb: np.ndarray, mask: np.ndarray, agreement: float) -> None:
+def _check_same_colours(base: np.ndarray, warped: np.ndarray, bg: np.ndarray, mask: np.ndarray,
+                        agreement: float) -> None:
     """Line art that only half lines up AND colours that mostly differ: another character, not a redraw."""
     if agreement >= SAME_LINE_ART or not mask.any():
         return
-    lab = [cv2.cvtColor(x / 255.0, cv2.COLOR_RGB2Lab) for x in (base_rgb, warped_rgb)]
-    same = float(np.mean(np.linalg.norm(lab[0] - lab[1], axis=2)[mask] < 15))
+    lab = [cv2.cvtColor(flatten(x, bg) / 255.0, cv2.COLOR_RGB2Lab) for x in (base, warped)]
+    diff = lab[0][mask] - lab[1][mask]
+    same = float(np.mean(np.einsum("ij,ij->i", diff, diff) < 15**2))  # ΔE < 15
     if same < MIN_SAME_COLOUR:
         raise AlignmentFailed(
             f"The result's line art lines up only {agreement:.0%} with the base and {1 - same:.0%} of its colours "
@@ -275,7 +284,7 @@ def estimate_transform(
     valid = cv2.warpAffine(np.full(g_base.shape, 255, np.uint8), small_matrix, size) == 255
     check = mask & valid & (small_base[..., 3] > 0)
     agreement = _check_same_picture(g_base, _gray(warped, bg), check)
-    _check_same_colours(flatten(small_base, bg), flatten(warped, bg), check & (small_base[..., 3] > 250), agreement)
+    _check_same_colours(small_base, warped, bg, check & (small_base[..., 3] > 250), agreement)
     log.debug("aligned: scale %.3f rot %.2f° shift %.1f px, inliers %.0f%%", scale, rotation, shift, ratio * 100)
     return Transform(matrix, scale, rotation, shift, ratio, agreement)
 

@@ -46,21 +46,21 @@ def _ring(shape: tuple[int, int], box: Box, width: int) -> np.ndarray:
     return ring
 
 
-def match_colours(base: np.ndarray, aligned: np.ndarray, box: Box) -> np.ndarray:
-    """`aligned` RGB (float32) mapped by a 3x4 colour affine fitted to `base` on the ring around the box."""
+def colour_map(base: np.ndarray, aligned: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray] | None:
+    """A 3x3 matrix and an offset (float32) mapping `aligned` RGB onto `base`, fitted on the opaque ring
+    around the box; None when the ring cannot tell (the colours are then kept)."""
     ring = _ring(base.shape[:2], box, max(4, min(box[2], box[3]) // 6))
     ok = ring & (base[..., 3] == 255) & (aligned[..., 3] == 255)
-    out = aligned[..., :3].astype(np.float32)
     if ok.sum() < 200:
-        return out
+        return None
     step = max(1, int(ok.sum()) // 20000)
-    src, dst = out[ok][::step], base[..., :3][ok][::step].astype(np.float32)
+    src, dst = aligned[..., :3][ok][::step].astype(np.float32), base[..., :3][ok][::step].astype(np.float32)
     design = np.hstack([src, np.ones((len(src), 1), np.float32)])
     coef, *_ = np.linalg.lstsq(design, dst, rcond=None)
     # Few distinct colours in the ring make the fit ill-posed; then keep it close to the identity.
     if not np.all(np.abs(coef[:3] - np.eye(3)) < 0.35):
-        return out
-    return out @ coef[:3].astype(np.float32) + coef[3].astype(np.float32)
+        return None
+    return coef[:3].astype(np.float32), coef[3].astype(np.float32)
 
 
 def paste_back(
@@ -72,22 +72,26 @@ def paste_back(
         raise ValueError(f"aligned is {aligned.size}, the base is {base.size}; align it first")
     x, y, w, h = box
     feather = default_feather(box) if feather_px is None else feather_px
-    # Work on a crop grown by a ring, so colour matching sees the surroundings.
+    # The colours are matched on a ring around the box; only the box itself changes (the mask is 0
+    # on its border), so only the grown crop is converted to arrays and only the box is blended.
     pad = max(4, min(w, h) // 6)
     cx0, cy0 = max(0, x - pad), max(0, y - pad)
-    cx1, cy1 = min(base.width, x + w + pad), min(base.height, y + h + pad)
-    crop = (cx0, cy0, cx1, cy1)  # only the crop is converted to arrays; the rest is copied as pixels
+    crop = (cx0, cy0, min(base.width, x + w + pad), min(base.height, y + h + pad))
     b, a = rgba_array(base.crop(crop)), rgba_array(aligned.crop(crop))
-    local = (x - cx0, y - cy0, w, h)
-    rgb = match_colours(b, a, local)
-    m = face_mask((cx1 - cx0, cy1 - cy0), local, feather_px=feather)
-    alpha = b[..., 3].astype(np.float32) / np.float32(255)
-    m = m * alpha**4 * (a[..., 3].astype(np.float32) / np.float32(255))  # keep the base on its soft silhouette edges
-    m = m[..., None].astype(np.float32)
-    # Where m == 0 this is b + 0 exactly, so the whole crop can be written back unchanged there.
+    fit = colour_map(b, a, (x - cx0, y - cy0, w, h))
+    inside = (slice(y - cy0, y - cy0 + h), slice(x - cx0, x - cx0 + w))
+    b, a = b[inside], a[inside]
+    rgb = a[..., :3].astype(np.float32)
+    if fit is not None:
+        rgb = rgb @ fit[0] + fit[1]
+    m = face_mask((w, h), (0, 0, w, h), feather_px=feather)
+    alpha = np.square(np.square(b[..., 3].astype(np.float32) / np.float32(255)))
+    m *= alpha  # keep the base on its soft silhouette edges
+    m *= a[..., 3].astype(np.float32) / np.float32(255)
+    m = m[..., None]
     blended = b[..., :3] * (1 - m) + rgb * m
     patch = b.copy()
     patch[..., :3] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     result = base.convert("RGBA") if base.mode != "RGBA" else base.copy()
-    result.paste(Image.fromarray(patch, "RGBA"), (cx0, cy0))  # replaces the crop's pixels, alpha included
+    result.paste(Image.fromarray(patch, "RGBA"), (x, y))  # replaces the box's pixels, alpha included
     return result if base.mode == "RGBA" else result.convert(base.mode)

@@ -15,6 +15,7 @@ from PIL import Image
 from lib.align import align_to_base, estimate_transform
 from lib.composite import paste_back
 from lib.consistency import Score, prepare, score
+from lib.images import png_bytes
 from lib.settings import get_settings
 
 
@@ -47,6 +48,4 @@ def finish(
         placed = align_to_base(base, raw, face_box=face_box, transform=transform).image
     else:
         placed = raw.convert("RGBA")
-    out = io.BytesIO()
-    paste_back(base, placed, face_box=face_box).save(out, format="PNG", compress_level=1)  # speed over size
-    return Finished(png=out.getvalue(), score=drift)
+    return Finished(png=png_bytes(paste_back(base, placed, face_box=face_box)), score=drift)

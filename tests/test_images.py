@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from lib.errors import InvalidUpload
-from lib.images import clean_upload
+from lib.images import clean_upload, png_bytes
 
 MB = 1024 * 1024
 LIMITS = {"max_bytes": 20 * MB, "max_pixels": 40_000_000}
@@ -144,3 +144,18 @@ def test_too_many_bytes_is_refused_before_decoding() -> None:
     with pytest.raises(InvalidUpload, match=r"limit is 0\.0 MB|limit is"):
         clean_upload(data, max_bytes=len(data) - 1, max_pixels=LIMITS["max_pixels"])
     assert clean_upload(data, max_bytes=len(data), max_pixels=LIMITS["max_pixels"]).width == 8
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P"])
+def test_png_bytes_is_lossless(mode: str) -> None:
+    rng = np.random.default_rng(1)
+    channels = {"L": 1, "RGB": 3, "RGBA": 4, "LA": 2, "P": 1}[mode]
+    pixels = rng.integers(0, 256, (37, 53, channels), dtype=np.uint8).squeeze()
+    image = Image.fromarray(pixels, "L" if mode == "P" else mode)
+    if mode == "P":
+        image = image.convert("P")
+    with Image.open(io.BytesIO(png_bytes(image))) as decoded:
+        assert decoded.format == "PNG"
+        expected = image if mode in ("L", "RGB", "RGBA") else image.convert("RGBA")
+        assert decoded.mode == expected.mode
+        assert np.array_equal(np.asarray(decoded), np.asarray(expected))

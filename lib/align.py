@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -24,6 +28,7 @@ from lib.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
+T = TypeVar("T")
 
 WORK_SIDE = 640
 MIN_INLIERS = 12
@@ -54,6 +59,39 @@ class Alignment:
 
 
 # ---------------------------------------------------------------- shared helpers
+
+_MEMO_ENTRIES = 8  # per base: derived data for a few result background colours
+_memos: dict[int, dict[Hashable, Any]] = {}  # by id() of a live base (images are not hashable)
+_memo_lock = threading.Lock()
+
+
+def base_memo(base: Image.Image, key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` once per base picture and `key`, then the same (read-only) result.
+
+    A worker compares every result of a batch with the same base (`lib.postprocess` decodes each base
+    once), so the base's work copies, grey images and features are derived once, not per image.
+    The base must not be changed in place afterwards; nothing in the studio does.
+    """
+    with _memo_lock:
+        memo = _memos.get(id(base))
+        if memo is None:
+            memo = _memos[id(base)] = {}
+            weakref.finalize(base, _memos.pop, id(base), None)  # gone with the base, before its id is reused
+        if key in memo:
+            return memo[key]
+    value = compute()  # outside the lock: two threads may both compute it once, never wrongly
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    with _memo_lock:
+        while len(memo) >= _MEMO_ENTRIES:
+            memo.pop(next(iter(memo)))
+        memo[key] = value
+    return value
+
+
+def colour_key(colour: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(v) for v in colour)
+
 
 
 def check_box(size: tuple[int, int], box: Box) -> Box:
@@ -170,24 +208,32 @@ def _gray(arr: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(flatten(arr, bg).astype(np.uint8), cv2.COLOR_RGB2GRAY)
 
 
-def _matches(g_base: np.ndarray, g_res: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Matched point pairs (result points, base points) with Lowe's ratio test and a distance limit."""
+def _features(gray: np.ndarray, mask: np.ndarray) -> tuple[Any, np.ndarray | None]:
+    """ORB keypoints and descriptors of a grey image within `mask`."""
     orb = cv2.ORB_create(nfeatures=2500, fastThreshold=8, edgeThreshold=15, patchSize=21)
-    m8 = mask.astype(np.uint8) * 255
-    kb, db = orb.detectAndCompute(g_base, m8)
-    kr, dr = orb.detectAndCompute(g_res, m8)
+    return orb.detectAndCompute(gray, mask.astype(np.uint8) * 255)
+
+
+def _matches(
+    base_features: tuple[Any, np.ndarray | None], g_res: np.ndarray, mask: np.ndarray, side: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Matched point pairs (result points, base points) with Lowe's ratio test and a distance limit."""
+    kb, db = base_features
+    kr, dr = _features(g_res, mask)
     if db is None or dr is None or len(kb) < MIN_INLIERS or len(kr) < MIN_INLIERS:
         return np.empty((0, 2), np.float32), np.empty((0, 2), np.float32)
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(dr, db, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < 0.8 * p[1].distance]
     src = np.float32([kr[m.queryIdx].pt for m in good]).reshape(-1, 2)
     dst = np.float32([kb[m.trainIdx].pt for m in good]).reshape(-1, 2)
-    near = np.hypot(*(src - dst).T) < 0.25 * max(g_base.shape) if len(good) else np.zeros(0, bool)
+    near = np.hypot(*(src - dst).T) < 0.25 * side if len(good) else np.zeros(0, bool)
     return src[near], dst[near]
 
 
-def _estimate(g_base: np.ndarray, g_res: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
-    src, dst = _matches(g_base, g_res, mask)
+def _estimate(
+    base_features: tuple[Any, np.ndarray | None], g_res: np.ndarray, mask: np.ndarray, side: int
+) -> tuple[np.ndarray, float]:
+    src, dst = _matches(base_features, g_res, mask, side)
     if len(src) < MIN_INLIERS:
         raise AlignmentFailed(
             f"The result could not be aligned to the base: only {len(src)} matching details outside the face "
@@ -227,9 +273,9 @@ class Transform:
     edge_agreement: float
 
 
-def _check_same_picture(g_base: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> float:
+def _check_same_picture(base_lines: np.ndarray, warped: np.ndarray, mask: np.ndarray) -> float:
     """Refuse a placement whose line art does not line up; returns the edge agreement."""
-    agreement = edge_agreement(line_art(g_base), line_art(warped), mask)
+    agreement = edge_agreement(base_lines, line_art(warped), mask)
     if agreement < MIN_EDGE_AGREEMENT:
         raise AlignmentFailed(
             f"After alignment only {agreement:.0%} of the line art outside the face lines up with the base; "
@@ -255,7 +301,7 @@ def _check_same_colours(base: np.ndarray, warped: np.ndarray, bg: np.ndarray, ma
 
 def small_copies(base: Image.Image, result: Image.Image, side: int = WORK_SIDE) -> tuple[np.ndarray, np.ndarray]:
     """The base and the size-normalised result as RGBA arrays with the longer side at most `side`."""
-    small_base = resize_array(rgba_array(base), work_scale(base.size, side))
+    small_base = base_memo(base, ("small", side), lambda: resize_array(rgba_array(base), work_scale(base.size, side)))
     return small_base, normalize_to_base(result, (small_base.shape[1], small_base.shape[0]))
 
 
@@ -270,11 +316,14 @@ def estimate_transform(
     k = work_scale(base.size)
     small_base, small_norm = small if small is not None else small_copies(base, result)
     bg = background_colour(small_norm)
-    g_base, g_res = _gray(small_base, bg), _gray(small_norm, bg)
-    if g_base.std() < 2 or g_res.std() < 2:
+    bg_key = colour_key(bg)
+    g_base = base_memo(base, ("gray", bg_key), lambda: _gray(small_base, bg))
+    g_res = _gray(small_norm, bg)
+    if base_memo(base, ("gray_std", bg_key), lambda: float(g_base.std())) < 2 or g_res.std() < 2:
         raise AlignmentFailed("The result (or the base) is blank; there is nothing to align.")
     mask = outside_mask(g_base.shape, box, k, margin=0.02)
-    small_matrix, ratio = _estimate(g_base, g_res, mask)
+    base_features = base_memo(base, ("features", bg_key, box), lambda: _features(g_base, mask))
+    small_matrix, ratio = _estimate(base_features, g_res, mask, max(g_base.shape))
     matrix = small_matrix.copy()
     matrix[:, 2] /= k
     scale, rotation, shift = similarity_parts(matrix, base.size)
@@ -283,7 +332,8 @@ def estimate_transform(
     warped = cv2.warpAffine(small_norm, small_matrix, size, borderMode=cv2.BORDER_CONSTANT)
     valid = cv2.warpAffine(np.full(g_base.shape, 255, np.uint8), small_matrix, size) == 255
     check = mask & valid & (small_base[..., 3] > 0)
-    agreement = _check_same_picture(g_base, _gray(warped, bg), check)
+    base_lines = base_memo(base, ("line_art", bg_key), lambda: line_art(g_base))
+    agreement = _check_same_picture(base_lines, _gray(warped, bg), check)
     _check_same_colours(small_base, warped, bg, check & (small_base[..., 3] > 250), agreement)
     log.debug("aligned: scale %.3f rot %.2f° shift %.1f px, inliers %.0f%%", scale, rotation, shift, ratio * 100)
     return Transform(matrix, scale, rotation, shift, ratio, agreement)

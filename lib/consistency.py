@@ -34,7 +34,9 @@ from lib.align import (
     Box,
     Transform,
     background_colour,
+    base_memo,
     check_box,
+    colour_key,
     edge_agreement,
     estimate_transform,
     flatten,
@@ -98,6 +100,12 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip(rgb / 255.0, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)
 
 
+def _lab_and_gray(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lab, gray = _lab(rgb), cv2.cvtColor(rgb.astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    lab.flags.writeable = gray.flags.writeable = False  # may be shared by every result of one base
+    return lab, gray
+
+
 def _inside_mask(shape: tuple[int, int], box: Box, k: float, shrink: float) -> np.ndarray:
     x, y, w, h = box
     mask = np.zeros(shape, dtype=bool)
@@ -109,7 +117,8 @@ def _inside_mask(shape: tuple[int, int], box: Box, k: float, shrink: float) -> n
 def _prepare(base: Image.Image, copies: tuple[np.ndarray, np.ndarray], box: Box, t: Transform | None) -> _Pair:
     k = work_scale(base.size, SCORE_SIDE)
     size = (max(1, round(base.width * k)), max(1, round(base.height * k)))
-    small_base, small_var = (cv2.resize(a, size, interpolation=cv2.INTER_AREA) for a in copies)
+    small_base = base_memo(base, ("score_copy", size), lambda: cv2.resize(copies[0], size, interpolation=cv2.INTER_AREA))
+    small_var = cv2.resize(copies[1], size, interpolation=cv2.INTER_AREA)
     shape = small_base.shape[:2]
     valid = np.ones(shape, dtype=bool)
     if t is not None:
@@ -118,12 +127,14 @@ def _prepare(base: Image.Image, copies: tuple[np.ndarray, np.ndarray], box: Box,
         small_var = cv2.warpAffine(small_var, m, size, flags=cv2.INTER_LINEAR)
         valid = cv2.erode(cv2.warpAffine(np.full(shape, 255, np.uint8), m, size), np.ones((5, 5), np.uint8)) == 255
     bg = background_colour(small_var)
-    base_rgb, var_rgb = flatten(small_base, bg), flatten(small_var, bg)
+    base_lab, base_gray = base_memo(base, ("score_lab_gray", size, colour_key(bg)),
+                                    lambda: _lab_and_gray(flatten(small_base, bg)))
+    var_lab, var_gray = _lab_and_gray(flatten(small_var, bg))
     return _Pair(
-        base_lab=_lab(base_rgb),
-        var_lab=_lab(var_rgb),
-        base_gray=cv2.cvtColor(base_rgb.astype(np.uint8), cv2.COLOR_RGB2GRAY),
-        var_gray=cv2.cvtColor(var_rgb.astype(np.uint8), cv2.COLOR_RGB2GRAY),
+        base_lab=base_lab,
+        var_lab=var_lab,
+        base_gray=base_gray,
+        var_gray=var_gray,
         outside=outside_mask(shape, box, k, margin=0.04) & valid,
         face=_inside_mask(shape, box, k, shrink=0.06) & valid,
         figure=small_base[..., 3] > 250,

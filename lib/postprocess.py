@@ -7,6 +7,7 @@ pixel-identical to the base (alpha included) and the set stacks as layers.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 
@@ -25,6 +26,15 @@ class Finished:
     score: Score
 
 
+@functools.lru_cache(maxsize=4)
+def decoded_base(base_png: bytes) -> Image.Image:
+    """The base picture, decoded once: every result of a batch is compared with the same base, and
+    lib.align derives its work copies once per decoded base. Shared: never change it in place."""
+    base = Image.open(io.BytesIO(base_png))
+    base.load()
+    return base
+
+
 def finish(
     base_png: bytes, raw_png: bytes, *, face_box: tuple[int, int, int, int], paste: bool = True, align: bool = True,
     expect_change: bool = True,
@@ -34,8 +44,7 @@ def finish(
     `align=False` is for results drawn in register with the base (the offline renderer). Raises
     lib.align.AlignmentFailed when a result cannot be placed on the base.
     """
-    base = Image.open(io.BytesIO(base_png))
-    base.load()
+    base = decoded_base(base_png)
     raw = Image.open(io.BytesIO(raw_png))
     raw.load()
     prepared = prepare(base, raw, face_box=face_box)  # one placement estimate for the score and the paste

@@ -69,3 +69,41 @@ def test_unrelated_pictures_are_refused(base: Image.Image, other: Image.Image) -
 def test_implausible_zoom_is_refused(base: Image.Image) -> None:
     with pytest.raises(AlignmentFailed, match="zoomed"):
         align_to_base(base, _happy(Drift(scale=1.6)), face_box=face_box(SIZE))
+
+
+def test_work_derived_from_a_base_is_done_once_per_base_and_freed_with_it() -> None:
+    from lib import align
+
+    calls: list[str] = []
+
+    def compute(name: str) -> np.ndarray:
+        calls.append(name)
+        return np.zeros((2, 2), np.uint8)
+
+    first, second = Image.new("RGBA", (8, 8)), Image.new("RGBA", (8, 8))
+    shared = align.base_memo(first, "grey", lambda: compute("first"))
+    assert align.base_memo(first, "grey", lambda: compute("again")) is shared
+    align.base_memo(second, "grey", lambda: compute("second"))  # equal pixels, another picture: its own entry
+    assert calls == ["first", "second"]
+    assert not shared.flags.writeable  # shared between results: nobody may change it in place
+    with pytest.raises(ValueError):
+        shared[0, 0] = 1
+    entries = len(align._memos)
+    del first
+    assert len(align._memos) == entries - 1
+
+
+def test_a_decoded_base_shared_by_many_results_scores_them_as_a_fresh_one_would() -> None:
+    import io
+
+    from lib import consistency, postprocess
+    from lib.images import png_bytes
+
+    base_png = png_bytes(render_portrait(FEATURES, size=SIZE))
+    box = face_box(SIZE)
+    variants = [_happy(Drift(shift=(s, -s), scale=1.0 + s, jpeg=90)) for s in (0.0, 0.01, 0.02)]
+    for variant in variants * 2:  # the second round reuses everything derived from the base
+        shared = postprocess.finish(base_png, png_bytes(variant), face_box=box)
+        fresh = consistency.score(Image.open(io.BytesIO(base_png)), variant, face_box=box)
+        assert shared.score.to_json() == fresh.to_json()
+    assert postprocess.decoded_base(base_png) is postprocess.decoded_base(base_png)

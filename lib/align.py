@@ -156,10 +156,11 @@ def flatten(arr: np.ndarray, bg: np.ndarray) -> np.ndarray:
     alpha = arr[..., 3]
     if alpha.min() == 255:  # opaque, as model output is: nothing to composite
         return out
+    # Only the pixels that are not opaque change (a warped result has a few at its edges).
+    see_through = alpha < 255
+    a = alpha[see_through].astype(np.float32)[:, None] * np.float32(1 / 255)
     colour = np.asarray(bg, np.float32)
-    out -= colour  # bg + (rgb - bg) * a, in place: this runs several times per image
-    out *= alpha[..., None].astype(np.float32) * np.float32(1 / 255)
-    out += colour
+    out[see_through] = (out[see_through] - colour) * a + colour  # bg + (rgb - bg) * a
     return out
 
 

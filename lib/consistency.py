@@ -157,11 +157,13 @@ def _tolerant_de(p: _Pair, cast: np.ndarray) -> np.ndarray:
     target = p.base_lab + mild
     padded = cv2.copyMakeBorder(p.var_lab, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
     h, w = p.base_lab.shape[:2]
-    best = np.full((h, w), np.inf, np.float32)  # squared ΔE; one square root at the end
+    channels = np.ones((1, 3), np.float32)
+    best = None  # squared ΔE (OpenCV: this runs nine times per image); one square root at the end
     for dy in (0, 1, 2):
         for dx in (0, 1, 2):
-            d = padded[dy : dy + h, dx : dx + w] - target
-            np.minimum(best, np.einsum("ijk,ijk->ij", d, d), out=best)
+            d = cv2.subtract(padded[dy : dy + h, dx : dx + w], target)
+            squared = cv2.transform(cv2.multiply(d, d), channels)
+            best = squared if best is None else cv2.min(best, squared)
     return np.sqrt(best)
 
 
@@ -200,14 +202,14 @@ def _palette(p: _Pair, cast: np.ndarray) -> tuple[float, dict[str, float]]:
     sample = pixels[rng.choice(len(pixels), min(3000, len(pixels)), replace=False)]
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     _, _, centres = cv2.kmeans(sample, 6, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
-    labels = np.argmin(((pixels[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-    moved = p.var_lab[m]
+    labels = np.argmin((centres * centres).sum(axis=1) - 2 * pixels @ centres.T, axis=1)  # nearest centre
+    moved = p.var_lab[m] - pixels
+    sizes = np.bincount(labels, minlength=len(centres))
     worst = 0.0
     for c in range(len(centres)):
-        sel = labels == c
-        if sel.mean() < 0.04:
+        if sizes[c] < 0.04 * len(pixels):
             continue
-        shift = np.median(moved[sel] - pixels[sel], axis=0) - cast
+        shift = np.median(moved[labels == c], axis=0) - cast
         worst = max(worst, float(np.linalg.norm(shift)))
     cast_size = float(np.linalg.norm(cast))
     part = min(_ramp(worst, 6.0, 22.0), _ramp(cast_size, 10.0, 30.0))

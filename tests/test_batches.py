@@ -278,3 +278,17 @@ def test_a_worker_builds_its_backends_before_taking_tasks(studio) -> None:
         assert configured.warm() == ["offline", "gemini"]
         assert configured.backend("gemini") is configured.backend("gemini")  # built once, reused by every task
     assert queue.Runtime(studio.settings.model_copy(update={"gemini_api_key": None})).warm() == ["offline"]
+
+
+def test_a_worker_keeps_blas_and_opencv_to_one_thread_per_call() -> None:
+    import cv2
+    import threadpoolctl
+
+    before = cv2.getNumThreads()
+    limits = queue.one_thread_per_call()
+    try:
+        assert cv2.getNumThreads() == 1
+        assert {pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"} == {1}
+    finally:
+        limits.restore_original_limits()
+        cv2.setNumThreads(before)

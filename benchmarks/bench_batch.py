@@ -6,7 +6,11 @@ bound), the measured time, efficiency (ideal / measured; goal >= 0.9), HTTP call
 one-at-a-time loop for comparison. Uses DATABASE_URL / TEST_DATABASE_URL's server when set (a
 throwaway database), else an embedded server in a temporary directory.
 
-    python -m benchmarks.bench_batch [--images 40] [--latency 2] [--quick]
+The worker runs twice as many items as calls may be in flight (`--concurrency`), so finished images
+are aligned, scored and stored while the next calls are out; it also prints the worker's CPU time
+per image. `--worker-log` shows the worker's log on stderr.
+
+    python -m benchmarks.bench_batch [--images 40] [--latency 3] [--quick] [--no-loop]
 """
 
 from __future__ import annotations
@@ -56,16 +60,23 @@ def drop(server: str | None, url: str) -> None:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def worker(url: str, home: Path, standin: StandinServer, *, ipm: int, in_flight: int) -> subprocess.Popen:
+def worker(url: str, home: Path, standin: StandinServer, *, ipm: int, in_flight: int, concurrency: int,
+           log: bool) -> subprocess.Popen:
     env = os.environ | {
         "DATABASE_URL": url, "STUDIO_HOME": str(home), "STUDIO_COOKIE_KEY": "b" * 64,
         "GEMINI_API_KEY": "bench-key", "GEMINI_BASE_URL": standin.base_url, "GEMINI_IMAGES_PER_MINUTE": str(ipm),
-        "GEMINI_MAX_IN_FLIGHT": str(in_flight), "WORKER_CONCURRENCY": str(2 * in_flight),
+        "GEMINI_MAX_IN_FLIGHT": str(in_flight), "WORKER_CONCURRENCY": str(concurrency),
         "WORKER_HEARTBEAT_SECONDS": "1", "GEMINI_BACKOFF_INITIAL_SECONDS": "0.5",
     }
     env.pop("REDIS_URL", None)
     return subprocess.Popen([sys.executable, "-m", "lib", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=None if log else subprocess.DEVNULL)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def expression_list(engine, owner, character, images: int) -> list:
@@ -92,11 +103,11 @@ class PrerenderedAnswers:
 
 
 def run_scenario(engine, store, owner, character, settings, url, home, *, chosen, latency, ipm, in_flight,
-                 size, answers) -> None:
+                 concurrency, size, answers, log) -> None:
     images = len(chosen)
     with StandinServer(api_keys=["bench-key"], render=answers) as standin:
         standin.configure(latency_s=latency, ipm_limit=ipm)
-        process = worker(url, home, standin, ipm=ipm, in_flight=in_flight)
+        process = worker(url, home, standin, ipm=ipm, in_flight=in_flight, concurrency=concurrency, log=log)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -106,13 +117,14 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
                 time.sleep(0.2)
             request = generation.JobRequest(expressions=chosen, variants=[], backend="gemini", model=MODEL,
                                             image_size=size)
-            start = time.monotonic()
+            start, cpu_start = time.monotonic(), cpu_seconds(process.pid)
             with engine.begin() as conn:
                 submitted = batches.submit(conn, actor=owner, character=character, request=request,
                                            settings=settings)
             final = batches.wait(engine, actor=owner, job_id=submitted.job_id, settings=settings, timeout=900,
                                  poll_seconds=0.1)
             measured = time.monotonic() - start
+            worker_cpu = cpu_seconds(process.pid) - cpu_start
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -133,6 +145,7 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
           f"measured {measured:.1f} s, efficiency {ideal / measured:.2f}")
     print(f"  per item: median {timing[0]:.2f} s from start to finish; starts spread over {timing[1]:.1f} s")
     print(f"  HTTP calls per image {calls / images:.2f}, 429 answers {rejected} ({rejected / max(calls, 1):.1%})")
+    print(f"  worker: {concurrency} items at once, {worker_cpu / images:.3f} CPU-s per image")
 
 
 def one_at_a_time(base_png: bytes, chosen: list, *, latency: float, size: str) -> None:
@@ -153,6 +166,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--latency", type=float, default=3.0)
     parser.add_argument("--in-flight", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, help="items the worker runs at once (default: 2 x --in-flight)")
+    parser.add_argument("--worker-log", action="store_true", help="show the worker's log on stderr")
     parser.add_argument("--size", default="512", choices=("512", "1K", "2K"))
     parser.add_argument("--quick", action="store_true", help="only the latency-bound scenario")
     parser.add_argument("--no-loop", action="store_true", help="skip the one-at-a-time comparison")
@@ -175,7 +190,7 @@ def main() -> None:
         width, height = output_size(closest_aspect_ratio(768, 1024), args.size)
         answers = PrerenderedAnswers(image.png, chosen, width, height)
         common = {"chosen": chosen, "latency": args.latency, "in_flight": args.in_flight, "size": args.size,
-                  "answers": answers}
+                  "answers": answers, "concurrency": args.concurrency or 2 * args.in_flight, "log": args.worker_log}
         run_scenario(engine, store, owner, character, settings, url, home, ipm=600, **common)
         if not args.quick:
             run_scenario(engine, store, owner, character, settings, url, home, ipm=max(args.images // 2, 1),

@@ -117,7 +117,8 @@ def _inside_mask(shape: tuple[int, int], box: Box, k: float, shrink: float) -> n
 def _prepare(base: Image.Image, copies: tuple[np.ndarray, np.ndarray], box: Box, t: Transform | None) -> _Pair:
     k = work_scale(base.size, SCORE_SIDE)
     size = (max(1, round(base.width * k)), max(1, round(base.height * k)))
-    small_base = base_memo(base, ("score_copy", size), lambda: cv2.resize(copies[0], size, interpolation=cv2.INTER_AREA))
+    small_base = base_memo(base, ("score_copy", size),
+                           lambda: cv2.resize(copies[0], size, interpolation=cv2.INTER_AREA))
     small_var = cv2.resize(copies[1], size, interpolation=cv2.INTER_AREA)
     shape = small_base.shape[:2]
     valid = np.ones(shape, dtype=bool)

@@ -148,7 +148,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.open_holds or self.resolved)
     @rule(data=st.data(), capture=st.booleans())
     def resolve(self, data: st.DataObject, capture: bool) -> None:
-        item = data.draw(st.sampled_from(sorted(self.open_holds) + self.resolved))
+        # Insertion order, not sorted ids: ids are random, and a replayed example must pick the same hold.
+        item = data.draw(st.sampled_from(list(self.open_holds) + self.resolved))
         fn = credits.capture if capture else credits.release
         moved = fn(self.conn, difference_id=item)
         if item in self.resolved:

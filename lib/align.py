@@ -60,7 +60,7 @@ class Alignment:
 
 # ---------------------------------------------------------------- shared helpers
 
-_MEMO_ENTRIES = 8  # per base: derived data for a few result background colours
+_MEMO_ENTRIES = 32  # per base: ~7 entries (~2 MB) per result background colour, for a few colours
 _memos: dict[int, dict[Hashable, Any]] = {}  # by id() of a live base (images are not hashable)
 _memo_lock = threading.Lock()
 
@@ -91,7 +91,6 @@ def base_memo(base: Image.Image, key: Hashable, compute: Callable[[], T]) -> T:
 
 def colour_key(colour: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in colour)
-
 
 
 def check_box(size: tuple[int, int], box: Box) -> Box:

@@ -292,3 +292,18 @@ def test_a_worker_keeps_blas_and_opencv_to_one_thread_per_call() -> None:
     finally:
         limits.restore_original_limits()
         cv2.setNumThreads(before)
+
+
+def test_a_worker_without_gemini_configured_does_not_import_its_sdk(studio) -> None:
+    """The zero-configuration studio starts its worker beside the web app: no seconds spent on an unused SDK."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom lib import queue, settings\n"
+            "assert queue.Runtime(settings.get_settings()).warm() == ['offline']\n"
+            "print('google.genai' in sys.modules)")
+    env = {k: v for k, v in studio.env.items() if not k.startswith("GEMINI_")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -16,10 +16,10 @@ BACKENDS = ("offline", "gemini")
 
 def gemini_config(settings: Settings, *, model: str | None = None, image_size: str | None = None) -> GeminiConfig:
     """The GeminiConfig for these settings (ConfigError without an API key)."""
-    from lib.backends.gemini import GeminiConfig
-
     if settings.gemini_api_key is None or not settings.gemini_api_key.get_secret_value().strip():
         raise ConfigError("Gemini is not configured: set GEMINI_API_KEY (or use the offline backend)")
+    from lib.backends.gemini import GeminiConfig  # after the check: the SDK import takes seconds
+
     prices = price_table(settings)
     return GeminiConfig(
         api_key=settings.gemini_api_key.get_secret_value(), base_url=settings.gemini_base_url,
@@ -50,7 +50,8 @@ def make_backend(settings: Settings, name: str | None = None) -> ImageBackend:
 
         return OfflineBackend()
     if name == "gemini":
+        config = gemini_config(settings)  # ConfigError without an API key, before importing the SDK
         from lib.backends.gemini import GeminiBackend
 
-        return GeminiBackend(gemini_config(settings))
+        return GeminiBackend(config)
     raise InvalidInput(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

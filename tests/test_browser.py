@@ -52,6 +52,7 @@ if not CHROMIUM.exists():
     _unavailable(f"{CHROMIUM} is missing: `apt-get install chromium fonts-noto-cjk` (never `playwright install`)")
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 except ImportError:  # pragma: no cover - requirements-dev.txt pins it
     _unavailable("the playwright package is missing: install requirements-dev.txt")
 expect.set_options(timeout=TIMEOUT_MS)  # the first run of each page imports and connects: seconds, not ms
@@ -343,12 +344,24 @@ def metric(page: Page, label: str):
 
 
 def download(page: Page, fmt: str, folder: Path) -> Path:
-    settle(page)  # a click during a rerun can land on a button that is about to be replaced
-    with page.expect_download(timeout=60_000) as info:
-        page.get_by_role("button", name=f"Download {fmt}", exact=True).click()
-    target = folder / info.value.suggested_filename
-    info.value.save_as(target)
-    return target
+    """Click "Download <fmt>" and save the file; a second click if the first brought nothing, as a person would.
+
+    The file is built on the server after the click and the browser is then told to fetch it; a script run
+    that starts in between (the sign-in cookie component reports a moment after it mounts) can drop that.
+    """
+    for attempt in (1, 2):
+        settle(page, quiet_ms=600)  # no run in flight, and none about to start, before the click
+        try:
+            with page.expect_download(timeout=45_000) as info:
+                page.get_by_role("button", name=f"Download {fmt}", exact=True).click()
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            continue
+        target = folder / info.value.suggested_filename
+        info.value.save_as(target)
+        return target
+    raise AssertionError("unreachable")
 
 
 def check_psd(path: Path) -> None:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import ui
+from lib.web import ui
 
 st.set_page_config(page_title="Miyabi Character Studio", page_icon="🎨", layout="wide")
 

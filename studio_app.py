@@ -1,13 +1,13 @@
 """One process for the studio and its Stripe webhook: `streamlit run studio_app.py` (Streamlit 1.67 st.App).
 
-Streamlit serves app.py exactly as `streamlit run app.py` would, plus the routes of lib/webhook_app.py
+Streamlit serves app.py exactly as `streamlit run app.py` would, plus the routes of lib/api/webhook.py
 (`POST /api/v1/stripe/webhook`, `GET /healthz`) on the same port. st.App is experimental: if it changes,
 serve the same routes as a second process instead (`python -m lib billing webhook`).
 """
 
 import streamlit as st
 
-from lib import webhook_app
-from lib.settings import get_settings
+from lib.api import webhook as webhook_app
+from lib.core.settings import get_settings
 
 app = st.App("app.py", routes=webhook_app.routes(get_settings()))

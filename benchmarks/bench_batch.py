@@ -31,12 +31,17 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib import batches, characters, custom_expressions, db, expressions, generation, migrations, users
+from devtools.gemini_standin import StandinServer, offline_render, output_size
+from lib.accounts import users
 from lib.backends.gemini import GeminiBackend, GeminiConfig, closest_aspect_ratio
-from lib.features import Features
-from lib.settings import load_settings
-from lib.standin_gemini import StandinServer, offline_render, output_size
-from lib.storage import LocalStore
+from lib.catalog import characters, custom_expressions
+from lib.core import db, migrations
+from lib.core.settings import load_settings
+from lib.core.storage import LocalStore
+from lib.design import expressions
+from lib.design.features import Features
+from lib.generation import batches
+from lib.generation import jobs as generation
 
 MODEL = "gemini-3.1-flash-image"
 

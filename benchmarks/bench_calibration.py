@@ -1,4 +1,4 @@
-"""Calibrate the consistency score on the generated benchmark set (see `lib/calibration.py`).
+"""Calibrate the consistency score on the generated benchmark set (see `lib/lab/calibration.py`).
 
 Run from the repository root: `python benchmarks/bench_calibration.py [n_characters] [seed]`.
 Prints ROC AUC, the score distribution per case kind, the threshold that maximises balanced accuracy
@@ -17,8 +17,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.calibration import Case, build_calibration_set, roc_auc
-from lib.consistency import DEFAULT_THRESHOLD, Score, score
+from lib.consistency.score import DEFAULT_THRESHOLD, Score, score
+from lib.lab.calibration import Case, build_calibration_set, roc_auc
 
 
 def precision_recall(labels: np.ndarray, passed: np.ndarray) -> tuple[float, float]:

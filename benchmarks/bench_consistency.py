@@ -16,15 +16,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.align import align_to_base
-from lib.calibration import Drift, apply_drift
-from lib.composite import paste_back
-from lib.consistency import prepare, score
-from lib.expressions import LIBRARY
-from lib.features import Features
-from lib.images import png_bytes
-from lib.offline_renderer import face_box, render_portrait
-from lib.queue import one_thread_per_call
+from lib.consistency.align import align_to_base
+from lib.consistency.composite import paste_back
+from lib.consistency.score import prepare, score
+from lib.core.images import png_bytes
+from lib.design.expressions import LIBRARY
+from lib.design.features import Features
+from lib.lab.calibration import Drift, apply_drift
+from lib.render.portrait import face_box, render_portrait
+from lib.worker.queue import one_thread_per_call
 
 SIZE = (2048, 2048)
 RUNS = 5
@@ -44,7 +44,7 @@ def main() -> None:
     variant = apply_drift(render_portrait(features, size=SIZE, expression=LIBRARY["happy"]), drift)
     steps: dict[str, list[float]] = {"placement": [], "warp": [], "paste_back": [], "score": [], "png": [],
                                      "total": []}
-    for _ in range(RUNS):  # the same steps as lib.postprocess.finish: one placement estimate, used twice
+    for _ in range(RUNS):  # the same steps as lib.consistency.postprocess.finish: one placement estimate, used twice
         t_place, prepared = _timed(lambda: prepare(base, variant, face_box=box))
         t_warp, al = _timed(lambda p=prepared: align_to_base(base, variant, face_box=box, transform=p[1]))
         t_paste, out = _timed(lambda al=al: paste_back(base, al.image, face_box=box))

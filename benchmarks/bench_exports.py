@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lib.design.expressions import LIBRARY, PRESETS
+from lib.design.features import Features
 from lib.exports._images import png_bytes
-from lib.expressions import LIBRARY, PRESETS
-from lib.features import Features
-from lib.offline_renderer import render_portrait
+from lib.render.portrait import render_portrait
 
 SIZE = (2048, 2048)
 PSD_EXPRESSIONS = PRESETS["visual_novel"][:12]

@@ -16,9 +16,9 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib import offline_renderer
-from lib.expressions import LIBRARY, PRESETS, Expression
-from lib.features import Features
+from lib.design.expressions import LIBRARY, PRESETS, Expression
+from lib.design.features import Features
+from lib.render import portrait as offline_renderer
 
 CHARACTERS = (
     Features(),

@@ -22,8 +22,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from lib import db, migrations, reports, rollup, users
-from lib.report_seed import seed_usage
+from devtools.report_seed import seed_usage
+from lib.accounts import users
+from lib.core import db, migrations
+from lib.reports import frames as reports
+from lib.reports import rollup
 from tests.conftest import create_database, drop_database
 
 PASSWORD = "correct-horse-battery"

@@ -18,8 +18,8 @@ from google import genai
 from google.genai import types
 from PIL import Image
 
+from devtools.gemini_standin import Renderer, StandinServer, default_render
 from lib.backends.gemini import GeminiBackend, GeminiConfig
-from lib.standin_gemini import Renderer, StandinServer, default_render
 
 MODEL = "gemini-3.1-flash-image"
 

@@ -9,8 +9,11 @@ import plotly.express as px
 import streamlit as st
 from plotly.graph_objects import Figure
 
-from lib import reports, rollup, ui, users
-from lib.errors import StudioError
+from lib.accounts import users
+from lib.core.errors import StudioError
+from lib.reports import frames as reports
+from lib.reports import rollup
+from lib.web import ui
 
 admin = ui.require_admin()
 st.title("Reports")

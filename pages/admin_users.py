@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from lib import ui, users
-from lib.errors import StudioError
+from lib.accounts import users
+from lib.core.errors import StudioError
+from lib.web import ui
 
 admin = ui.require_admin()
 st.title("Users")

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from lib import billing, ui
-from lib.errors import StudioError
+from lib.billing import subscriptions as billing
+from lib.core.errors import StudioError
+from lib.web import ui
 
 user = ui.require_user()
 st.title("Billing")

@@ -2,9 +2,12 @@
 
 import streamlit as st
 
-from lib import characters, generation, images, ui
-from lib.errors import StudioError
-from lib.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
+from lib.catalog import characters
+from lib.core import images
+from lib.core.errors import StudioError
+from lib.design.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
+from lib.generation import jobs as generation
+from lib.web import ui
 
 user = ui.require_user()
 settings = ui.settings()

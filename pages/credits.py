@@ -4,7 +4,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lib import credits, ui
+from lib.credits import ledger as credits
+from lib.web import ui
 
 user = ui.require_user()
 st.title("Credits")

@@ -3,9 +3,11 @@
 
 import streamlit as st
 
-from lib import characters, export_sets, ui
-from lib.errors import StudioError
+from lib.catalog import characters
+from lib.core.errors import StudioError
 from lib.exports import FORMATS, select_items
+from lib.exports import sets as export_sets
+from lib.web import ui
 
 user = ui.require_user()
 st.title("Exports")

@@ -2,8 +2,13 @@
 
 import streamlit as st
 
-from lib import batches, characters, credits, custom_expressions, expressions, generation, ui
-from lib.errors import StudioError
+from lib.catalog import characters, custom_expressions
+from lib.core.errors import StudioError
+from lib.credits import ledger as credits
+from lib.design import expressions
+from lib.generation import batches
+from lib.generation import jobs as generation
+from lib.web import ui
 
 user = ui.require_user()
 settings = ui.settings()

@@ -12,11 +12,12 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine, text
 
-from lib import users, webhook_app
-from lib.billing import BillingConfig
-from lib.settings import Settings, load_settings
-from lib.stripe_gateway import StripeGateway
-from lib.stripe_standin import StripeStandin
+from devtools.stripe_standin import StripeStandin
+from lib.accounts import users
+from lib.api import webhook as webhook_app
+from lib.billing.gateway import StripeGateway
+from lib.billing.subscriptions import BillingConfig
+from lib.core.settings import Settings, load_settings
 from tests.conftest import PASSWORD, wipe
 
 PRICES = {"price_basic_monthly": 1900, "price_pro_monthly": 7900}
@@ -53,7 +54,7 @@ class WebhookServer:
 
 @pytest.fixture(scope="module")
 def webhook_server(standin: StripeStandin, gateway: StripeGateway, engine: Engine) -> Iterator[WebhookServer]:
-    """lib/webhook_app.py under uvicorn in a thread, on a free port, talking to the stand-in."""
+    """lib/api/webhook.py under uvicorn in a thread, on a free port, talking to the stand-in."""
     app = webhook_app.create_app(stripe_settings(standin), engine=engine, client=gateway)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

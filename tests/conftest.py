@@ -20,9 +20,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
-from lib import db, migrations, users
-from lib import settings as settings_module
-from lib.storage import LocalStore
+from lib.accounts import users
+from lib.core import db, migrations
+from lib.core import settings as settings_module
+from lib.core.storage import LocalStore
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIE_KEY = secrets.token_hex(32)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib.align import Alignment, AlignmentFailed, align_to_base
-from lib.calibration import Drift, apply_drift
-from lib.errors import InvalidInput
-from lib.expressions import LIBRARY
-from lib.features import Features
-from lib.offline_renderer import face_box, render_portrait
+from lib.consistency.align import Alignment, AlignmentFailed, align_to_base
+from lib.core.errors import InvalidInput
+from lib.design.expressions import LIBRARY
+from lib.design.features import Features
+from lib.lab.calibration import Drift, apply_drift
+from lib.render.portrait import face_box, render_portrait
 
 SIZE = (384, 512)
 FEATURES = Features(hair_color="#d94f70", hair_style="ponytail", outfit_color="#2f7d4f", accessories=["cat_ears"])
@@ -72,7 +72,7 @@ def test_implausible_zoom_is_refused(base: Image.Image) -> None:
 
 
 def test_work_derived_from_a_base_is_done_once_per_base_and_freed_with_it() -> None:
-    from lib import align
+    from lib.consistency import align
 
     calls: list[str] = []
 
@@ -96,8 +96,9 @@ def test_work_derived_from_a_base_is_done_once_per_base_and_freed_with_it() -> N
 def test_a_decoded_base_shared_by_many_results_scores_them_as_a_fresh_one_would() -> None:
     import io
 
-    from lib import consistency, postprocess
-    from lib.images import png_bytes
+    from lib.consistency import postprocess
+    from lib.consistency import score as consistency
+    from lib.core.images import png_bytes
 
     base_png = png_bytes(render_portrait(FEATURES, size=SIZE))
     box = face_box(SIZE)

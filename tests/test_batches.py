@@ -10,11 +10,17 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from lib import batches, characters, credits, expressions, generation, queue, users
+from devtools.gemini_standin import StandinServer
+from lib.accounts import users
 from lib.backends.offline import OfflineBackend
-from lib.errors import InvalidInput
-from lib.features import Features
-from lib.standin_gemini import StandinServer
+from lib.catalog import characters
+from lib.core.errors import InvalidInput
+from lib.credits import ledger as credits
+from lib.design import expressions
+from lib.design.features import Features
+from lib.generation import batches
+from lib.generation import jobs as generation
+from lib.worker import queue
 from tests.conftest import PASSWORD
 
 SIZE = (160, 208)
@@ -299,7 +305,7 @@ def test_a_worker_without_gemini_configured_does_not_import_its_sdk(studio) -> N
     import subprocess
     import sys
 
-    code = ("import sys\nfrom lib import queue, settings\n"
+    code = ("import sys\nfrom lib.core import settings\nfrom lib.worker import queue\n"
             "assert queue.Runtime(settings.get_settings()).warm() == ['offline']\n"
             "print('google.genai' in sys.modules)")
     env = {k: v for k, v in studio.env.items() if not k.startswith("GEMINI_")}

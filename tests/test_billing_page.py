@@ -7,8 +7,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import billing
-from lib import settings as settings_module
+from lib.billing import subscriptions as billing
+from lib.core import settings as settings_module
 from tests.billing_support import config, gateway, new_user, standin  # noqa: F401 - fixtures
 from tests.conftest import PASSWORD
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from lib import billing_cli
-from lib import settings as settings_module
-from lib.errors import ConfigError
-from lib.stripe_standin import post_webhook
+from devtools.stripe_standin import post_webhook
+from lib.cli import billing as billing_cli
+from lib.core import settings as settings_module
+from lib.core.errors import ConfigError
 from tests.billing_support import committed, config, gateway, new_user, standin  # noqa: F401 - fixtures
 from tests.conftest import COOKIE_KEY
 from tests.test_run import free_port, wait_healthy
@@ -31,7 +31,7 @@ def stripe_env(standin) -> dict[str, str]:
 
 
 def run_cli(argv: list[str]) -> None:
-    """Parse and run like lib/cli.py does once it calls `billing_cli.register(sub, leaf)`."""
+    """Parse and run like lib/cli/commands.py does once it calls `billing_cli.register(sub, leaf)`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true")
     parser = argparse.ArgumentParser(parents=[common])
@@ -50,7 +50,7 @@ def run_cli(argv: list[str]) -> None:
 @pytest.mark.slow
 def test_streamlit_run_studio_app_serves_the_webhook_beside_the_app(committed, database_url, standin, gateway,
                                                                     config, tmp_path) -> None:
-    from lib import billing
+    from lib.billing import subscriptions as billing
 
     user = new_user(committed, "one-port@example.com")
     with committed.begin() as conn:
@@ -79,7 +79,7 @@ def test_streamlit_run_studio_app_serves_the_webhook_beside_the_app(committed, d
 
 
 def test_billing_reconcile_json(committed, committed_env, standin, gateway, config, monkeypatch, capsys) -> None:
-    from lib import billing
+    from lib.billing import subscriptions as billing
 
     user = new_user(committed, "cli@example.com")
     with committed.begin() as conn:

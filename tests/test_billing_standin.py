@@ -8,10 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import text
 
-from lib import billing
-from lib.errors import BillingError, InvalidInput, WebhookRejected
-from lib.stripe_gateway import StripeGateway
-from lib.stripe_standin import decode_form, sign
+from devtools.stripe_standin import decode_form, sign
+from lib.billing import subscriptions as billing
+from lib.billing.gateway import StripeGateway
+from lib.core.errors import BillingError, InvalidInput, WebhookRejected
 from tests.billing_support import config, gateway, standin  # noqa: F401 - fixtures
 
 
@@ -105,8 +105,8 @@ def test_form_decoding_matches_stripe_python_encoding() -> None:
 
 
 def test_stripe_settings_are_all_or_nothing_and_never_placeholders() -> None:
-    from lib.errors import ConfigError
-    from lib.settings import load_settings
+    from lib.core.errors import ConfigError
+    from lib.core.settings import load_settings
 
     plain = load_settings()
     assert not plain.billing_configured and billing.config_from_settings(plain) is None

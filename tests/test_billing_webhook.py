@@ -1,5 +1,5 @@
 # ruff: noqa: F811 - the shared fixtures are imported from tests/billing_support.py
-"""Signed webhooks over real HTTP to lib/webhook_app.py (uvicorn), Stripe played by the stand-in."""
+"""Signed webhooks over real HTTP to lib/api/webhook.py (uvicorn), Stripe played by the stand-in."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import urllib.request
 import pytest
 from sqlalchemy import Engine, text
 
-from lib import billing, credits, users
-from lib.errors import BillingError
-from lib.stripe_gateway import StripeGateway
-from lib.stripe_standin import StripeStandin, post_webhook
+from devtools.stripe_standin import StripeStandin, post_webhook
+from lib.accounts import users
+from lib.billing import subscriptions as billing
+from lib.billing.gateway import StripeGateway
+from lib.core.errors import BillingError
+from lib.credits import ledger as credits
 from tests.billing_support import committed, config, gateway, new_user, standin, webhook_server  # noqa: F401
 
 HOOK = "/api/v1/stripe/webhook"

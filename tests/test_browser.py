@@ -24,8 +24,8 @@ from typing import NamedTuple
 import pytest
 from PIL import Image
 
-from lib.features import Features
-from lib.offline_renderer import render_portrait
+from lib.design.features import Features
+from lib.render.portrait import render_portrait
 from tests.test_run import free_port, wait_healthy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib.calibration import build_calibration_set, choose_threshold, roc_table, score_cases
+from lib.lab.calibration import build_calibration_set, choose_threshold, roc_table, score_cases
 
 
 def test_roc_table_counts_a_small_example_by_hand() -> None:

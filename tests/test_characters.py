@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from lib import characters
-from lib.errors import InvalidInput, NotFound, PermissionDenied
-from lib.images import clean_upload
+from lib.catalog import characters
+from lib.core.errors import InvalidInput, NotFound, PermissionDenied
+from lib.core.images import clean_upload
 
 
 def base_image(colour=(220, 120, 160, 255), size=(60, 80)):

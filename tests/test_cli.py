@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lib import credits, migrations
-from lib import settings as settings_module
-from lib.cli import main
+from lib.cli.commands import main
+from lib.core import migrations
+from lib.core import settings as settings_module
+from lib.credits import ledger as credits
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent

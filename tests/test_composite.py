@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib.align import align_to_base
-from lib.calibration import Drift, apply_drift
-from lib.composite import face_mask, paste_back
-from lib.expressions import LIBRARY
-from lib.features import Features
-from lib.offline_renderer import face_box, render_portrait
+from lib.consistency.align import align_to_base
+from lib.consistency.composite import face_mask, paste_back
+from lib.design.expressions import LIBRARY
+from lib.design.features import Features
+from lib.lab.calibration import Drift, apply_drift
+from lib.render.portrait import face_box, render_portrait
 
 SIZE = (320, 400)
 FEATURES = Features(hair_color="#f2c35b", hair_style="twin_tails", outfit_color="#b8324a", accessories=["hat"])

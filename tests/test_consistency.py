@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.calibration import Case, build_calibration_set, roc_auc
-from lib.consistency import DEFAULT_THRESHOLD, Score, score, score_files
+from lib.consistency.score import DEFAULT_THRESHOLD, Score, score, score_files
+from lib.lab.calibration import Case, build_calibration_set, roc_auc
 
 PARTS = {"preservation", "palette", "structure", "framing", "face_changed"}
 
@@ -70,8 +70,9 @@ def test_passed_uses_the_threshold_the_caller_gives() -> None:
 
 
 def test_the_pipeline_scores_with_the_configured_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lib import postprocess, settings
-    from lib.images import png_bytes
+    from lib.consistency import postprocess
+    from lib.core import settings
+    from lib.core.images import png_bytes
 
     case = next(c for c in build_calibration_set(n_characters=1) if c.kind == "pos_scale")
     pair = png_bytes(case.base), png_bytes(case.variant)

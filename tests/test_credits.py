@@ -10,8 +10,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from lib import credits, users
-from lib.errors import InvalidInput
+from lib.accounts import users
+from lib.core.errors import InvalidInput
+from lib.credits import ledger as credits
 from tests.conftest import PASSWORD
 
 PERIOD = credits.period_of(credits.today())

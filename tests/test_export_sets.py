@@ -11,13 +11,17 @@ from PIL import Image
 from psd_tools import PSDImage
 from streamlit.testing.v1 import AppTest
 
-from lib import characters, export_sets, expressions, generation, users
-from lib import settings as settings_module
+from lib.accounts import users
 from lib.backends.offline import OfflineBackend
-from lib.cli import main
-from lib.errors import InvalidInput, NotFound
-from lib.features import Features
-from lib.storage import LocalStore
+from lib.catalog import characters
+from lib.cli.commands import main
+from lib.core import settings as settings_module
+from lib.core.errors import InvalidInput, NotFound
+from lib.core.storage import LocalStore
+from lib.design import expressions
+from lib.design.features import Features
+from lib.exports import sets as export_sets
+from lib.generation import jobs as generation
 from tests.conftest import PASSWORD
 
 

@@ -14,10 +14,10 @@ import zipfile
 import pytest
 from PIL import Image
 
-from lib.errors import StorageError
+from devtools.export_sample import sample_set
+from lib.core.errors import StorageError
 from lib.exports import export
 from lib.exports.pngtuber import VTS_MAX_BYTES, VTS_MAX_SIDE, vts_item_png
-from lib.exports.sample import sample_set
 from lib.exports.sillytavern import LABELS
 
 

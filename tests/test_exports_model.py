@@ -7,10 +7,10 @@ import io
 
 import pytest
 
-from lib.errors import InvalidInput
+from devtools.export_sample import sample_set
+from lib.core.errors import InvalidInput
 from lib.exports import FORMATS, export, select_items, slugify
 from lib.exports.model import ExportItem, ExportSet, expression_groups
-from lib.exports.sample import sample_set
 
 
 @pytest.fixture(scope="module")

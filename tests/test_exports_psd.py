@@ -13,8 +13,8 @@ from PIL import Image
 from psd_tools import PSDImage
 from psd_tools.constants import ChannelID, Compression
 
+from devtools.export_sample import sample_set
 from lib.exports.psd import write_psd
-from lib.exports.sample import sample_set
 
 if shutil.which("identify") is None:  # `make test` installs ImageMagick; CI must never skip this reader
     raise RuntimeError("ImageMagick is needed for the PSD tests: apt-get install imagemagick (make test does it)")

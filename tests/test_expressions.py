@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from lib import expressions
-from lib.errors import InvalidInput
-from lib.expressions import LIBRARY, PRESETS, VARIANTS, custom_expression
+from lib.core.errors import InvalidInput
+from lib.design import expressions
+from lib.design.expressions import LIBRARY, PRESETS, VARIANTS, custom_expression
 
 # SillyTavern's classifier labels, in its order.
 SILLYTAVERN_LABELS = [

@@ -7,10 +7,10 @@ import random
 import pytest
 from PIL import Image
 
-from lib.calibration import Drift, apply_drift, random_character
-from lib.expressions import LIBRARY
-from lib.face_region import estimate_face_box
-from lib.offline_renderer import face_box, render_portrait
+from lib.consistency.face_region import estimate_face_box
+from lib.design.expressions import LIBRARY
+from lib.lab.calibration import Drift, apply_drift, random_character
+from lib.render.portrait import face_box, render_portrait
 
 
 def _contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> bool:
@@ -61,8 +61,8 @@ def test_heuristic_holds_on_opaque_light_backgrounds(background) -> None:
     """An upload is usually opaque; a light background close to the skin tone must not swallow the face."""
     from PIL import Image
 
-    from lib.features import Features
-    from lib.offline_renderer import face_box, render_portrait
+    from lib.design.features import Features
+    from lib.render.portrait import face_box, render_portrait
 
     portrait = render_portrait(Features(hair_color="#5a3a28", hair_style="wavy"), size=(300, 400))
     upload = Image.new("RGBA", portrait.size, background)

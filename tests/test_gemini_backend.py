@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from devtools.gemini_standin import StandinConfig, StandinServer
 from lib.backends import GenerationFailed, ImageBackend, ImageRequest
 from lib.backends.gemini import GeminiBackend, GeminiConfig, closest_aspect_ratio
-from lib.errors import ConfigError, InvalidInput, StudioError
-from lib.standin_gemini import StandinConfig, StandinServer
+from lib.core.errors import ConfigError, InvalidInput, StudioError
 
 MODEL = "gemini-3.1-flash-image"
 

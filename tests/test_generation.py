@@ -8,14 +8,17 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from lib import characters, custom_expressions, expressions, generation, users
+from devtools.gemini_standin import StandinServer
+from lib.accounts import users
 from lib.backends.gemini import GeminiBackend, GeminiConfig
 from lib.backends.offline import OfflineBackend
-from lib.errors import InvalidInput, NotFound
-from lib.features import Features
-from lib.images import clean_upload
-from lib.standin_gemini import StandinServer
-from lib.storage import LocalStore
+from lib.catalog import characters, custom_expressions
+from lib.core.errors import InvalidInput, NotFound
+from lib.core.images import clean_upload
+from lib.core.storage import LocalStore
+from lib.design import expressions
+from lib.design.features import Features
+from lib.generation import jobs as generation
 from tests.conftest import PASSWORD, wipe
 
 SIZE = (192, 256)
@@ -156,7 +159,7 @@ def test_custom_expressions_generate_with_their_borrowed_face(db) -> None:
                                                                      image_size="1K"))
     assert [(i.expression_key, i.status) for i in items] == [("pout", "done"), ("happy", "done")]
     rendered = characters.generate_base(FEATURES, size=SIZE)  # the borrowed face drawn directly
-    from lib import offline_renderer
+    from lib.render import portrait as offline_renderer
     expected = offline_renderer.render_portrait(FEATURES, expression=expressions.get("annoyance"), size=SIZE)
     assert np.array_equal(pixels(store, items[0].image_key), np.asarray(expected))
     assert rendered[1] == character.face_box
@@ -213,8 +216,8 @@ def test_an_unexpected_error_fails_the_item_and_refunds_it(db) -> None:
     engine, store, owner, _ = db
     character = rendered_character(engine, store, owner)
     with engine.begin() as conn:
-        from lib import batches
-        from lib.settings import load_settings
+        from lib.core.settings import load_settings
+        from lib.generation import batches
 
         submitted = batches.submit(conn, actor=owner, character=character, request=request(["happy"]),
                                    settings=load_settings())

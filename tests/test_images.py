@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib.errors import InvalidUpload
-from lib.images import clean_upload, png_bytes
+from lib.core.errors import InvalidUpload
+from lib.core.images import clean_upload, png_bytes
 
 MB = 1024 * 1024
 LIMITS = {"max_bytes": 20 * MB, "max_pixels": 40_000_000}

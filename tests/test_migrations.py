@@ -7,8 +7,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from lib import migrations
-from lib.queries import all_queries, parse
+from lib.core import migrations
+from lib.core.queries import all_queries, parse
 from tests.conftest import create_database, drop_database
 
 CATALOG = {

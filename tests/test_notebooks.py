@@ -22,9 +22,13 @@ import pytest
 from nbclient import NotebookClient
 from sqlalchemy import Engine, text
 
-from lib import characters, expressions, generation, prompts, reports, users
-from lib import settings as settings_module
-from lib.report_seed import seed_usage
+from devtools.report_seed import seed_usage
+from lib.accounts import users
+from lib.catalog import characters, prompts
+from lib.core import settings as settings_module
+from lib.design import expressions
+from lib.generation import jobs as generation
+from lib.reports import frames as reports
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent

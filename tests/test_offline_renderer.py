@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib import offline_renderer
-from lib.errors import InvalidInput
-from lib.expressions import LIBRARY, PRESETS, custom_expression
-from lib.features import Features
-from lib.offline_renderer import edit_face, face_box, render_portrait
+from lib.core.errors import InvalidInput
+from lib.design.expressions import LIBRARY, PRESETS, custom_expression
+from lib.design.features import Features
+from lib.render import portrait as offline_renderer
+from lib.render.portrait import edit_face, face_box, render_portrait
 
 SIZE = (256, 320)
 FEATURES = Features(accessories=["glasses", "hairclip"])

@@ -8,9 +8,10 @@ from PIL import Image
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from lib import characters, users
-from lib.images import clean_upload
-from lib.storage import LocalStore
+from lib.accounts import users
+from lib.catalog import characters
+from lib.core.images import clean_upload
+from lib.core.storage import LocalStore
 from tests.conftest import PASSWORD
 
 APP = "../app.py"

@@ -8,13 +8,15 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from lib import characters, expressions, prompt_trials, prompts
+from devtools.gemini_standin import StandinServer
 from lib.backends.gemini import DEFAULT_PRICES, GeminiBackend, GeminiConfig
 from lib.backends.offline import OfflineBackend
-from lib.errors import InvalidInput
-from lib.features import Features
-from lib.settings import load_settings
-from lib.standin_gemini import StandinServer
+from lib.catalog import characters, prompts
+from lib.core.errors import InvalidInput
+from lib.core.settings import load_settings
+from lib.design import expressions
+from lib.design.features import Features
+from lib.lab import prompt_trials
 
 SIZE = (192, 256)
 FEATURES = Features(hair_color="#e8a0c0", hair_style="twin_tails", eye_color="#30a060", outfit="sailor uniform",

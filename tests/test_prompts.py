@@ -2,9 +2,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from lib import expressions, prompts
-from lib.errors import InvalidInput, NotFound, PermissionDenied
-from lib.features import Features
+from lib.catalog import prompts
+from lib.core.errors import InvalidInput, NotFound, PermissionDenied
+from lib.design import expressions
+from lib.design.features import Features
 
 FEATURES = Features(hair_color="#e8a0c0", hair_style="twin_tails", hair_length="long", eye_color="#30a060",
                     outfit="sailor uniform", outfit_color="#23325f", accessories=["hair_ribbon", "glasses"],

@@ -15,9 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, text
 
-from lib import credits, reports, rollup, users
-from lib.errors import InvalidInput, PermissionDenied
-from lib.report_seed import seed_usage
+from devtools.report_seed import seed_usage
+from lib.accounts import users
+from lib.core.errors import InvalidInput, PermissionDenied
+from lib.credits import ledger as credits
+from lib.reports import frames as reports
+from lib.reports import rollup
 from tests.conftest import PLAN_LEVEL_TABLES
 
 END = dt.datetime(2025, 6, 20, 12, 0, tzinfo=dt.UTC)

@@ -1,8 +1,8 @@
 """The admin reports page (AppTest) and the `reports` CLI: admins see charts, tables and CSVs, members are
 refused, and the CLI prints the page's numbers.
 
-The CLI runs through `lib.cli.main` once `lib/cli.py` calls `reports_cli.register`; until then it runs
-through a parser built the way `lib/cli.py` builds its own.
+The CLI runs through `lib.cli.commands.main` once `lib/cli/commands.py` calls `reports_cli.register`; until then it runs
+through a parser built the way `lib/cli/commands.py` builds its own.
 """
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ import pytest
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from lib import cli, credits, reports, reports_cli, rollup, users
-from lib.report_seed import seed_usage
-from lib.settings import get_settings
+from devtools.report_seed import seed_usage
+from lib.accounts import users
+from lib.cli import commands as cli
+from lib.cli import reports as reports_cli
+from lib.core.settings import get_settings
+from lib.credits import ledger as credits
+from lib.reports import frames as reports
+from lib.reports import rollup
 from tests.conftest import PASSWORD, PLAN_LEVEL_TABLES
 
 PAGE = "../pages/admin_reports.py"
@@ -60,13 +65,13 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-        wired = "reports" in sub.choices  # lib/cli.py calls reports_cli.register
+        wired = "reports" in sub.choices  # lib/cli/commands.py calls reports_cli.register
         code = cli.main(list(argv)) if wired else _unwired_main(list(argv))
     return code, out.getvalue(), err.getvalue()
 
 
 def _unwired_main(argv: list[str]) -> int:
-    """What `lib.cli.main` does for these commands once `register` is called from `build_parser`."""
+    """What `lib.cli.commands.main` does for these commands once `register` is called from `build_parser`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true")
     parser = argparse.ArgumentParser(parents=[common])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import migrations
+from lib.core import migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 

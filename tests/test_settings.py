@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import settings as settings_module
-from lib.errors import ConfigError
-from lib.settings import load_settings
+from lib.core import settings as settings_module
+from lib.core.errors import ConfigError
+from lib.core.settings import load_settings
 
 
 def test_nothing_configured_means_embedded_defaults(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from google import genai
 from google.genai import types
 from PIL import Image
 
-from lib.standin_gemini import (
+from devtools.gemini_standin import (
     StandinConfig,
     StandinServer,
     b64decode_any,

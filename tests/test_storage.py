@@ -9,10 +9,10 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from lib import storage
-from lib.errors import NotFound, StorageError
-from lib.settings import load_settings
-from lib.storage import LocalStore, S3Store
+from lib.core import storage
+from lib.core.errors import NotFound, StorageError
+from lib.core.settings import load_settings
+from lib.core.storage import LocalStore, S3Store
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from lib import users
-from lib.errors import InvalidInput, NotFound, PermissionDenied
+from lib.accounts import users
+from lib.core.errors import InvalidInput, NotFound, PermissionDenied
 from tests.conftest import PASSWORD
 
 WINDOW = 15 * 60

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args
 
-from lib.errors import InvalidInput, StudioError
+from lib.core.errors import InvalidInput, StudioError
 
 ImageSize = Literal["512", "1K", "2K", "4K"]
 IMAGE_SIZES: tuple[str, ...] = get_args(ImageSize)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lib.backends.base import ImageBackend
-from lib.errors import ConfigError, InvalidInput
-from lib.settings import Settings
+from lib.core.errors import ConfigError, InvalidInput
+from lib.core.settings import Settings
 
 if TYPE_CHECKING:
     from lib.backends.gemini import GeminiConfig

@@ -48,7 +48,7 @@ from lib.backends.base import (
     ImageRequest,
     ImageResult,
 )
-from lib.errors import ConfigError
+from lib.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

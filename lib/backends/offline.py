@@ -12,10 +12,11 @@ import time
 
 from PIL import Image
 
-from lib import expressions, offline_renderer
 from lib.backends.base import Attempt, ImageRequest, ImageResult
-from lib.features import Features
-from lib.images import png_bytes
+from lib.core.images import png_bytes
+from lib.design import expressions
+from lib.design.features import Features
+from lib.render import portrait as offline_renderer
 
 
 def default_face_box(width: int, height: int) -> tuple[int, int, int, int]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import BinaryIO
 
-from lib.errors import InvalidInput
+from lib.core.errors import InvalidInput
 from lib.exports.model import (
     ExportItem,
     ExportSet,

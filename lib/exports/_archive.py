@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from lib.errors import InvalidInput
+from lib.core.errors import InvalidInput
 
 _CHUNK = 1 << 20
 

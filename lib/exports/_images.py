@@ -7,7 +7,7 @@ import io
 
 from PIL import Image, ImageChops
 
-from lib.errors import InvalidInput
+from lib.core.errors import InvalidInput
 from lib.exports.model import Fetch
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom

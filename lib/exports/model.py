@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lib.errors import InvalidInput
+from lib.core.errors import InvalidInput
 
 Fetch = Callable[[str], bytes]
 """Returns the stored bytes (a PNG) for an object-store key."""

@@ -39,9 +39,9 @@ from psd_tools import PSDImage
 from psd_tools.api.layers import Group
 from psd_tools.constants import Compression, Tag
 
+from lib.design.expressions import VARIANTS
 from lib.exports._images import diff_box, load_rgba
 from lib.exports.model import ExportItem, ExportSet, Fetch, expression_groups, require_items
-from lib.expressions import VARIANTS
 
 log = logging.getLogger(__name__)
 

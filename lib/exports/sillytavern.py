@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from typing import BinaryIO
 
+from lib.design.expressions import PRESETS
 from lib.exports._archive import Archive
 from lib.exports._images import check_png_header
 from lib.exports.model import ExportSet, Fetch, expression_groups, require_items
-from lib.expressions import PRESETS
 
 log = logging.getLogger(__name__)
 

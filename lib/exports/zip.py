@@ -19,7 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from lib.errors import StorageError
+from lib.core.errors import StorageError
 from lib.exports._archive import Archive, Member
 from lib.exports._images import check_png_header
 from lib.exports.model import ExportItem, ExportSet, Fetch, expression_groups, require_items, slugify

@@ -1,0 +1,201 @@
+"""Characters: a name, structured features and an approved base image, owned by one user.
+
+Every function takes the acting user and only ever sees that user's rows; admins see other
+users' characters only when they ask with `any_owner=True`. Another user's id reads as not found.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy import Connection
+
+from lib.accounts.users import User
+from lib.core import storage
+from lib.core.errors import InvalidInput, NotFound, PermissionDenied
+from lib.core.images import CleanImage
+from lib.core.queries import q
+from lib.core.storage import ObjectStore
+from lib.design.features import Features
+
+BaseSource = Literal["upload", "generated"]
+
+
+@dataclass(frozen=True)
+class Character:
+    id: UUID
+    user_id: UUID
+    owner_email: str
+    name: str
+    features: Features
+    base_key: str
+    base_width: int
+    base_height: int
+    base_source: str
+    face_box: tuple[int, int, int, int] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _character(row: Any, owner_email: str | None = None) -> Character:
+    return Character(
+        id=row.id, user_id=row.user_id, owner_email=owner_email or row.owner_email, name=row.name,
+        features=Features.model_validate(row.features), base_key=row.base_key, base_width=row.base_width,
+        base_height=row.base_height, base_source=row.base_source,
+        face_box=tuple(row.face_box) if row.face_box else None, created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def parse_id(value: str | UUID) -> UUID:
+    """A character id from user input; malformed ids read as not found, like another user's."""
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value).strip())
+    except ValueError:
+        raise NotFound(f"character {value} not found") from None
+
+
+def clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not 1 <= len(cleaned) <= 100:
+        raise InvalidInput("a character name needs 1 to 100 characters")
+    return cleaned
+
+
+def parse_features(data: dict[str, Any] | Features | None) -> Features:
+    """Features from a dict (form, JSON file), with every problem in one readable message."""
+    if isinstance(data, Features):
+        return data
+    try:
+        return Features.model_validate(data or {})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'features'}: {e['msg']}" for e in exc.errors())
+        raise InvalidInput(f"invalid features: {problems}") from None
+
+
+def create_character(
+    conn: Connection, store: ObjectStore, *, actor: User, name: str, image: CleanImage,
+    features: Features | dict[str, Any] | None = None, source: BaseSource = "upload",
+    face_box: tuple[int, int, int, int] | None = None,
+) -> Character:
+    """Store the (already cleaned) base image and create the character row."""
+    if face_box is None and source == "upload":
+        face_box = estimate_upload_face_box(image)
+    character_id = uuid.uuid4()
+    key = storage.base_key(user_id=actor.id, character_id=character_id, name=f"base-{uuid.uuid4().hex[:12]}.png")
+    params = {
+        "id": str(character_id), "user_id": str(actor.id), "name": clean_name(name),
+        "features": parse_features(features).model_dump_json(), "base_key": key,
+        "base_width": image.width, "base_height": image.height, "base_source": source,
+        "face_box": list(check_face_box(face_box, image.width, image.height)) if face_box else None,
+    }
+    row = conn.execute(q("insert_character"), params).one()
+    store.put(key, image.png)
+    return _character(row, owner_email=actor.email)
+
+
+def estimate_upload_face_box(image: CleanImage) -> tuple[int, int, int, int]:
+    """Where the face of an uploaded base probably is (users can correct it on the Characters page)."""
+    import io
+
+    from PIL import Image
+
+    from lib.consistency.face_region import estimate_face_box
+
+    with Image.open(io.BytesIO(image.png)) as picture:
+        return estimate_face_box(picture.convert("RGBA"))
+
+
+def check_face_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    """A face region (x, y, w, h) that lies inside a width x height image."""
+    x, y, w, h = (int(v) for v in box)
+    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
+        raise InvalidInput(f"face region {x},{y},{w},{h} does not fit inside the {width}×{height} base")
+    return x, y, w, h
+
+
+def set_face_box(
+    conn: Connection, *, actor: User, character_id: str | UUID, face_box: tuple[int, int, int, int]
+) -> None:
+    """Set or correct the region that may change between expressions."""
+    character = get_character(conn, actor=actor, character_id=character_id)
+    box = check_face_box(face_box, character.base_width, character.base_height)
+    params = {"character_id": str(character.id), "user_id": str(actor.id), "face_box": list(box)}
+    conn.execute(q("set_face_box"), params)
+
+
+def generate_base(features: Features, *, size: tuple[int, int]) -> tuple[CleanImage, tuple[int, int, int, int]]:
+    """An offline-rendered base portrait from features alone, and its exact face region."""
+    from lib.core.images import png_bytes
+    from lib.render import portrait as offline_renderer
+
+    image = offline_renderer.render_portrait(features, size=size)
+    clean = CleanImage(png=png_bytes(image), width=image.width, height=image.height, has_alpha=True)
+    return clean, offline_renderer.face_box(size)
+
+
+def list_characters(conn: Connection, *, actor: User, any_owner: bool = False) -> list[Character]:
+    """The actor's characters; every user's only for an admin asking with any_owner=True."""
+    if any_owner:
+        if not actor.is_admin:
+            raise PermissionDenied("only admins can list every user's characters")
+        return [_character(r) for r in conn.execute(q("all_characters"))]
+    return [_character(r) for r in conn.execute(q("characters_of_user"), {"user_id": str(actor.id)})]
+
+
+def get_character(conn: Connection, *, actor: User, character_id: str | UUID, any_owner: bool = False) -> Character:
+    """One character of the actor (or of anyone, for an admin with any_owner=True), else NotFound."""
+    cid = parse_id(character_id)
+    params = {"character_id": str(cid), "user_id": str(actor.id), "any_owner": bool(any_owner and actor.is_admin)}
+    row = conn.execute(q("character_for_user"), params).one_or_none()
+    if row is None:
+        raise NotFound(f"character {cid} not found")
+    return _character(row)
+
+
+def rename_character(conn: Connection, *, actor: User, character_id: str | UUID, name: str) -> None:
+    cid = parse_id(character_id)
+    params = {"character_id": str(cid), "user_id": str(actor.id), "name": clean_name(name)}
+    if conn.execute(q("rename_character"), params).first() is None:
+        raise NotFound(f"character {cid} not found")
+
+
+def update_features(
+    conn: Connection, *, actor: User, character_id: str | UUID, features: Features | dict[str, Any]
+) -> None:
+    cid = parse_id(character_id)
+    features_json = parse_features(features).model_dump_json()
+    params = {"character_id": str(cid), "user_id": str(actor.id), "features": features_json}
+    if conn.execute(q("update_features"), params).first() is None:
+        raise NotFound(f"character {cid} not found")
+
+
+def delete_character(conn: Connection, store: ObjectStore, *, actor: User, character_id: str | UUID) -> None:
+    """Delete the actor's character, its variants and every stored object under its prefix."""
+    cid = parse_id(character_id)
+    row = conn.execute(q("delete_character"), {"character_id": str(cid), "user_id": str(actor.id)}).one_or_none()
+    if row is None:
+        raise NotFound(f"character {cid} not found")
+    store.delete_prefix(storage.character_prefix(user_id=row.user_id, character_id=row.id))
+
+
+def load_base(store: ObjectStore, character: Character) -> bytes:
+    """The base PNG of a character (already access-checked by get_character)."""
+    return store.get(character.base_key)
+
+
+def features_from_json(text: str) -> Features:
+    """Features from a JSON document (the CLI's --features FILE)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"features file is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("features file must hold a JSON object")
+    return parse_features(data)

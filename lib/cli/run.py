@@ -1,0 +1,78 @@
+"""`make run`: one process that owns the embedded database and supervises the web app.
+
+Start-up order: validate settings, start (or attach to) the database, migrate, seed the first admin
+(printing a generated password once), then serve Streamlit on 127.0.0.1:PORT and run one worker
+beside it until interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from lib.accounts import bootstrap
+from lib.core.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-m", "lib", "worker"]
+
+
+def streamlit_command(port: int) -> list[str]:
+    return [
+        # studio_app.py serves app.py plus the Stripe webhook route on the same port (st.App).
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "studio_app.py"),
+        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+
+
+def announce(line: str) -> None:
+    print(line, flush=True)
+
+
+def run(settings: Settings, *, port: int | None = None) -> None:
+    settings.validate_for_startup()
+    engine = bootstrap.prepare_database(settings)
+    seeded = bootstrap.seed_admin(engine, settings)
+    if seeded and seeded.password:
+        announce(f"Created the studio admin {seeded.email} with password: {seeded.password}")
+        announce("  (shown once; set STUDIO_ADMIN_PASSWORD to choose it)")
+    elif seeded:
+        announce(f"Created the studio admin {seeded.email} (password from STUDIO_ADMIN_PASSWORD)")
+    port = port or settings.port
+    # Children get their own sessions: a Ctrl-C or a signal to the group reaches only this process,
+    # which then stops each child exactly once (a second signal would cut a worker's shutdown short).
+    web = subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT, start_new_session=True)
+    worker = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True)
+    children = [web, worker]
+    announce(f"Miyabi Character Studio: http://127.0.0.1:{port}  (Ctrl-C stops)")
+
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            for child in children:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while web.poll() is None and not stopping:
+        if worker.poll() is not None:
+            announce(f"The worker exited with code {worker.returncode}; starting another.")
+            worker = children[1] = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True)
+        time.sleep(0.5)
+    stop(signal.SIGTERM, None)
+    for child in children:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()

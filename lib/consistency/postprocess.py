@@ -1,0 +1,60 @@
+"""What happens to every backend result before users see it: align, paste back, score.
+
+The raw output is scored against the base (how far the model drifted). With paste-back on, the
+aligned result's face region is composited into the base, so everything outside the face box is
+pixel-identical to the base (alpha included) and the set stacks as layers.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+
+from PIL import Image
+
+from lib.consistency.align import align_to_base, estimate_transform
+from lib.consistency.composite import paste_back
+from lib.consistency.score import Score, prepare, score
+from lib.core.images import png_bytes
+from lib.core.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Finished:
+    png: bytes  # what users see and export
+    score: Score
+
+
+@functools.lru_cache(maxsize=4)
+def decoded_base(base_png: bytes) -> Image.Image:
+    """The base picture, decoded once: every result of a batch is compared with the same base, and
+    lib.consistency.align derives its work copies once per decoded base. Shared: never change it in place."""
+    base = Image.open(io.BytesIO(base_png))
+    base.load()
+    return base
+
+
+def finish(
+    base_png: bytes, raw_png: bytes, *, face_box: tuple[int, int, int, int], paste: bool = True, align: bool = True,
+    expect_change: bool = True,
+) -> Finished:
+    """Score the raw result and, with `paste`, composite its aligned face into the base.
+
+    `align=False` is for results drawn in register with the base (the offline renderer). Raises
+    lib.consistency.align.AlignmentFailed when a result cannot be placed on the base.
+    """
+    base = decoded_base(base_png)
+    raw = Image.open(io.BytesIO(raw_png))
+    raw.load()
+    prepared = prepare(base, raw, face_box=face_box)  # one placement estimate for the score and the paste
+    drift = score(base, raw, face_box=face_box, expect_change=expect_change, prepared=prepared,
+                  threshold=get_settings().consistency_threshold)
+    if not paste:
+        return Finished(png=raw_png, score=drift)
+    if align:
+        transform = prepared[1] or estimate_transform(base, raw, face_box=face_box)  # raises AlignmentFailed
+        placed = align_to_base(base, raw, face_box=face_box, transform=transform).image
+    else:
+        placed = raw.convert("RGBA")
+    return Finished(png=png_bytes(paste_back(base, placed, face_box=face_box)), score=drift)

@@ -1,0 +1,69 @@
+"""From the database to an export: the character's newest finished images, streamed from storage.
+
+For each expression and variant the newest finished image is exported (an approved one wins over a
+newer unreviewed one; rejected images never ship). Writers read one image at a time from the store
+and write into a temporary file, never the whole set in memory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection
+
+from lib.accounts.users import User
+from lib.catalog import custom_expressions
+from lib.catalog.characters import get_character
+from lib.core.queries import q
+from lib.core.storage import ObjectStore
+from lib.design import expressions
+from lib.exports import FORMATS, ExportItem, ExportSet, export, slugify
+
+
+def _labels(conn: Connection, *, actor: User, character_id: UUID) -> dict[str, tuple[str, str]]:
+    labels = {key: (e.label_en, e.label_ja) for key, e in expressions.LIBRARY.items()}
+    for own in custom_expressions.of_character(conn, actor=actor, character_id=character_id):
+        labels[own.key] = (own.label_en, own.label_ja)
+    return labels
+
+
+def build(conn: Connection, *, actor: User, character_id: str | UUID) -> ExportSet:
+    """Everything exportable of the actor's character (NotFound for anyone else's)."""
+    character = get_character(conn, actor=actor, character_id=character_id)
+    labels = _labels(conn, actor=actor, character_id=character.id)
+    order = {key: i for i, key in enumerate(labels)}
+    rows = sorted(conn.execute(q("export_items"), {"character_id": str(character.id)}),
+                  key=lambda r: (order.get(r.expression_key, len(order)), r.variant or ""))
+    items = [ExportItem(expression_key=r.expression_key, label_en=labels.get(r.expression_key, (r.expression_key,))[0],
+                        label_ja=labels.get(r.expression_key, ("", r.expression_key))[1], variant=r.variant,
+                        image_key=r.image_key, score=r.score, approved=r.review == "approved") for r in rows]
+    generation: dict[str, Any] = {}
+    if rows:
+        newest = max(rows, key=lambda r: r.finished_at)
+        generation = {"backend": newest.backend, "model": newest.model, "image_size": newest.image_size,
+                      "template_version": newest.template_version}
+    return ExportSet(character_id=str(character.id), character_name=character.name,
+                     slug=slugify(character.name, f"char_{character.id.hex[:8]}"), base_key=character.base_key,
+                     width=character.base_width, height=character.base_height,
+                     features=character.features.model_dump(), generation=generation, items=items)
+
+
+def write(
+    conn: Connection, store: ObjectStore, *, actor: User, character_id: str | UUID, fmt: str, approved_only: bool,
+    directory: Path | None = None,
+) -> Path:
+    """Export to a temporary file and return its path (the caller moves or streams it, then deletes it)."""
+    export_set = build(conn, actor=actor, character_id=character_id)
+    suffix = FORMATS[fmt].suffix if fmt in FORMATS else ".bin"
+    with tempfile.NamedTemporaryFile(prefix=f"{export_set.slug}-", suffix=suffix, dir=directory,
+                                     delete=False) as handle:
+        path = Path(handle.name)
+        try:
+            export(fmt, export_set, store.get, handle, approved_only=approved_only)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+    return path

@@ -1,0 +1,182 @@
+"""Batches: submit a whole expression set in ONE transaction, cancel it, wait for it.
+
+Submitting checks the plan, creates the job and one row per expression/variant, holds the credits
+(refused whole when the balance cannot cover it) and enqueues one task per row on the job engine in
+the same transaction: after commit all of it exists, or none of it does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, Row
+
+from lib.accounts.users import User
+from lib.catalog.characters import Character
+from lib.core.errors import InvalidInput, NotFound, StudioError
+from lib.core.queries import q
+from lib.core.settings import Settings
+from lib.credits import ledger as credits
+from lib.generation import jobs as generation
+from lib.worker import queue
+
+
+class NoWorker(StudioError):
+    """No worker is alive to run queued items."""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: UUID
+    item_ids: list[UUID]
+    credits_held: int
+    credits_per_image: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    open: int
+    done: int
+    failed: int
+    status: str
+
+
+def retry_if_below_threshold(conn: Connection, *, item_id: UUID, threshold: float) -> UUID | None:
+    """Best-of-n: queue another attempt of a finished item that scored below the threshold.
+
+    The attempt is charged like the first (a new hold; nothing is queued when the balance cannot cover
+    it) and shown next to it. Returns the new item's id, or None.
+    """
+    row = conn.execute(q("retry_candidate"), {"item_id": str(item_id)}).one_or_none()
+    if row is None or row.score is None or row.score >= threshold:
+        return None
+    if row.attempts_made >= int(row.settings.get("best_of", 1)):
+        return None
+    new_id = conn.execute(q("insert_retry_item"), {
+        "job_id": str(row.job_id), "character_id": str(row.character_id), "expression_key": row.expression_key,
+        "variant": row.variant, "parent_id": str(row.parent_id) if row.parent_id else None, "prompt": row.prompt,
+        "position": row.position, "attempt": row.attempts_made + 1,
+    }).scalar()
+    if new_id is None:
+        return None  # another worker already queued this attempt
+    try:
+        with conn.begin_nested():
+            credits.hold_items(conn, user_id=row.user_id, job_id=row.job_id, items=[(new_id, row.credits or 0)])
+    except credits.InsufficientCredits:
+        conn.execute(q("delete_item"), {"item_id": str(new_id)})
+        return None
+    conn.execute(q("reopen_job"), {"job_id": str(row.job_id)})
+    queue.enqueue_items(conn, job_id=row.job_id, item_ids=[new_id], parents={new_id: row.parent_id})
+    return new_id
+
+
+def check_plan(balance: credits.Balance, *, request: generation.JobRequest, images: int) -> None:
+    """Refuse models, sizes and batch sizes the user's plan does not include."""
+    if request.model not in balance.allowed_models and request.backend != "offline":
+        raise InvalidInput(f"The {balance.plan} plan does not include {request.model}; "
+                           f"it includes {', '.join(m for m in balance.allowed_models if m != 'offline')}.")
+    if request.backend != "offline" and request.image_size not in balance.allowed_sizes:
+        raise InvalidInput(f"The {balance.plan} plan does not include {request.image_size} images; "
+                           f"choose {', '.join(balance.allowed_sizes)}.")
+    if images > balance.max_batch_size:
+        raise InvalidInput(f"This batch has {images} images; the {balance.plan} plan allows "
+                           f"{balance.max_batch_size} per batch.")
+
+
+def estimate(conn: Connection, *, actor: User, request: generation.JobRequest, settings: Settings) -> tuple[int, int]:
+    """(images, credits) a request would cost, for showing before submitting."""
+    images = len(request.expressions) * (1 + len(request.variants))
+    per_image = credits.price(conn, backend=request.backend, model=request.model, image_size=request.image_size,
+                              offline_credits=settings.offline_credits_per_image)
+    return images, images * per_image
+
+
+def submit(
+    conn: Connection, *, actor: User, character: Character, request: generation.JobRequest, settings: Settings
+) -> Submitted:
+    """Create, pay for and enqueue a batch, all inside the caller's transaction."""
+    images = len(request.expressions) * (1 + len(request.variants))
+    if images == 0:
+        raise InvalidInput("choose at least one expression")
+    check_plan(credits.balance(conn, user_id=actor.id), request=request, images=images)
+    _, total = estimate(conn, actor=actor, request=request, settings=settings)
+    job_id, item_ids = generation.create_job(conn, actor=actor, character=character, request=request)
+    per_image = total // images
+    credits.hold_items(conn, user_id=actor.id, job_id=job_id, items=[(i, per_image) for i in item_ids])
+    queue.enqueue_items(conn, job_id=job_id, item_ids=item_ids, parents=generation.parents_of(conn, job_id=job_id))
+    return Submitted(job_id=job_id, item_ids=item_ids, credits_held=total, credits_per_image=per_image)
+
+
+def cancel(conn: Connection, *, actor: User, job_id: str | UUID) -> int:
+    """Cancel the items that have not started and release their holds; returns how many."""
+    job = _job(conn, actor=actor, job_id=job_id)
+    cancelled = list(conn.execute(q("cancel_queued_items"), {"job_id": str(job.id)}).scalars())
+    for item_id in cancelled:
+        credits.release(conn, difference_id=item_id)
+    if conn.execute(q("mark_job_cancelled"), {"job_id": str(job.id)}).first() is None and not cancelled:
+        raise InvalidInput(f"job {job.id} has already ended ({job.status})")
+    return len(cancelled)
+
+
+def _job(conn: Connection, *, actor: User, job_id: str | UUID) -> Row:
+    try:
+        jid = UUID(str(job_id))
+    except ValueError:
+        raise NotFound(f"job {job_id} not found") from None
+    row = conn.execute(q("job_of_user"), {"job_id": str(jid), "user_id": str(actor.id),
+                                          "any_owner": actor.is_admin}).one_or_none()
+    if row is None:
+        raise NotFound(f"job {jid} not found")
+    return row
+
+
+def progress(conn: Connection, *, actor: User, job_id: str | UUID) -> Progress:
+    job = _job(conn, actor=actor, job_id=job_id)
+    row = conn.execute(q("job_progress"), {"job_id": str(job.id)}).one()
+    return Progress(total=row.total, open=row.open, done=row.done, failed=row.failed, status=job.status)
+
+
+def workers_alive(conn: Connection, *, within_seconds: float) -> int:
+    return conn.execute(q("workers_alive"), {"seconds": within_seconds}).scalar_one()
+
+
+def any_worker(engine: Engine, *, settings: Settings, grace_seconds: float = 5.0) -> bool:
+    """Whether a worker is alive, allowing one that is just starting a few seconds to check in."""
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        with engine.begin() as conn:
+            if workers_alive(conn, within_seconds=settings.worker_stall_seconds):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+
+
+def wait(
+    engine: Engine, *, actor: User, job_id: UUID, settings: Settings, timeout: float = 3600,
+    on_progress: Callable[[Progress], None] | None = None, poll_seconds: float = 0.5,
+) -> Progress:
+    """Block until every item has ended; NoWorker when no worker has been alive for a while."""
+    deadline = time.monotonic() + timeout
+    alive_window = settings.worker_stall_seconds
+    last_alive = time.monotonic()  # a worker that is just starting gets the same grace as a stalled one
+    while True:
+        with engine.begin() as conn:
+            now = progress(conn, actor=actor, job_id=job_id)
+            alive = workers_alive(conn, within_seconds=alive_window)
+        if on_progress:
+            on_progress(now)
+        if now.open == 0:
+            return now
+        if alive:
+            last_alive = time.monotonic()
+        elif time.monotonic() - last_alive > alive_window:
+            raise NoWorker(f"No worker is running, so job {job_id} stays queued ({now.open} items waiting). "
+                           "Start one with `python -m lib worker` (make run starts one).")
+        if time.monotonic() > deadline:
+            raise StudioError(f"job {job_id} is still running after {timeout:.0f} s")
+        time.sleep(poll_seconds)

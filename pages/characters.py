@@ -40,9 +40,9 @@ for character in rows:
             continue
         with right.expander("Latest variants"):
             with ui.transaction() as conn:
-                made = generation.character_variants(conn, actor=user, character_id=character.id, limit=20)
+                made = generation.character_differences(conn, actor=user, character_id=character.id, limit=20)
             if made:
-                ui.variant_grid(made, character=character, columns=4)
+                ui.difference_grid(made, character=character, columns=4)
             else:
                 st.caption("None yet: open the Generate page.")
         with right.expander("Face region (what may change between expressions)"):

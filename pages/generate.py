@@ -89,7 +89,7 @@ with ui.transaction() as conn:
 def batch_view() -> None:
     with ui.transaction() as conn:
         now = batches.progress(conn, actor=user, job_id=job[0])
-        items = generation.job_items(conn, actor=user, job_id=job[0])
+        items = generation.job_differences(conn, actor=user, job_id=job[0])
     st.subheader("Latest batch")
     finished = now.done + now.failed
     st.progress(finished / max(now.total, 1), text=f"{finished} of {now.total} finished · {now.status}")

@@ -18,9 +18,10 @@ from lib.core.errors import InvalidInput
 from lib.credits import ledger as credits
 from lib.design import expressions
 from lib.design.features import Features
-from lib.generation import batches
+from lib.generation import batches, pipeline
 from lib.generation import jobs as generation
-from lib.worker import queue
+from lib.generation.runtime import Runtime
+from lib.worker.process import one_thread_per_call
 from tests.conftest import PASSWORD
 
 SIZE = (160, 208)
@@ -58,15 +59,16 @@ def test_a_submit_creates_job_items_holds_and_tasks_together(studio) -> None:
     owner = make_member(studio.engine)
     character = make_character(studio, owner)
     done = submit(studio, owner, character, job_request(["happy", "sad"], ["blink"]))
-    assert done.credits_held == 4 and len(done.item_ids) == 4
+    assert done.credits_held == 4 and len(done.difference_ids) == 4
     assert count(studio.engine, "SELECT count(*) FROM differences WHERE job_id = :j AND status = 'queued'",
                  j=done.job_id) == 4
     assert count(studio.engine, "SELECT count(*) FROM credit_transactions WHERE job_id = :j AND kind = 'hold'",
                  j=done.job_id) == 4
     with studio.engine.connect() as conn:
-        locks = conn.execute(text("SELECT args->>'item_id', lock FROM procrastinate_jobs ORDER BY id")).all()
-    parents = {str(i): str(i) for i in done.item_ids[::2]}
-    assert [lock for _, lock in locks] == [parents[str(done.item_ids[0])]] * 2 + [parents[str(done.item_ids[2])]] * 2
+        locks = conn.execute(text("SELECT args->>'difference_id', lock FROM procrastinate_jobs ORDER BY id")).all()
+    parents = {str(i): str(i) for i in done.difference_ids[::2]}
+    ids = done.difference_ids
+    assert [lock for _, lock in locks] == [parents[str(ids[0])]] * 2 + [parents[str(ids[2])]] * 2
     with studio.engine.connect() as conn:
         b = credits.balance(conn, user_id=owner.id)
     assert (b.available, b.held) == (296, 4)
@@ -83,7 +85,7 @@ def test_a_failed_submit_leaves_nothing_behind(studio, monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("the queue is down")
 
-    monkeypatch.setattr(queue, "enqueue_items", broken)
+    monkeypatch.setattr(batches, "enqueue_differences", broken)
     with pytest.raises(RuntimeError):
         submit(studio, owner, character, job_request(["happy"]))
     for table in ("generation_jobs", "differences", "procrastinate_jobs"):
@@ -109,7 +111,8 @@ def test_cancel_releases_the_holds_of_items_not_yet_generated(studio) -> None:
     owner = make_member(studio.engine)
     character = make_character(studio, owner)
     done = submit(studio, owner, character, job_request(["happy", "sad", "angry"]))
-    generation.run_item(studio.engine, studio.store, OfflineBackend(), item_id=done.item_ids[0])
+    pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),
+        difference_id=done.difference_ids[0], threshold=70.0)
     with studio.engine.begin() as conn:
         assert batches.cancel(conn, actor=owner, job_id=done.job_id) == 2
     with studio.engine.begin() as conn, pytest.raises(InvalidInput, match="already ended"):
@@ -119,7 +122,8 @@ def test_cancel_releases_the_holds_of_items_not_yet_generated(studio) -> None:
         assert (b.available, b.held, b.used_this_period) == (299, 0, 1)
         assert batches.progress(conn, actor=owner, job_id=done.job_id).status == "cancelled"
     # a task delivered after the cancel leaves the item alone
-    assert generation.run_item(studio.engine, studio.store, OfflineBackend(), item_id=done.item_ids[1]) == "cancelled"
+    assert pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),
+        difference_id=done.difference_ids[1], threshold=70.0) == "cancelled"
 
 
 def test_32_concurrent_submissions_never_overspend(studio) -> None:
@@ -147,7 +151,8 @@ def test_32_concurrent_submissions_never_overspend(studio) -> None:
         b = credits.balance(conn, user_id=owner.id)
         assert (b.available, b.held) == (0, 10)
     for submitted in accepted:
-        generation.run_item(studio.engine, studio.store, OfflineBackend(), item_id=submitted.item_ids[0])
+        pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),
+            difference_id=submitted.difference_ids[0], threshold=70.0)
     with studio.engine.connect() as conn:
         b = credits.balance(conn, user_id=owner.id)
         assert (b.available, b.held, b.used_this_period) == (0, 0, 10)
@@ -196,7 +201,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_charges_once(studio) -> None
         first = studio.start_worker(**gemini_env(standin))
         done = submit(studio, owner, character, job_request(["happy"], backend="gemini",
                                                             model="gemini-3.1-flash-image", size="1K"))
-        item = done.item_ids[0]
+        item = done.difference_ids[0]
         wait_for(lambda: standin.stats()["total"] >= 1, 30, "the first worker to call the model", studio.logs)
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
@@ -279,11 +284,11 @@ def test_an_item_that_cannot_run_is_failed_and_refunded_not_stuck(studio) -> Non
 def test_a_worker_builds_its_backends_before_taking_tasks(studio) -> None:
     """The Gemini SDK import takes seconds; a worker pays it at start, not inside the first batch's tasks."""
     with StandinServer(api_keys=["key"]) as standin:
-        configured = queue.Runtime(studio.settings.model_copy(update={"gemini_api_key": SecretStr("key"),
+        configured = Runtime(studio.settings.model_copy(update={"gemini_api_key": SecretStr("key"),
                                                                      "gemini_base_url": standin.base_url}))
         assert configured.warm() == ["offline", "gemini"]
         assert configured.backend("gemini") is configured.backend("gemini")  # built once, reused by every task
-    assert queue.Runtime(studio.settings.model_copy(update={"gemini_api_key": None})).warm() == ["offline"]
+    assert Runtime(studio.settings.model_copy(update={"gemini_api_key": None})).warm() == ["offline"]
 
 
 def test_a_worker_keeps_blas_and_opencv_to_one_thread_per_call() -> None:
@@ -291,7 +296,7 @@ def test_a_worker_keeps_blas_and_opencv_to_one_thread_per_call() -> None:
     import threadpoolctl
 
     before = cv2.getNumThreads()
-    limits = queue.one_thread_per_call()
+    limits = one_thread_per_call()
     try:
         assert cv2.getNumThreads() == 1
         assert {pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"} == {1}
@@ -305,8 +310,8 @@ def test_a_worker_without_gemini_configured_does_not_import_its_sdk(studio) -> N
     import subprocess
     import sys
 
-    code = ("import sys\nfrom lib.core import settings\nfrom lib.worker import queue\n"
-            "assert queue.Runtime(settings.get_settings()).warm() == ['offline']\n"
+    code = ("import sys\nfrom lib.core import settings\nfrom lib.generation.runtime import Runtime\n"
+            "assert Runtime(settings.get_settings()).warm() == ['offline']\n"
             "print('google.genai' in sys.modules)")
     env = {k: v for k, v in studio.env.items() if not k.startswith("GEMINI_")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,

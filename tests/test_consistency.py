@@ -76,9 +76,11 @@ def test_the_pipeline_scores_with_the_configured_threshold(monkeypatch: pytest.M
 
     case = next(c for c in build_calibration_set(n_characters=1) if c.kind == "pos_scale")
     pair = png_bytes(case.base), png_bytes(case.variant)
-    usual = postprocess.finish(*pair, face_box=case.face_box).score
+    configured = settings.get_settings().consistency_threshold
+    usual = postprocess.finish(*pair, face_box=case.face_box, threshold=configured).score
     assert usual.passed and usual.threshold == 70.0 and usual.total < 99
     monkeypatch.setenv("CONSISTENCY_THRESHOLD", f"{usual.total + 0.5:.2f}")
     settings.get_settings.cache_clear()
-    strict = postprocess.finish(*pair, face_box=case.face_box).score
+    strict = postprocess.finish(*pair, face_box=case.face_box,
+                                threshold=settings.get_settings().consistency_threshold).score
     assert strict.total == usual.total and not strict.passed

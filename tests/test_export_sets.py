@@ -11,6 +11,7 @@ from PIL import Image
 from psd_tools import PSDImage
 from streamlit.testing.v1 import AppTest
 
+from devtools.generation import generate_now
 from lib.accounts import users
 from lib.backends.offline import OfflineBackend
 from lib.catalog import characters
@@ -37,7 +38,7 @@ def generated(committed_env, engine):
                                                 source="generated", face_box=box)
     request = generation.JobRequest(expressions=[expressions.get(k) for k in ("joy", "sad", "angry")],
                                     variants=["mouth_open"], backend="offline", model="offline", image_size="1K")
-    _, items = generation.generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
+    _, items = generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                        request=request)
     return owner, other, character, items, store
 
@@ -96,8 +97,8 @@ def test_approved_images_win_and_rejected_never_ship(generated, engine, tmp_path
     happy = next(i for i in items if i.expression_key == "joy" and i.variant is None)
     sad = next(i for i in items if i.expression_key == "sad" and i.variant is None)
     with engine.begin() as conn:
-        generation.set_review(conn, actor=owner, item_id=happy.id, review="approved")
-        generation.set_review(conn, actor=owner, item_id=sad.id, review="rejected")
+        generation.set_review(conn, actor=owner, difference_id=happy.id, review="approved")
+        generation.set_review(conn, actor=owner, difference_id=sad.id, review="rejected")
         export_set = export_sets.build(conn, actor=owner, character_id=character.id)
         path = export_sets.write(conn, store, actor=owner, character_id=character.id, fmt="zip", approved_only=True)
     keys = {(i.expression_key, i.variant) for i in export_set.items}

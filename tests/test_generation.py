@@ -9,6 +9,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from devtools.gemini_standin import StandinServer
+from devtools.generation import generate_now
 from lib.accounts import users
 from lib.backends.gemini import GeminiBackend, GeminiConfig
 from lib.backends.offline import OfflineBackend
@@ -19,6 +20,7 @@ from lib.core.storage import LocalStore
 from lib.design import expressions
 from lib.design.features import Features
 from lib.generation import jobs as generation
+from lib.generation import pipeline
 from tests.conftest import PASSWORD, wipe
 
 SIZE = (192, 256)
@@ -72,7 +74,7 @@ def outside(array: np.ndarray, box) -> np.ndarray:
 def test_offline_set_for_a_rendered_character(db) -> None:
     engine, store, owner, _ = db
     character = rendered_character(engine, store, owner)
-    job_id, items = generation.generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
+    job_id, items = generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                             request=request(["neutral", "happy", "angry"], ["mouth_open", "blink"]))
     assert [(i.expression_key, i.variant) for i in items] == [
         ("neutral", None), ("neutral", "mouth_open"), ("neutral", "blink"), ("happy", None),
@@ -100,7 +102,7 @@ def test_offline_set_for_a_rendered_character(db) -> None:
 def test_uploaded_base_changes_only_inside_the_default_face_region(db) -> None:
     engine, store, owner, _ = db
     character = uploaded_character(engine, store, owner)
-    _, items = generation.generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
+    _, items = generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                        request=request(["crying"], ["blink"]))
     base = pixels(store, character.base_key)
     box = character.face_box
@@ -117,8 +119,8 @@ def test_running_an_item_twice_stores_one_result(db) -> None:
     character = rendered_character(engine, store, owner)
     with engine.begin() as conn:
         _, ids = generation.create_job(conn, actor=owner, character=character, request=request(["happy"]))
-    assert generation.run_item(engine, store, OfflineBackend(), item_id=ids[0]) == "done"
-    assert generation.run_item(engine, store, OfflineBackend(), item_id=ids[0]) == "done"
+    assert pipeline.run_difference(engine, store, OfflineBackend(), difference_id=ids[0], threshold=70.0) == "done"
+    assert pipeline.run_difference(engine, store, OfflineBackend(), difference_id=ids[0], threshold=70.0) == "done"
     stored = store.list(f"characters/{owner.id}/{character.id}/diffs/")
     assert sorted(k.rsplit("/", 1)[1] for k in stored) == [f"{ids[0]}-raw.png", f"{ids[0]}.png"]  # one result
 
@@ -129,12 +131,12 @@ def test_variants_wait_for_their_expression_and_fail_with_it(db) -> None:
     with engine.begin() as conn:
         _, (parent, child) = generation.create_job(conn, actor=owner, character=character,
                                                    request=request(["sad"], ["blink"]))
-    with pytest.raises(generation.NotReady):
-        generation.run_item(engine, store, OfflineBackend(), item_id=child)
+    with pytest.raises(pipeline.NotReady):
+        pipeline.run_difference(engine, store, OfflineBackend(), difference_id=child, threshold=70.0)
     with engine.begin() as conn:
         conn.execute(text("UPDATE differences SET status = 'failed', failure_reason = 'blocked' WHERE id = :i"),
                      {"i": parent})
-    assert generation.run_item(engine, store, OfflineBackend(), item_id=child) == "failed"
+    assert pipeline.run_difference(engine, store, OfflineBackend(), difference_id=child, threshold=70.0) == "failed"
     with engine.connect() as conn:
         reason = conn.execute(text("SELECT failure_reason FROM differences WHERE id = :i"), {"i": child}).scalar()
     assert "expression image could not be made" in reason
@@ -153,7 +155,7 @@ def test_custom_expressions_generate_with_their_borrowed_face(db) -> None:
         chosen = custom_expressions.resolve(conn, actor=owner, character_id=character.id, keys=["pout", "happy"])
         with pytest.raises(NotFound):
             custom_expressions.of_character(conn, actor=other, character_id=character.id)
-    _, items = generation.generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
+    _, items = generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                        request=generation.JobRequest(expressions=chosen, variants=[],
                                                                      backend="offline", model="offline",
                                                                      image_size="1K"))
@@ -168,20 +170,20 @@ def test_custom_expressions_generate_with_their_borrowed_face(db) -> None:
 def test_other_users_jobs_and_characters_are_not_found(db) -> None:
     engine, store, owner, other = db
     character = rendered_character(engine, store, owner)
-    job_id, _ = generation.generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
+    job_id, _ = generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                         request=request(["happy"]))
     with engine.connect() as conn:
         with pytest.raises(NotFound):
-            generation.job_items(conn, actor=other, job_id=job_id)
+            generation.job_differences(conn, actor=other, job_id=job_id)
         with pytest.raises(NotFound):
-            generation.job_items(conn, actor=owner, job_id="not-a-job")
+            generation.job_differences(conn, actor=owner, job_id="not-a-job")
         with pytest.raises(NotFound):
-            generation.character_variants(conn, actor=other, character_id=character.id)
+            generation.character_differences(conn, actor=other, character_id=character.id)
     with pytest.raises(NotFound):
-        generation.generate_now(engine, store, OfflineBackend(), actor=other, character_id=character.id,
+        generate_now(engine, store, OfflineBackend(), actor=other, character_id=character.id,
                                 request=request(["happy"]))
     with pytest.raises(InvalidInput, match="unknown variant"):
-        generation.generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
+        generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                 request=request(["happy"], ["wink"]))
 
 
@@ -201,7 +203,7 @@ def test_gemini_through_the_standin_stores_images_and_costs(db, standin) -> None
     engine, store, owner, _ = db
     character = rendered_character(engine, store, owner)
     standin.force("ok", "429", "ok", "image_safety")
-    _, items = generation.generate_now(
+    _, items = generate_now(
         engine, store, gemini(standin), actor=owner, character_id=character.id,
         request=request(["happy", "sad", "angry"], backend="gemini", model="gemini-3.1-flash-image"))
     happy, sad, angry = items
@@ -221,11 +223,13 @@ def test_an_unexpected_error_fails_the_item_and_refunds_it(db) -> None:
 
         submitted = batches.submit(conn, actor=owner, character=character, request=request(["happy"]),
                                    settings=load_settings())
-        conn.execute(text("UPDATE differences SET status = 'running' WHERE id = :i"), {"i": submitted.item_ids[0]})
+        conn.execute(text("UPDATE differences SET status = 'running' WHERE id = :i"),
+                     {"i": submitted.difference_ids[0]})
     with engine.begin() as conn:
-        generation.fail_item(conn, item_id=submitted.item_ids[0], kind="internal_error", reason="boom")
-        generation.fail_item(conn, item_id=submitted.item_ids[0], kind="internal_error", reason="again")
+        pipeline.fail_difference(conn, difference_id=submitted.difference_ids[0], kind="internal_error",
+                                 reason="boom")
+        pipeline.fail_difference(conn, difference_id=submitted.difference_ids[0], kind="internal_error", reason="again")
         row = conn.execute(text("SELECT status, failure_reason FROM differences WHERE id = :i"),
-                           {"i": submitted.item_ids[0]}).one()
+                           {"i": submitted.difference_ids[0]}).one()
         released = conn.execute(text("SELECT count(*) FROM credit_transactions WHERE kind = 'release'")).scalar()
     assert tuple(row) == ("failed", "boom") and released == 1

@@ -35,7 +35,8 @@ def test_offline_trials_score_every_template_and_expression_and_write_nothing(co
     templates = {"active": prompts.active_template(conn).body, "short": SHORT}
     chosen = [expressions.get("happy"), expressions.get("sad")]
     trials = prompt_trials.compare_templates(store, OfflineBackend(), character, templates=templates,
-                                             expressions=chosen, model="offline", image_size="1K")
+                                             expressions=chosen, model="offline", image_size="1K",
+                                             threshold=70.0)
     assert [(t.template, t.expression) for t in trials] == [
         ("active", "happy"), ("active", "sad"), ("short", "happy"), ("short", "sad")]
     assert trials[0].prompt == prompts.build_prompt(templates["active"], character_name="Momo", features=FEATURES,
@@ -63,7 +64,7 @@ def test_gemini_trial_goes_through_the_real_sdk_and_reports_its_cost(conn, store
         base = characters.load_base(store, character)
         trial = prompt_trials.run_trial(backend, character, base, label="short", body=SHORT,
                                         expression=expressions.get("angry"), model="gemini-3.1-flash-image",
-                                        image_size="1K")
+                                        image_size="1K", threshold=70.0)
     assert trial.cost_usd > 0 and trial.score.total > 0
     assert Image.open(io.BytesIO(trial.png)).size == SIZE
 

@@ -149,7 +149,7 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def _item_json(i: Any) -> dict[str, Any]:
+def _difference_json(i: Any) -> dict[str, Any]:
     return {"id": str(i.id), "expression": i.expression_key, "variant": i.variant, "status": i.status,
             "reason": i.failure_reason, "kind": i.failure_kind, "image_key": i.image_key,
             "cost_usd": i.cost_usd, "credits": i.cost_credits, "attempts": len(i.attempts),
@@ -184,9 +184,9 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
     if args.wait:
         batches.wait(engine, actor=actor, job_id=submitted.job_id, settings=settings)
     with engine.begin() as conn:
-        items = generation.job_items(conn, actor=actor, job_id=submitted.job_id)
+        items = generation.job_differences(conn, actor=actor, job_id=submitted.job_id)
         status = batches.progress(conn, actor=actor, job_id=submitted.job_id).status
-    rows = [_item_json(i) for i in items]
+    rows = [_difference_json(i) for i in items]
     human = "\n".join(f"{r['expression']}{'/' + r['variant'] if r['variant'] else ''}\t{r['status']}\t"
                       f"{r['image_key'] or r['reason'] or ''}\t{r['credits']} credits\t"
                       f"score {r['score'] if r['score'] is not None else '-'}" for r in rows)
@@ -237,11 +237,11 @@ def cmd_jobs_cancel(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
-    from lib.worker import queue
+    from lib.worker import process
 
     bootstrap.prepare_database(settings)
     logging.getLogger().setLevel(logging.INFO)
-    queue.run_worker(settings, concurrency=args.concurrency)
+    process.run_worker(settings, concurrency=args.concurrency)
 
 
 def _face_box(text: str) -> tuple[int, int, int, int]:

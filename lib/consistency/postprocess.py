@@ -17,7 +17,6 @@ from lib.consistency.align import align_to_base, estimate_transform
 from lib.consistency.composite import paste_back
 from lib.consistency.score import Score, prepare, score
 from lib.core.images import png_bytes
-from lib.core.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -37,10 +36,11 @@ def decoded_base(base_png: bytes) -> Image.Image:
 
 def finish(
     base_png: bytes, raw_png: bytes, *, face_box: tuple[int, int, int, int], paste: bool = True, align: bool = True,
-    expect_change: bool = True,
+    expect_change: bool = True, threshold: float,
 ) -> Finished:
     """Score the raw result and, with `paste`, composite its aligned face into the base.
 
+    `threshold` is the consistency total a result needs to pass review (it decides the score's verdict).
     `align=False` is for results drawn in register with the base (the offline renderer). Raises
     lib.consistency.align.AlignmentFailed when a result cannot be placed on the base.
     """
@@ -49,7 +49,7 @@ def finish(
     raw.load()
     prepared = prepare(base, raw, face_box=face_box)  # one placement estimate for the score and the paste
     drift = score(base, raw, face_box=face_box, expect_change=expect_change, prepared=prepared,
-                  threshold=get_settings().consistency_threshold)
+                  threshold=threshold)
     if not paste:
         return Finished(png=raw_png, score=drift)
     if align:

@@ -35,7 +35,7 @@ def build(conn: Connection, *, actor: User, character_id: str | UUID) -> ExportS
     character = get_character(conn, actor=actor, character_id=character_id)
     labels = _labels(conn, actor=actor, character_id=character.id)
     order = {key: i for i, key in enumerate(labels)}
-    rows = sorted(conn.execute(q("export_items"), {"character_id": str(character.id)}),
+    rows = sorted(conn.execute(q("export_differences"), {"character_id": str(character.id)}),
                   key=lambda r: (order.get(r.expression_key, len(order)), r.variant or ""))
     items = [ExportItem(expression_key=r.expression_key, label_en=labels.get(r.expression_key, (r.expression_key,))[0],
                         label_ja=labels.get(r.expression_key, ("", r.expression_key))[1], variant=r.variant,

@@ -21,7 +21,7 @@ from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.credits import ledger as credits
 from lib.generation import jobs as generation
-from lib.worker import queue
+from lib.generation.enqueue import enqueue_differences
 
 
 class NoWorker(StudioError):
@@ -31,7 +31,7 @@ class NoWorker(StudioError):
 @dataclass(frozen=True)
 class Submitted:
     job_id: UUID
-    item_ids: list[UUID]
+    difference_ids: list[UUID]
     credits_held: int
     credits_per_image: int
 
@@ -45,18 +45,18 @@ class Progress:
     status: str
 
 
-def retry_if_below_threshold(conn: Connection, *, item_id: UUID, threshold: float) -> UUID | None:
+def retry_if_below_threshold(conn: Connection, *, difference_id: UUID, threshold: float) -> UUID | None:
     """Best-of-n: queue another attempt of a finished item that scored below the threshold.
 
     The attempt is charged like the first (a new hold; nothing is queued when the balance cannot cover
     it) and shown next to it. Returns the new item's id, or None.
     """
-    row = conn.execute(q("retry_candidate"), {"item_id": str(item_id)}).one_or_none()
+    row = conn.execute(q("retry_candidate"), {"difference_id": str(difference_id)}).one_or_none()
     if row is None or row.score is None or row.score >= threshold:
         return None
     if row.attempts_made >= int(row.settings.get("best_of", 1)):
         return None
-    new_id = conn.execute(q("insert_retry_item"), {
+    new_id = conn.execute(q("insert_retry_difference"), {
         "job_id": str(row.job_id), "character_id": str(row.character_id), "expression_key": row.expression_key,
         "variant": row.variant, "parent_id": str(row.parent_id) if row.parent_id else None, "prompt": row.prompt,
         "position": row.position, "attempt": row.attempts_made + 1,
@@ -67,10 +67,10 @@ def retry_if_below_threshold(conn: Connection, *, item_id: UUID, threshold: floa
         with conn.begin_nested():
             credits.hold_items(conn, user_id=row.user_id, job_id=row.job_id, items=[(new_id, row.credits or 0)])
     except credits.InsufficientCredits:
-        conn.execute(q("delete_item"), {"item_id": str(new_id)})
+        conn.execute(q("delete_difference"), {"difference_id": str(new_id)})
         return None
     conn.execute(q("reopen_job"), {"job_id": str(row.job_id)})
-    queue.enqueue_items(conn, job_id=row.job_id, item_ids=[new_id], parents={new_id: row.parent_id})
+    enqueue_differences(conn, job_id=row.job_id, difference_ids=[new_id], parents={new_id: row.parent_id})
     return new_id
 
 
@@ -104,19 +104,20 @@ def submit(
         raise InvalidInput("choose at least one expression")
     check_plan(credits.balance(conn, user_id=actor.id), request=request, images=images)
     _, total = estimate(conn, actor=actor, request=request, settings=settings)
-    job_id, item_ids = generation.create_job(conn, actor=actor, character=character, request=request)
+    job_id, difference_ids = generation.create_job(conn, actor=actor, character=character, request=request)
     per_image = total // images
-    credits.hold_items(conn, user_id=actor.id, job_id=job_id, items=[(i, per_image) for i in item_ids])
-    queue.enqueue_items(conn, job_id=job_id, item_ids=item_ids, parents=generation.parents_of(conn, job_id=job_id))
-    return Submitted(job_id=job_id, item_ids=item_ids, credits_held=total, credits_per_image=per_image)
+    credits.hold_items(conn, user_id=actor.id, job_id=job_id, items=[(i, per_image) for i in difference_ids])
+    enqueue_differences(conn, job_id=job_id, difference_ids=difference_ids,
+                        parents=generation.parents_of(conn, job_id=job_id))
+    return Submitted(job_id=job_id, difference_ids=difference_ids, credits_held=total, credits_per_image=per_image)
 
 
 def cancel(conn: Connection, *, actor: User, job_id: str | UUID) -> int:
     """Cancel the items that have not started and release their holds; returns how many."""
     job = _job(conn, actor=actor, job_id=job_id)
-    cancelled = list(conn.execute(q("cancel_queued_items"), {"job_id": str(job.id)}).scalars())
-    for item_id in cancelled:
-        credits.release(conn, difference_id=item_id)
+    cancelled = list(conn.execute(q("cancel_queued_differences"), {"job_id": str(job.id)}).scalars())
+    for difference_id in cancelled:
+        credits.release(conn, difference_id=difference_id)
     if conn.execute(q("mark_job_cancelled"), {"job_id": str(job.id)}).first() is None and not cancelled:
         raise InvalidInput(f"job {job.id} has already ended ({job.status})")
     return len(cancelled)

@@ -62,14 +62,15 @@ def trial_request(
 
 def run_trial(
     backend: ImageBackend, character: Character, base_png: bytes, *, label: str, body: str,
-    expression: Expression, model: str, image_size: str,
+    expression: Expression, model: str, image_size: str, threshold: float,
 ) -> Trial:
     """Generate and finish one image; GenerationFailed and AlignmentFailed propagate."""
     request = trial_request(character, base_png, body=body, expression=expression, model=model,
                             image_size=image_size)
     result = backend.generate(request)
     finished = postprocess.finish(base_png, result.png, face_box=face_box_of(character),
-                                  align=backend.name != "offline", expect_change=expression.face != "neutral")
+                                  align=backend.name != "offline", expect_change=expression.face != "neutral",
+                                  threshold=threshold)
     log.info("trial %s/%s: score %.1f, $%.3f", label, expression.key, finished.score.total, result.cost_usd)
     return Trial(template=label, expression=expression.key, prompt=request.prompt, png=finished.png,
                  score=finished.score, cost_usd=result.cost_usd)
@@ -77,12 +78,13 @@ def run_trial(
 
 def compare_templates(
     store: ObjectStore, backend: ImageBackend, character: Character, *, templates: Mapping[str, str],
-    expressions: Sequence[Expression], model: str, image_size: str,
+    expressions: Sequence[Expression], model: str, image_size: str, threshold: float,
 ) -> list[Trial]:
-    """Every template on every expression, template by template."""
+    """Every template on every expression, template by template, scored against `threshold`."""
     base_png = load_base(store, character)
     return [run_trial(backend, character, base_png, label=label, body=body, expression=e, model=model,
-                      image_size=image_size) for label, body in templates.items() for e in expressions]
+                      image_size=image_size, threshold=threshold)
+            for label, body in templates.items() for e in expressions]
 
 
 def restated(prompt: str, character: Character) -> list[str]:

@@ -32,7 +32,7 @@ from lib.core.errors import StudioError
 from lib.core.settings import Settings, get_settings
 from lib.core.storage import ObjectStore, make_store
 from lib.design import expressions
-from lib.generation.jobs import Item
+from lib.generation.jobs import Difference
 
 log = logging.getLogger(__name__)
 _AUTH_AT = "studio_authenticated_at"
@@ -283,7 +283,7 @@ def backend(name: str) -> ImageBackend:
     return make_backend(settings(), name)
 
 
-def _item_caption(item: Item, *, preview: bool) -> str:
+def _difference_caption(item: Difference, *, preview: bool) -> str:
     label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
     note = "offline preview" if preview and item.backend == "offline" else item.model
     cost = f" · {item.cost_credits} cr" if item.cost_credits else ""
@@ -292,14 +292,14 @@ def _item_caption(item: Item, *, preview: bool) -> str:
     return f"**{label}** · {note}{cost}{review}"
 
 
-def variant_grid(items: list[Item], *, character: Character, columns: int = 5) -> None:
+def difference_grid(items: list[Difference], *, character: Character, columns: int = 5) -> None:
     """Generated variants as a grid: image (or failure reason), label, status and cost."""
     cells = st.columns(columns)
     for index, item in enumerate(items):
-        _item_cell(cells[index % columns].container(border=True), item, character=character)
+        _difference_cell(cells[index % columns].container(border=True), item, character=character)
 
 
-def _score_badge(cell: DeltaGenerator, item: Item) -> None:
+def _score_badge(cell: DeltaGenerator, item: Difference) -> None:
     if item.score is None:
         return
     info = item.score_parts or {}
@@ -312,11 +312,11 @@ def _score_badge(cell: DeltaGenerator, item: Item) -> None:
             st.warning("Flags: " + ", ".join(f.replace("_", " ") for f in info["flags"]))
 
 
-def _item_cell(cell: DeltaGenerator, item: Item, *, character: Character) -> None:
+def _difference_cell(cell: DeltaGenerator, item: Difference, *, character: Character) -> None:
     label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
     if item.status == "done" and item.image_key:
         cell.image(object_image(item.image_key), width="stretch")
-        cell.caption(_item_caption(item, preview=character.base_source == "upload"))
+        cell.caption(_difference_caption(item, preview=character.base_source == "upload"))
         _score_badge(cell, item)
     elif item.status == "failed":
         cell.error(f"**{label}**: {item.failure_reason}", icon=":material/block:")
@@ -325,7 +325,7 @@ def _item_cell(cell: DeltaGenerator, item: Item, *, character: Character) -> Non
 
 
 def review_grid(
-    items: list[Item], *, character: Character, user: User, settings: Settings, columns: int = 5
+    items: list[Difference], *, character: Character, user: User, settings: Settings, columns: int = 5
 ) -> None:
     """The variant grid with approve, reject and regenerate on each item."""
     from lib.catalog import custom_expressions
@@ -335,7 +335,7 @@ def review_grid(
     cells = st.columns(columns)
     for index, item in enumerate(items):
         cell = cells[index % columns].container(border=True)
-        _item_cell(cell, item, character=character)
+        _difference_cell(cell, item, character=character)
         if item.status not in ("done", "failed"):
             continue
         approve, reject, again = cell.columns(3)
@@ -348,7 +348,7 @@ def review_grid(
             review = "rejected"
         if review:
             with transaction() as conn:
-                generation.set_review(conn, actor=user, item_id=item.id, review=review)
+                generation.set_review(conn, actor=user, difference_id=item.id, review=review)
             st.rerun()
         if again.button("↻", key=f"again-{item.id}", help="Regenerate (a new batch; a variant brings its expression)"):
             try:

@@ -5,42 +5,42 @@ VALUES (CAST(:user_id AS uuid), CAST(:character_id AS uuid), :backend, :model, :
         CAST(:settings AS jsonb), :template_version)
 RETURNING id, status, created_at;
 
--- name: insert_item
+-- name: insert_difference
 -- One expression or variant of a job, queued.
 INSERT INTO differences (job_id, character_id, expression_key, variant, parent_id, prompt, position)
 VALUES (CAST(:job_id AS uuid), CAST(:character_id AS uuid), :expression_key, :variant,
         CAST(:parent_id AS uuid), :prompt, :position)
 RETURNING id;
 
--- name: claim_item
+-- name: claim_difference
 -- Mark an item running (again, if a worker died mid-way); nothing when it already ended.
 UPDATE differences d SET status = 'running', started_at = now()
 FROM generation_jobs j, characters c
-WHERE d.id = CAST(:item_id AS uuid) AND j.id = d.job_id AND c.id = d.character_id
+WHERE d.id = CAST(:difference_id AS uuid) AND j.id = d.job_id AND c.id = d.character_id
   AND d.status IN ('queued', 'running')
 RETURNING d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt,
           j.user_id, j.backend, j.model, j.image_size, j.settings,
           c.name AS character_name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box;
 
--- name: item_state
+-- name: difference_state
 -- The status of one item and of its parent (for variants).
 SELECT d.id, d.status, d.image_key, d.failure_reason, p.status AS parent_status, p.image_key AS parent_image_key
 FROM differences d LEFT JOIN differences p ON p.id = d.parent_id
-WHERE d.id = CAST(:item_id AS uuid);
+WHERE d.id = CAST(:difference_id AS uuid);
 
--- name: finish_item_done
+-- name: finish_difference_done
 -- Record a generated image; only a running item can finish.
 UPDATE differences SET status = 'done', image_key = :image_key, raw_key = :raw_key, cost_usd = :cost_usd,
        attempts = CAST(:attempts AS jsonb), score = :score, score_parts = CAST(:score_parts AS jsonb),
        finished_at = now()
-WHERE id = CAST(:item_id AS uuid) AND status = 'running'
+WHERE id = CAST(:difference_id AS uuid) AND status = 'running'
 RETURNING id, job_id;
 
--- name: finish_item_failed
+-- name: finish_difference_failed
 -- Record why an item failed; only a queued or running item can fail.
 UPDATE differences SET status = 'failed', failure_reason = :reason, failure_kind = :kind,
        attempts = CAST(:attempts AS jsonb), finished_at = now()
-WHERE id = CAST(:item_id AS uuid) AND status IN ('queued', 'running')
+WHERE id = CAST(:difference_id AS uuid) AND status IN ('queued', 'running')
 RETURNING id, job_id;
 
 -- name: refresh_job_status
@@ -62,7 +62,7 @@ FROM (SELECT count(*) AS total,
 WHERE j.id = CAST(:job_id AS uuid) AND j.status <> 'cancelled'
 RETURNING j.status;
 
--- name: job_items
+-- name: job_differences
 -- The items of a job the user owns (or :any_owner), expressions before their variants.
 SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
        d.cost_usd, d.cost_credits, d.attempts, d.score, d.score_parts, d.created_at, d.finished_at,
@@ -71,7 +71,7 @@ FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.job_id = CAST(:job_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner)
 ORDER BY d.position;
 
--- name: character_variants
+-- name: character_differences
 -- The latest finished variants of a character, newest first.
 SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
        d.cost_usd, d.cost_credits, d.score, d.score_parts, d.finished_at, j.backend, j.model, j.image_size
@@ -98,16 +98,16 @@ DELETE FROM custom_expressions WHERE character_id = CAST(:character_id AS uuid) 
 -- The built-in face a custom expression of a character borrows.
 SELECT face FROM custom_expressions WHERE character_id = CAST(:character_id AS uuid) AND key = :key;
 
--- name: item_backend
+-- name: difference_backend
 -- The backend of an item's job.
-SELECT j.backend FROM differences d JOIN generation_jobs j ON j.id = d.job_id WHERE d.id = CAST(:item_id AS uuid);
+SELECT j.backend FROM differences d JOIN generation_jobs j ON j.id = d.job_id WHERE d.id = CAST(:difference_id AS uuid);
 
 -- name: job_of_user
 -- One job if the user owns it.
 SELECT id, status, backend, model, image_size, character_id, created_at, finished_at
 FROM generation_jobs WHERE id = CAST(:job_id AS uuid) AND (user_id = CAST(:user_id AS uuid) OR :any_owner);
 
--- name: cancel_queued_items
+-- name: cancel_queued_differences
 -- Cancel the items of a job that have not started; returns them so their holds can be released.
 UPDATE differences SET status = 'cancelled', finished_at = now()
 WHERE job_id = CAST(:job_id AS uuid) AND status = 'queued'
@@ -131,7 +131,7 @@ SELECT count(*) AS total,
        count(*) FILTER (WHERE status = 'failed') AS failed
 FROM differences WHERE job_id = CAST(:job_id AS uuid);
 
--- name: job_item_parents
+-- name: job_difference_parents
 -- Each item of a job with its parent (variants) in creation order.
 SELECT id, parent_id FROM differences WHERE job_id = CAST(:job_id AS uuid) ORDER BY position;
 
@@ -139,7 +139,7 @@ SELECT id, parent_id FROM differences WHERE job_id = CAST(:job_id AS uuid) ORDER
 -- Approve or reject a finished item of the user's own job.
 UPDATE differences d SET review = :review
 FROM generation_jobs j
-WHERE d.id = CAST(:item_id AS uuid) AND j.id = d.job_id AND j.user_id = CAST(:user_id AS uuid) AND d.status = 'done'
+WHERE d.id = CAST(:difference_id AS uuid) AND j.id = d.job_id AND j.user_id = CAST(:user_id AS uuid) AND d.status = 'done'
 RETURNING d.id;
 
 -- name: recent_jobs
@@ -148,7 +148,7 @@ SELECT id, status, backend, model, image_size, created_at, finished_at
 FROM generation_jobs WHERE user_id = CAST(:user_id AS uuid) AND character_id = CAST(:character_id AS uuid)
 ORDER BY created_at DESC LIMIT :limit;
 
--- name: export_items
+-- name: export_differences
 -- One finished image per expression and variant of a character: approved ones first, then the newest batch,
 -- then (for best-of-n attempts inside a batch) the highest score; rejected images never.
 SELECT DISTINCT ON (d.expression_key, d.variant)
@@ -168,9 +168,9 @@ SELECT d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id,
           AND o.variant IS NOT DISTINCT FROM d.variant) AS attempts_made,
        (SELECT t.amount FROM credit_transactions t WHERE t.difference_id = d.id AND t.kind = 'hold') AS credits
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
-WHERE d.id = CAST(:item_id AS uuid) AND d.status = 'done' AND j.status <> 'cancelled';
+WHERE d.id = CAST(:difference_id AS uuid) AND d.status = 'done' AND j.status <> 'cancelled';
 
--- name: insert_retry_item
+-- name: insert_retry_difference
 -- The next attempt of an expression/variant whose image scored below the threshold.
 INSERT INTO differences (job_id, character_id, expression_key, variant, parent_id, prompt, position, attempt)
 VALUES (CAST(:job_id AS uuid), CAST(:character_id AS uuid), :expression_key, :variant, CAST(:parent_id AS uuid),
@@ -182,10 +182,10 @@ RETURNING id;
 -- A job that gets another attempt is running again.
 UPDATE generation_jobs SET status = 'running', finished_at = NULL WHERE id = CAST(:job_id AS uuid);
 
--- name: delete_item
+-- name: delete_difference
 -- Drop an attempt that could not be paid for (it never ran).
-DELETE FROM differences WHERE id = CAST(:item_id AS uuid) AND status = 'queued';
+DELETE FROM differences WHERE id = CAST(:difference_id AS uuid) AND status = 'queued';
 
--- name: item_job
+-- name: difference_job
 -- The job an item belongs to.
-SELECT job_id FROM differences WHERE id = CAST(:item_id AS uuid);
+SELECT job_id FROM differences WHERE id = CAST(:difference_id AS uuid);

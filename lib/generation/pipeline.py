@@ -1,0 +1,147 @@
+"""One difference, end to end: build its request, call the backend, post-process, store, capture or refund.
+
+`run_difference` is idempotent: it claims a queued or running difference, stores the image under a key
+derived from its id, and only a running difference can finish, so running it twice never stores two
+results or charges twice. A variant (mouth_open, blink) edits its expression's finished image, so it
+waits for that parent (`NotReady`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine
+
+from lib.backends.base import GenerationFailed, ImageBackend, ImageRequest
+from lib.backends.offline import default_face_box
+from lib.catalog import custom_expressions
+from lib.consistency import postprocess
+from lib.consistency.align import AlignmentFailed
+from lib.core import storage
+from lib.core.errors import NotFound, StudioError
+from lib.core.queries import q
+from lib.core.storage import ObjectStore
+from lib.credits import ledger as credits
+from lib.design import expressions
+
+
+class NotReady(StudioError):
+    """A variant's expression image is not finished yet; run the item again later."""
+
+
+def _face_of(conn: Connection, row: Any) -> str:
+    """The built-in face the offline renderer draws for this item's expression."""
+    if row.expression_key in expressions.LIBRARY:
+        return row.expression_key
+    face = custom_expressions.face_of(conn, character_id=row.character_id, key=row.expression_key)
+    if face is None:
+        raise NotFound(f"expression {row.expression_key!r} no longer exists")
+    return face
+
+
+def _request_for(conn: Connection, store: ObjectStore, backend: ImageBackend, row: Any) -> ImageRequest:
+    source_key = row.base_key
+    if row.variant and backend.name != "offline":
+        # Gemini edits the finished expression image; the offline renderer redraws from the base.
+        state = conn.execute(q("difference_state"), {"difference_id": str(row.id)}).one()
+        source_key = state.parent_image_key
+    return ImageRequest(
+        base_png=store.get(source_key), prompt=row.prompt, width=row.base_width, height=row.base_height,
+        model=row.model, image_size=row.image_size, expression_key=row.expression_key, variant=row.variant,
+        features=row.features, face=_face_of(conn, row), face_box=tuple(row.face_box) if row.face_box else None,
+        base_generated=row.base_source == "generated",
+    )
+
+
+def _check_parent(conn: Connection, difference_id: UUID) -> str | None:
+    """None when the item may run; a failure reason when its parent failed; NotReady while it runs."""
+    state = conn.execute(q("difference_state"), {"difference_id": str(difference_id)}).one()
+    if state.parent_status in (None, "done"):
+        return None
+    if state.parent_status in ("failed", "cancelled"):
+        return "Its expression image could not be made, so this variant was not generated."
+    raise NotReady("the expression image for this variant is not finished yet")
+
+
+def backend_of(conn: Connection, *, difference_id: UUID) -> str:
+    """The backend name an item's job asked for."""
+    row = conn.execute(q("difference_backend"), {"difference_id": str(difference_id)}).one_or_none()
+    if row is None:
+        raise NotFound(f"item {difference_id} not found")
+    return row.backend
+
+
+def run_difference(
+    engine: Engine, store: ObjectStore, backend: ImageBackend, *, difference_id: UUID, threshold: float
+) -> str:
+    """Generate one item end to end; returns its final status (already-ended items are left alone)."""
+    with engine.begin() as conn:
+        parent_problem = _check_parent(conn, difference_id)
+        row = conn.execute(q("claim_difference"), {"difference_id": str(difference_id)}).one_or_none()
+        if row is None:
+            return conn.execute(q("difference_state"), {"difference_id": str(difference_id)}).one().status
+        if parent_problem:
+            _fail(conn, row.id, row.job_id, reason=parent_problem, kind="parent_failed", attempts=[])
+            return "failed"
+        request = _request_for(conn, store, backend, row)
+    try:
+        result = backend.generate(request)
+    except GenerationFailed as exc:
+        with engine.begin() as conn:
+            _fail(conn, row.id, row.job_id, reason=exc.reason, kind=exc.kind, attempts=_attempts(exc.attempts))
+        return "failed"
+    box = tuple(row.face_box) if row.face_box else default_face_box(row.base_width, row.base_height)
+    try:
+        finished = postprocess.finish(
+            store.get(row.base_key), result.png, face_box=box, paste=row.settings.get("paste_back", True),
+            align=backend.name != "offline", expect_change=row.variant is None and request.face != "neutral",
+            threshold=threshold)
+    except AlignmentFailed as exc:
+        with engine.begin() as conn:
+            _fail(conn, row.id, row.job_id, reason=f"The result could not be placed on the base: {exc}",
+                  kind="misaligned", attempts=_attempts(result.attempts))
+        return "failed"
+    raw_key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}-raw.png")
+    key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}.png")
+    store.put(raw_key, result.png)
+    store.put(key, finished.png)
+    with engine.begin() as conn:
+        done = conn.execute(q("finish_difference_done"), {
+            "difference_id": str(row.id), "image_key": key, "raw_key": raw_key,
+            "cost_usd": Decimal(str(result.cost_usd)),
+            "attempts": json.dumps(_attempts(result.attempts)), "score": finished.score.total,
+            "score_parts": json.dumps(finished.score.to_json()),
+        }).one_or_none()
+        if done is not None:
+            credits.capture(conn, difference_id=row.id)  # same transaction: an image is charged exactly once
+            conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
+        if done is not None:
+            return "done"
+        return conn.execute(q("difference_state"), {"difference_id": str(row.id)}).one().status
+
+
+def fail_difference(conn: Connection, *, difference_id: UUID, kind: str, reason: str) -> None:
+    """Mark a queued or running item failed and release its hold (no-op when it already ended)."""
+    row = conn.execute(q("difference_job"), {"difference_id": str(difference_id)}).one_or_none()
+    if row is not None:
+        _fail(conn, difference_id, row.job_id, reason=reason, kind=kind, attempts=[])
+
+
+def _attempts(attempts: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(a) for a in attempts]
+
+
+def _fail(
+    conn: Connection, difference_id: UUID, job_id: UUID, *, reason: str, kind: str, attempts: list[dict]
+) -> None:
+    failed = conn.execute(q("finish_difference_failed"), {
+        "difference_id": str(difference_id), "reason": reason, "kind": kind, "attempts": json.dumps(attempts)}).first()
+    if failed is not None:
+        credits.release(conn, difference_id=difference_id)  # a failed image costs nothing
+    conn.execute(q("refresh_job_status"), {"job_id": str(job_id)})
+
+

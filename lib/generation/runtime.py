@@ -1,0 +1,56 @@
+"""What a worker process needs to generate images, built once: engine, store, rate-limited backends."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from sqlalchemy import Engine
+
+from lib.backends.base import ImageBackend
+from lib.backends.factory import BACKENDS, make_backend
+from lib.backends.limiter import LimitedBackend, ModelLimiter
+from lib.core import db
+from lib.core.errors import ConfigError
+from lib.core.settings import Settings, get_settings
+from lib.core.storage import ObjectStore, make_store
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Engine, store and backends of one worker process; every Gemini backend shares one limiter."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = db.get_engine(settings)
+        self.store: ObjectStore = make_store(settings)
+        self.limiter = ModelLimiter(images_per_minute=settings.gemini_images_per_minute,
+                                    max_in_flight=settings.gemini_max_in_flight, redis_url=settings.redis_url)
+        self._backends: dict[str, ImageBackend] = {}
+
+    def warm(self) -> list[str]:
+        """Build every backend jobs can ask for now (the Gemini SDK import takes seconds), so the first
+        tasks of a batch do not queue behind it; returns their names. Gemini without an API key is left
+        out: jobs that ask for it fail with that reason."""
+        ready = []
+        for name in BACKENDS:
+            try:
+                self.backend(name)
+            except ConfigError as exc:
+                log.info("backend %s not available: %s", name, exc)
+                continue
+            ready.append(name)
+        return ready
+
+    def backend(self, name: str) -> ImageBackend:
+        if name not in self._backends:
+            inner = make_backend(self.settings, name)
+            self._backends[name] = inner if name == "offline" else LimitedBackend(inner, self.limiter)
+        return self._backends[name]
+
+
+@cache
+def runtime() -> Runtime:
+    """This process's runtime, from the global settings."""
+    return Runtime(get_settings())

@@ -1,0 +1,55 @@
+"""The generation task: one procrastinate task per difference, declared on a Blueprint.
+
+The worker's app (`lib.worker.app`) adds this blueprint under the `generation` namespace, which makes
+the task's full name `lib.generation.enqueue.GENERATE_TASK`. Delivery is at least once: the handler is
+idempotent (`lib.generation.pipeline.run_difference`).
+"""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+import procrastinate
+
+from lib.generation import batches, pipeline
+from lib.generation.enqueue import GENERATE_TASK
+from lib.generation.runtime import runtime
+
+log = logging.getLogger(__name__)
+blueprint = procrastinate.Blueprint()
+NAMESPACE, _, _NAME = GENERATE_TASK.partition(":")
+
+
+@blueprint.task(name=_NAME, retry=procrastinate.RetryStrategy(
+    max_attempts=60, wait=2, retry_exceptions={pipeline.NotReady}))
+def generate_difference(job_id: str, difference_id: str = "", item_id: str = "") -> str:
+    """Generate one difference (safe to run again: an ended one is left alone, a running one is redone).
+
+    `item_id` is how jobs queued before the rename name the difference.
+    """
+    rt = runtime()
+    uid = UUID(difference_id or item_id)
+    with rt.engine.begin() as conn:
+        name = pipeline.backend_of(conn, difference_id=uid)
+    try:
+        status = pipeline.run_difference(rt.engine, rt.store, rt.backend(name), difference_id=uid,
+                                         threshold=rt.settings.consistency_threshold)
+    except pipeline.NotReady:
+        raise  # retried by the task's strategy
+    except Exception as exc:
+        # Anything unexpected must not leave the difference running with its credits held forever.
+        log.exception("difference %s of job %s failed unexpectedly", uid, job_id)
+        with rt.engine.begin() as conn:
+            pipeline.fail_difference(conn, difference_id=uid, kind="internal_error",
+                                     reason=f"The studio could not finish this image ({type(exc).__name__}); "
+                                            "its credits were refunded. Try regenerating it.")
+        raise
+    log.info("difference %s of job %s: %s", uid, job_id, status)
+    if status == "done":
+        with rt.engine.begin() as conn:
+            again = batches.retry_if_below_threshold(conn, difference_id=uid,
+                                                     threshold=rt.settings.consistency_threshold)
+        if again:
+            log.info("difference %s scored below the threshold; attempt queued as %s", uid, again)
+    return status

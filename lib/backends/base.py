@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args
 
 from lib.core.errors import InvalidInput, StudioError
+from lib.design.face_box import FaceBox
 
 ImageSize = Literal["512", "1K", "2K", "4K"]
 IMAGE_SIZES: tuple[str, ...] = get_args(ImageSize)
@@ -56,7 +57,7 @@ class ImageRequest:
     # What the offline renderer draws from (model backends ignore these; the prompt carries them).
     features: dict[str, Any] | None = None
     face: str | None = None
-    face_box: tuple[int, int, int, int] | None = None
+    face_box: FaceBox | None = None
     base_generated: bool = False
 
     def __post_init__(self) -> None:

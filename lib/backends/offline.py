@@ -15,11 +15,12 @@ from PIL import Image
 from lib.backends.base import Attempt, ImageRequest, ImageResult
 from lib.core.images import png_bytes
 from lib.design import expressions
+from lib.design.face_box import FaceBox
 from lib.design.features import Features
 from lib.render import portrait as offline_renderer
 
 
-def default_face_box(width: int, height: int) -> tuple[int, int, int, int]:
+def default_face_box(width: int, height: int) -> FaceBox:
     """Where a bust-up portrait's face usually is (the renderer's own framing), until one is measured."""
     return offline_renderer.face_box((width, height))
 

@@ -22,6 +22,7 @@ from lib.core.errors import InvalidInput, NotFound, PermissionDenied
 from lib.core.images import CleanImage
 from lib.core.queries import q
 from lib.core.storage import ObjectStore
+from lib.design.face_box import FaceBox
 from lib.design.features import Features
 
 BaseSource = Literal["upload", "generated"]
@@ -38,7 +39,7 @@ class Character:
     base_width: int
     base_height: int
     base_source: str
-    face_box: tuple[int, int, int, int] | None
+    face_box: FaceBox | None
     created_at: datetime
     updated_at: datetime
 
@@ -48,7 +49,7 @@ def _character(row: Any, owner_email: str | None = None) -> Character:
         id=row.id, user_id=row.user_id, owner_email=owner_email or row.owner_email, name=row.name,
         features=Features.model_validate(row.features), base_key=row.base_key, base_width=row.base_width,
         base_height=row.base_height, base_source=row.base_source,
-        face_box=tuple(row.face_box) if row.face_box else None, created_at=row.created_at,
+        face_box=FaceBox(*row.face_box) if row.face_box else None, created_at=row.created_at,
         updated_at=row.updated_at,
     )
 
@@ -82,7 +83,7 @@ def parse_features(data: dict[str, Any] | Features | None) -> Features:
 def create_character(
     conn: Connection, store: ObjectStore, *, actor: User, name: str, image: CleanImage,
     features: Features | dict[str, Any] | None = None, source: BaseSource = "upload",
-    face_box: tuple[int, int, int, int] | None = None,
+    face_box: FaceBox | None = None,
 ) -> Character:
     """Store the (already cleaned) base image and create the character row."""
     if face_box is None and source == "upload":
@@ -93,14 +94,14 @@ def create_character(
         "id": str(character_id), "user_id": str(actor.id), "name": clean_name(name),
         "features": parse_features(features).model_dump_json(), "base_key": key,
         "base_width": image.width, "base_height": image.height, "base_source": source,
-        "face_box": list(check_face_box(face_box, image.width, image.height)) if face_box else None,
+        "face_box": list(FaceBox.checked(face_box, (image.width, image.height))) if face_box else None,
     }
     row = conn.execute(q("insert_character"), params).one()
     store.put(key, image.png)
     return _character(row, owner_email=actor.email)
 
 
-def estimate_upload_face_box(image: CleanImage) -> tuple[int, int, int, int]:
+def estimate_upload_face_box(image: CleanImage) -> FaceBox:
     """Where the face of an uploaded base probably is (users can correct it on the Characters page)."""
     import io
 
@@ -112,25 +113,17 @@ def estimate_upload_face_box(image: CleanImage) -> tuple[int, int, int, int]:
         return estimate_face_box(picture.convert("RGBA"))
 
 
-def check_face_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
-    """A face region (x, y, w, h) that lies inside a width x height image."""
-    x, y, w, h = (int(v) for v in box)
-    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
-        raise InvalidInput(f"face region {x},{y},{w},{h} does not fit inside the {width}×{height} base")
-    return x, y, w, h
-
-
 def set_face_box(
-    conn: Connection, *, actor: User, character_id: str | UUID, face_box: tuple[int, int, int, int]
+    conn: Connection, *, actor: User, character_id: str | UUID, face_box: FaceBox
 ) -> None:
     """Set or correct the region that may change between expressions."""
     character = get_character(conn, actor=actor, character_id=character_id)
-    box = check_face_box(face_box, character.base_width, character.base_height)
+    box = FaceBox.checked(face_box, (character.base_width, character.base_height))
     params = {"character_id": str(character.id), "user_id": str(actor.id), "face_box": list(box)}
     conn.execute(q("set_face_box"), params)
 
 
-def generate_base(features: Features, *, size: tuple[int, int]) -> tuple[CleanImage, tuple[int, int, int, int]]:
+def generate_base(features: Features, *, size: tuple[int, int]) -> tuple[CleanImage, FaceBox]:
     """An offline-rendered base portrait from features alone, and its exact face region."""
     from lib.core.images import png_bytes
     from lib.render import portrait as offline_renderer

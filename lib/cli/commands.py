@@ -21,6 +21,7 @@ from lib.core import db, images, migrations
 from lib.core.errors import InvalidInput, StudioError
 from lib.core.settings import Settings, get_settings
 from lib.core.storage import make_store
+from lib.design.face_box import FaceBox
 
 Handler = Callable[[argparse.Namespace, Settings], Any]
 Leaf = Callable[[Any, str, Handler, str], argparse.ArgumentParser]
@@ -244,12 +245,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     process.run_worker(settings, concurrency=args.concurrency)
 
 
-def _face_box(text: str) -> tuple[int, int, int, int]:
+def _face_box(text: str) -> FaceBox:
     try:
-        x, y, w, h = (int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError("give the face region as x,y,w,h in pixels") from None
-    return x, y, w, h
+        return FaceBox.parse(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> None:

@@ -24,10 +24,10 @@ import numpy as np
 from PIL import Image
 
 from lib.core.errors import InvalidInput
+from lib.design.face_box import FaceBox
 
 log = logging.getLogger(__name__)
 
-Box = tuple[int, int, int, int]
 T = TypeVar("T")
 
 WORK_SIDE = 640
@@ -91,16 +91,6 @@ def base_memo(base: Image.Image, key: Hashable, compute: Callable[[], T]) -> T:
 
 def colour_key(colour: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in colour)
-
-
-def check_box(size: tuple[int, int], box: Box) -> Box:
-    """Validate an (x, y, w, h) box of whole pixels that lies inside a picture of `size`."""
-    if not isinstance(box, tuple) or len(box) != 4 or not all(isinstance(v, int | np.integer) for v in box):
-        raise InvalidInput("face_box must be (x, y, width, height) in whole pixels")
-    x, y, w, h = (int(v) for v in box)
-    if x < 0 or y < 0 or w < 8 or h < 8 or x + w > size[0] or y + h > size[1]:
-        raise InvalidInput(f"face_box {box} must be at least 8x8 px and lie inside the {size[0]}x{size[1]} picture")
-    return x, y, w, h
 
 
 def rgba_array(image: Image.Image) -> np.ndarray:
@@ -182,7 +172,7 @@ def edge_agreement(a: np.ndarray, b: np.ndarray, mask: np.ndarray, tolerance: in
     return 0.0 if recall + precision == 0 else 2 * recall * precision / (recall + precision)
 
 
-def outside_mask(shape: tuple[int, int], box: Box, k: float, margin: float = 0.0) -> np.ndarray:
+def outside_mask(shape: tuple[int, int], box: FaceBox, k: float, margin: float = 0.0) -> np.ndarray:
     """True outside the (scaled, optionally grown by `margin` of its size) face box."""
     x, y, w, h = box
     mx, my = w * margin, h * margin
@@ -306,13 +296,13 @@ def small_copies(base: Image.Image, result: Image.Image, side: int = WORK_SIDE) 
 
 
 def estimate_transform(
-    base: Image.Image, result: Image.Image, *, face_box: Box, small: tuple[np.ndarray, np.ndarray] | None = None
+    base: Image.Image, result: Image.Image, *, face_box: FaceBox, small: tuple[np.ndarray, np.ndarray] | None = None
 ) -> Transform:
     """Place the size-normalised `result` on `base` from details outside `face_box`, or refuse.
 
     `small` may pass in `small_copies(base, result)` when the caller needs them too.
     """
-    box = check_box(base.size, face_box)
+    box = FaceBox.checked(face_box, base.size)
     k = work_scale(base.size)
     small_base, small_norm = small if small is not None else small_copies(base, result)
     bg = background_colour(small_norm)
@@ -340,7 +330,7 @@ def estimate_transform(
 
 
 def align_to_base(
-    base: Image.Image, result: Image.Image, *, face_box: Box, transform: Transform | None = None
+    base: Image.Image, result: Image.Image, *, face_box: FaceBox, transform: Transform | None = None
 ) -> Alignment:
     """Warp `result` onto `base` (RGBA, the base's size) using details outside `face_box`.
 

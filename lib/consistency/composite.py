@@ -14,20 +14,21 @@ import logging
 import numpy as np
 from PIL import Image
 
-from lib.consistency.align import Box, check_box, rgba_array
+from lib.consistency.align import rgba_array
+from lib.design.face_box import FaceBox
 
 log = logging.getLogger(__name__)
 
 FEATHER_SHARE = 0.04  # default feather, as a share of the face box's shorter side
 
 
-def default_feather(face_box: Box) -> int:
+def default_feather(face_box: FaceBox) -> int:
     return max(1, round(FEATHER_SHARE * min(face_box[2], face_box[3])))
 
 
-def face_mask(size: tuple[int, int], face_box: Box, *, feather_px: int) -> np.ndarray:
+def face_mask(size: tuple[int, int], face_box: FaceBox, *, feather_px: int) -> np.ndarray:
     """An HxW float32 mask: 0 outside and on the border of `face_box`, rising over `feather_px` to 1."""
-    x, y, w, h = check_box(size, face_box)
+    x, y, w, h = FaceBox.checked(face_box, size)
     feather = max(1, int(feather_px))
     mask = np.zeros((size[1], size[0]), np.float32)
     # Distance (in pixels) from each pixel of the box to the box's outermost ring of pixels.
@@ -38,7 +39,7 @@ def face_mask(size: tuple[int, int], face_box: Box, *, feather_px: int) -> np.nd
     return mask
 
 
-def _ring(shape: tuple[int, int], box: Box, width: int) -> np.ndarray:
+def _ring(shape: tuple[int, int], box: FaceBox, width: int) -> np.ndarray:
     x, y, w, h = box
     ring = np.zeros(shape, dtype=bool)
     ring[max(0, y - width) : y + h + width, max(0, x - width) : x + w + width] = True
@@ -46,7 +47,7 @@ def _ring(shape: tuple[int, int], box: Box, width: int) -> np.ndarray:
     return ring
 
 
-def colour_map(base: np.ndarray, aligned: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray] | None:
+def colour_map(base: np.ndarray, aligned: np.ndarray, box: FaceBox) -> tuple[np.ndarray, np.ndarray] | None:
     """A 3x3 matrix and an offset (float32) mapping `aligned` RGB onto `base`, fitted on the opaque ring
     around the box; None when the ring cannot tell (the colours are then kept)."""
     ring = _ring(base.shape[:2], box, max(4, min(box[2], box[3]) // 6))
@@ -64,10 +65,10 @@ def colour_map(base: np.ndarray, aligned: np.ndarray, box: Box) -> tuple[np.ndar
 
 
 def paste_back(
-    base: Image.Image, aligned: Image.Image, *, face_box: Box, feather_px: int | None = None
+    base: Image.Image, aligned: Image.Image, *, face_box: FaceBox, feather_px: int | None = None
 ) -> Image.Image:
     """The base with the aligned variant's face pasted in; identical to the base outside `face_box`."""
-    box = check_box(base.size, face_box)
+    box = FaceBox.checked(face_box, base.size)
     if aligned.size != base.size:
         raise ValueError(f"aligned is {aligned.size}, the base is {base.size}; align it first")
     x, y, w, h = box

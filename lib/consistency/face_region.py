@@ -17,7 +17,6 @@ from PIL import Image
 
 from lib.consistency.align import (
     AlignmentFailed,
-    Box,
     background_colour,
     estimate_transform,
     flatten,
@@ -26,6 +25,7 @@ from lib.consistency.align import (
     rgba_array,
     work_scale,
 )
+from lib.design.face_box import MIN_SIDE, FaceBox
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,13 @@ MIN_CHANGED_SHARE = 0.002  # of the picture; less than this is noise, not an exp
 PAD = 0.12  # of the changed area's size, on every side
 
 
-def _clamp(x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]) -> Box:
+def _clamp(x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]) -> FaceBox:
     w, h = size
     ix0, iy0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
     ix1, iy1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
-    ix1, iy1 = max(ix1, min(w, ix0 + 8)), max(iy1, min(h, iy0 + 8))
-    return ix0, iy0, ix1 - ix0, iy1 - iy0
+    ix0, iy0 = min(ix0, max(0, w - MIN_SIDE)), min(iy0, max(0, h - MIN_SIDE))
+    ix1, iy1 = max(ix1, min(w, ix0 + MIN_SIDE)), max(iy1, min(h, iy0 + MIN_SIDE))
+    return FaceBox(ix0, iy0, ix1 - ix0, iy1 - iy0)
 
 
 def _figure_mask(arr: np.ndarray) -> np.ndarray:
@@ -75,7 +76,7 @@ def _solid_regions(mask: np.ndarray) -> np.ndarray:
     return np.isin(labels, keep)
 
 
-def _heuristic(base: Image.Image) -> Box:
+def _heuristic(base: Image.Image) -> FaceBox:
     k = work_scale(base.size, WORK_SIDE)
     arr = resize_array(rgba_array(base), k)
     figure = _figure_mask(arr)
@@ -97,7 +98,7 @@ def _heuristic(base: Image.Image) -> Box:
     return _clamp((x0 - 0.2 * w) / k, (y0 - 0.85 * h) / k, (x1 + 0.2 * w) / k, (y1 + 0.35 * h) / k, base.size)
 
 
-def _changed(base: Image.Image, variant: Image.Image, guess: Box) -> np.ndarray | None:
+def _changed(base: Image.Image, variant: Image.Image, guess: FaceBox) -> np.ndarray | None:
     """Where the aligned `variant` differs from `base`, on the small grid; None when it cannot be aligned."""
     try:
         t = estimate_transform(base, variant, face_box=guess)
@@ -118,7 +119,7 @@ def _changed(base: Image.Image, variant: Image.Image, guess: Box) -> np.ndarray 
     return opened > 0
 
 
-def estimate_face_box(base: Image.Image, variants: Sequence[Image.Image] = ()) -> Box:
+def estimate_face_box(base: Image.Image, variants: Sequence[Image.Image] = ()) -> FaceBox:
     """The face box of `base`: from where `variants` changed it, else the bust-up heuristic."""
     guess = _heuristic(base)
     maps = [m for m in (_changed(base, v, guess) for v in variants) if m is not None]
@@ -136,7 +137,7 @@ def estimate_face_box(base: Image.Image, variants: Sequence[Image.Image] = ()) -
     return _clamp((x0 - pw) / k, (y0 - ph) / k, (x1 + 1 + pw) / k, (y1 + 1 + ph) / k, base.size)
 
 
-def overlay(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+def overlay(image: Image.Image, box: FaceBox) -> Image.Image:
     """The picture with its face region drawn on it (a translucent fill and an outline), for review."""
     from PIL import ImageDraw
 

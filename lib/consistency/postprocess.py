@@ -17,6 +17,7 @@ from lib.consistency.align import align_to_base, estimate_transform
 from lib.consistency.composite import paste_back
 from lib.consistency.score import Score, prepare, score
 from lib.core.images import png_bytes
+from lib.design.face_box import FaceBox
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def decoded_base(base_png: bytes) -> Image.Image:
 
 
 def finish(
-    base_png: bytes, raw_png: bytes, *, face_box: tuple[int, int, int, int], paste: bool = True, align: bool = True,
+    base_png: bytes, raw_png: bytes, *, face_box: FaceBox, paste: bool = True, align: bool = True,
     expect_change: bool = True, threshold: float,
 ) -> Finished:
     """Score the raw result and, with `paste`, composite its aligned face into the base.

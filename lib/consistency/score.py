@@ -31,11 +31,9 @@ from PIL import Image
 
 from lib.consistency.align import (
     AlignmentFailed,
-    Box,
     Transform,
     background_colour,
     base_memo,
-    check_box,
     colour_key,
     edge_agreement,
     estimate_transform,
@@ -46,6 +44,7 @@ from lib.consistency.align import (
     work_scale,
 )
 from lib.consistency.face_region import estimate_face_box
+from lib.design.face_box import FaceBox
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ def _lab_and_gray(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lab, gray
 
 
-def _inside_mask(shape: tuple[int, int], box: Box, k: float, shrink: float) -> np.ndarray:
+def _inside_mask(shape: tuple[int, int], box: FaceBox, k: float, shrink: float) -> np.ndarray:
     x, y, w, h = box
     mask = np.zeros(shape, dtype=bool)
     mask[round((y + h * shrink) * k) : round((y + h * (1 - shrink)) * k),
@@ -114,7 +113,7 @@ def _inside_mask(shape: tuple[int, int], box: Box, k: float, shrink: float) -> n
     return mask
 
 
-def _prepare(base: Image.Image, copies: tuple[np.ndarray, np.ndarray], box: Box, t: Transform | None) -> _Pair:
+def _prepare(base: Image.Image, copies: tuple[np.ndarray, np.ndarray], box: FaceBox, t: Transform | None) -> _Pair:
     k = work_scale(base.size, SCORE_SIDE)
     size = (max(1, round(base.width * k)), max(1, round(base.height * k)))
     small_base = base_memo(base, ("score_copy", size),
@@ -264,7 +263,7 @@ def _flags(parts: dict[str, float], aligned: bool) -> tuple[str, ...]:
 
 
 def prepare(
-    base: Image.Image, variant: Image.Image, *, face_box: Box
+    base: Image.Image, variant: Image.Image, *, face_box: FaceBox
 ) -> tuple[tuple[np.ndarray, np.ndarray], Transform | None]:
     """The small working copies and the placement of `variant` on `base` (None when it cannot be placed)."""
     copies = small_copies(base, variant)
@@ -276,7 +275,7 @@ def prepare(
 
 
 def score(
-    base: Image.Image, variant: Image.Image, *, face_box: Box, expect_change: bool = True,
+    base: Image.Image, variant: Image.Image, *, face_box: FaceBox, expect_change: bool = True,
     prepared: tuple[tuple[np.ndarray, np.ndarray], Transform | None] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Score:
@@ -287,7 +286,7 @@ def score(
     `prepared` passes in `prepare(base, variant, face_box=...)` when the caller aligns the pair too.
     `passed` needs `total >= threshold` (the studio passes `Settings.consistency_threshold`).
     """
-    box = check_box(base.size, face_box)
+    box = FaceBox.checked(face_box, base.size)
     copies, t = prepared if prepared is not None else prepare(base, variant, face_box=box)
     p = _prepare(base, copies, box, t)
     cast = _cast(p)
@@ -309,7 +308,7 @@ def score(
     return Score(total=total, parts=parts, flags=flags, passed=passed, details=details, threshold=threshold)
 
 
-def score_files(base_path: str | Path, variant_path: str | Path, *, face_box: Box | None = None) -> Score:
+def score_files(base_path: str | Path, variant_path: str | Path, *, face_box: FaceBox | None = None) -> Score:
     """`score` for two image files; without `face_box` it is estimated from the pair."""
     with Image.open(base_path) as b, Image.open(variant_path) as v:
         base, variant = b.convert("RGBA"), v.convert("RGBA")

@@ -10,7 +10,7 @@ from PIL import Image, ImageChops
 from lib.core.errors import InvalidInput
 from lib.exports.model import Fetch
 
-Box = tuple[int, int, int, int]  # left, top, right, bottom
+Bounds = tuple[int, int, int, int]  # left, top, right, bottom
 
 
 def load_rgba(fetch: Fetch, key: str, size: tuple[int, int]) -> Image.Image:
@@ -31,14 +31,14 @@ def decode_rgba(data: bytes, key: str, size: tuple[int, int]) -> Image.Image:
     return rgba
 
 
-def diff_box(base: Image.Image, other: Image.Image) -> Box | None:
+def diff_box(base: Image.Image, other: Image.Image) -> Bounds | None:
     """The smallest box holding every pixel (colour or alpha) where `other` differs from `base`."""
     diff = ImageChops.difference(base, other)
     merged = functools.reduce(ImageChops.lighter, diff.split())
     return merged.getbbox()
 
 
-def union(boxes: list[Box]) -> Box | None:
+def union(boxes: list[Bounds]) -> Bounds | None:
     """The box covering all `boxes`, or None when there are none."""
     if not boxes:
         return None

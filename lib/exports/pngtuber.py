@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 from PIL import Image
 
 from lib.exports._archive import Archive
-from lib.exports._images import Box, diff_box, load_rgba, png_bytes, union
+from lib.exports._images import Bounds, diff_box, load_rgba, png_bytes, union
 from lib.exports.model import ExportItem, ExportSet, ExpressionGroup, Fetch, expression_groups, require_items
 from lib.exports.zip import build_manifest, manifest_bytes
 
@@ -80,7 +80,7 @@ def write_pngtuber(export_set: ExportSet, fetch: Fetch, out: BinaryIO) -> None:
     log.info("pngtuber export of %s: %d costumes", export_set.slug, len(costumes))
 
 
-def _overlay_box(export_set: ExportSet, fetch: Fetch, costumes: list[Costume]) -> Box:
+def _overlay_box(export_set: ExportSet, fetch: Fetch, costumes: list[Costume]) -> Bounds:
     """One box around every change from the base, widened so its centre sits on a whole pixel."""
     base = load_rgba(fetch, export_set.base_key, export_set.size)
     boxes = []
@@ -115,7 +115,7 @@ def _sprite(*, path: str, ident: int, parent: int | None, pos: tuple[int, int], 
     }
 
 
-def save_chunks(export_set: ExportSet, fetch: Fetch, costumes: list[Costume], box: Box) -> Iterator[bytes]:
+def save_chunks(export_set: ExportSet, fetch: Fetch, costumes: list[Costume], box: Bounds) -> Iterator[bytes]:
     """The `.save` JSON, streamed one sprite (one image) at a time."""
     body_id = _sprite_id(export_set, "body")
     body = _sprite(path=f"{export_set.slug}_body.png", ident=body_id, parent=None, pos=(0, 0), z=0,

@@ -27,6 +27,7 @@ from lib.core.queries import q
 from lib.core.storage import ObjectStore
 from lib.credits import ledger as credits
 from lib.design import expressions
+from lib.design.face_box import FaceBox
 
 
 class NotReady(StudioError):
@@ -52,7 +53,7 @@ def _request_for(conn: Connection, store: ObjectStore, backend: ImageBackend, ro
     return ImageRequest(
         base_png=store.get(source_key), prompt=row.prompt, width=row.base_width, height=row.base_height,
         model=row.model, image_size=row.image_size, expression_key=row.expression_key, variant=row.variant,
-        features=row.features, face=_face_of(conn, row), face_box=tuple(row.face_box) if row.face_box else None,
+        features=row.features, face=_face_of(conn, row), face_box=FaceBox(*row.face_box) if row.face_box else None,
         base_generated=row.base_source == "generated",
     )
 
@@ -94,7 +95,7 @@ def run_difference(
         with engine.begin() as conn:
             _fail(conn, row.id, row.job_id, reason=exc.reason, kind=exc.kind, attempts=_attempts(exc.attempts))
         return "failed"
-    box = tuple(row.face_box) if row.face_box else default_face_box(row.base_width, row.base_height)
+    box = FaceBox(*row.face_box) if row.face_box else default_face_box(row.base_width, row.base_height)
     try:
         finished = postprocess.finish(
             store.get(row.base_key), result.png, face_box=box, paste=row.settings.get("paste_back", True),

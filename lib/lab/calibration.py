@@ -21,10 +21,9 @@ from PIL import Image
 
 from lib.consistency.score import score
 from lib.design.expressions import LIBRARY, Expression
+from lib.design.face_box import FaceBox
 from lib.design.features import Features
 from lib.render.portrait import face_box, render_portrait
-
-Box = tuple[int, int, int, int]
 
 BASE_SIZE = (384, 512)
 _HAIR = ("#3b2a4a", "#f2c35b", "#d94f70", "#5b8bd9", "#2b2b2b", "#c8c8d8", "#8a4b2a", "#4fae7c")
@@ -47,7 +46,7 @@ class Case:
     kind: str
     base: Image.Image
     variant: Image.Image
-    face_box: Box
+    face_box: FaceBox
     character: int
 
 

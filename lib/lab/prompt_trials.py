@@ -27,6 +27,7 @@ from lib.core.errors import InvalidInput
 from lib.core.settings import Settings
 from lib.core.storage import ObjectStore
 from lib.design.expressions import Expression
+from lib.design.face_box import FaceBox
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class Trial:
     cost_usd: float
 
 
-def face_box_of(character: Character) -> tuple[int, int, int, int]:
+def face_box_of(character: Character) -> FaceBox:
     return character.face_box or default_face_box(character.base_width, character.base_height)
 
 

@@ -22,12 +22,13 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 from lib.core.errors import InvalidInput
 from lib.design.expressions import LIBRARY, VARIANTS, Expression
+from lib.design.face_box import FaceBox
 from lib.design.features import Features
 
 log = logging.getLogger(__name__)
 
 Pt = tuple[float, float]
-Color = tuple[int, int, int, int]
+Color = FaceBox
 
 # Design-space frame of the figure (x0, y0, x1, y1) and of the face box; see module docstring.
 _FRAME = (-1.8, -1.7, 1.8, 2.3)
@@ -1040,7 +1041,7 @@ def _supersample(size: tuple[int, int]) -> int:
     return max(1, min(4, 4096 // max(size)))
 
 
-def face_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+def face_box(size: tuple[int, int]) -> FaceBox:
     """(x, y, w, h) of the region that holds everything that changes between expressions and variants."""
     w, h = _check_size(size)
     scale, ox, oy = _layout(size)
@@ -1048,7 +1049,7 @@ def face_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
     y0 = max(0, math.floor(oy + _FACE[1] * scale))
     x1 = min(w, math.ceil(ox + _FACE[2] * scale))
     y1 = min(h, math.ceil(oy + _FACE[3] * scale))
-    return x0, y0, x1 - x0, y1 - y0
+    return FaceBox(x0, y0, x1 - x0, y1 - y0)
 
 
 def _canvas(size: tuple[int, int], ss: int, origin: tuple[int, int], full: tuple[int, int]) -> _Canvas:
@@ -1109,17 +1110,6 @@ def render_portrait(
 # ---------------------------------------------------------------- uploaded pictures
 
 
-def _check_box(base: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    if not isinstance(box, tuple) or len(box) != 4 or not all(isinstance(v, int) for v in box):
-        raise InvalidInput("box must be (x, y, width, height) in whole pixels")
-    x, y, w, h = box
-    if x < 0 or y < 0 or w < 16 or h < 16 or x + w > base.width or y + h > base.height:
-        raise InvalidInput(
-            f"box {box} must be at least 16x16 px and lie inside the {base.width}x{base.height} picture"
-        )
-    return box
-
-
 def _sample_skin(crop: Image.Image, c: _Canvas, ss: int) -> Color:
     """The median colour of the cheek area under the nose, where skin is most likely."""
     x0, y0 = c.pt((-0.25, 0.42))
@@ -1159,7 +1149,7 @@ def _draw_overlay(c: _Canvas, pal: _Palette, face: _Face, neutral: bool) -> None
 def edit_face(
     base: Image.Image,
     *,
-    box: tuple[int, int, int, int],
+    box: FaceBox,
     expression: Expression,
     variant: str | None = None,
 ) -> Image.Image:
@@ -1168,7 +1158,7 @@ def edit_face(
     The box is read as the face from brow line to chin (as in `face_box`); pixels outside it and the
     whole alpha channel are kept exactly.
     """
-    x, y, w, h = _check_box(base, box)
+    x, y, w, h = FaceBox.checked(box, base.size)
     face = _resolve(expression, variant)
     out = base.convert("RGBA")
     crop = out.crop((x, y, x + w, y + h))

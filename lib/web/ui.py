@@ -32,6 +32,7 @@ from lib.core.errors import StudioError
 from lib.core.settings import Settings, get_settings
 from lib.core.storage import ObjectStore, make_store
 from lib.design import expressions
+from lib.design.face_box import FaceBox
 from lib.generation.jobs import Difference
 
 log = logging.getLogger(__name__)
@@ -382,7 +383,7 @@ def face_region_editor(character: Character, *, user: User) -> None:
     from lib.catalog import characters
     from lib.consistency import face_region
 
-    box = character.face_box or (0, 0, character.base_width, character.base_height)
+    box = character.face_box or FaceBox(0, 0, character.base_width, character.base_height)
     with Image.open(io.BytesIO(store().get(character.base_key))) as base:
         st.image(face_region.overlay(base, box), width=260,
                  caption="Outside the pink box every variant stays identical to the base.")

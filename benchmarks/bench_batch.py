@@ -40,8 +40,7 @@ from lib.core.settings import load_settings
 from lib.core.storage import LocalStore
 from lib.design import expressions
 from lib.design.features import Features
-from lib.generation import batches
-from lib.generation import jobs as generation
+from lib.generation import batches, jobs
 
 MODEL = "gemini-3.1-flash-image"
 
@@ -120,7 +119,7 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
                     if batches.workers_alive(conn, within_seconds=10):
                         break
                 time.sleep(0.2)
-            request = generation.JobRequest(expressions=chosen, variants=[], backend="gemini", model=MODEL,
+            request = jobs.JobRequest(expressions=chosen, variants=[], backend="gemini", model=MODEL,
                                             image_size=size)
             start, cpu_start = time.monotonic(), cpu_seconds(process.pid)
             with engine.begin() as conn:

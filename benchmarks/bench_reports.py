@@ -25,8 +25,7 @@ import sqlalchemy as sa
 from devtools.report_seed import seed_usage
 from lib.accounts import users
 from lib.core import db, migrations
-from lib.reports import frames as reports
-from lib.reports import rollup
+from lib.reports import frames, rollup
 from tests.conftest import create_database, drop_database
 
 PASSWORD = "correct-horse-battery"
@@ -58,8 +57,8 @@ def bench_queries(engine: sa.Engine, label: str, filters: dict, runs: int, raw_r
     print(f"\n{label} ({filters['date_from']} to {filters['date_to']}; {load_average()}):\n"
           f"  report (rollup) p50 / p95 ms | raw scan median ms | speed-up (raw median / rollup p95)")
     with engine.connect() as conn:
-        for name in reports.REPORTS:
-            report = getattr(reports, name)
+        for name in frames.REPORTS:
+            report = getattr(frames, name)
             for _ in range(3):
                 report(conn, **filters)  # warm caches and prepared statements
             fast = [timed(lambda r=report: r(conn, **filters)) for _ in range(runs)]

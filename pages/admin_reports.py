@@ -11,8 +11,7 @@ from plotly.graph_objects import Figure
 
 from lib.accounts import users
 from lib.core.errors import StudioError
-from lib.reports import frames as reports
-from lib.reports import rollup
+from lib.reports import frames, rollup
 from lib.web import ui
 
 admin = ui.require_admin()
@@ -23,7 +22,7 @@ st.title("Reports")
 def load(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUID | None) -> dict[str, pd.DataFrame]:
     """Every report for these filters; admin-only data, so the filters are the whole key."""
     with ui.transaction() as conn:
-        return reports.all_reports(conn, date_from=date_from, date_to=date_to, plan=plan, user_id=user_id)
+        return frames.all_reports(conn, date_from=date_from, date_to=date_to, plan=plan, user_id=user_id)
 
 
 with ui.transaction() as conn:
@@ -58,7 +57,7 @@ except StudioError as exc:
     ui.show_error(exc)
     st.stop()
 
-headline = reports.totals(data)
+headline = frames.totals(data)
 m1, m2, m3 = st.columns(3)
 m1.metric("Credits used", headline["credits"])
 m2.metric("Images made", headline["images"])
@@ -97,10 +96,10 @@ with st.form("adjust-credits", clear_on_submit=True):
     amount = a2.number_input("Credits (negative takes back)", step=1, value=0, key="adjust-amount")
     reason = st.text_input("Reason", key="adjust-reason")
     if st.form_submit_button("Record adjustment", type="primary"):
-        key = st.session_state.setdefault("adjust-key", reports.new_adjustment_key())
+        key = st.session_state.setdefault("adjust-key", frames.new_adjustment_key())
         try:
             with ui.transaction() as conn:
-                reports.adjust_credits(conn, actor=admin, user_id=by_email[who].id, amount=int(amount),
+                frames.adjust_credits(conn, actor=admin, user_id=by_email[who].id, amount=int(amount),
                                        reason=reason, key=key)
             del st.session_state["adjust-key"]  # the next submit is a new adjustment
             st.success(f"Recorded {int(amount):+d} credits for {who}.")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.billing import subscriptions as billing
+from lib.billing import subscriptions
 from lib.core.errors import StudioError
 from lib.web import ui
 
@@ -10,8 +10,8 @@ user = ui.require_user()
 st.title("Billing")
 
 with ui.transaction() as conn:
-    mine = billing.summary(conn, user_id=user.id)
-    catalogue = {p.key: p for p in billing.plans(conn)}
+    mine = subscriptions.summary(conn, user_id=user.id)
+    catalogue = {p.key: p for p in subscriptions.plans(conn)}
 
 current = catalogue[mine.plan]
 c1, c2, c3, c4 = st.columns(4)
@@ -27,7 +27,7 @@ if sub is not None:
     verb = "ends" if sub.cancel_at_period_end or not sub.is_paid else "renews"
     st.caption(f"Stripe subscription: **{sub.status}** · {catalogue[sub.plan].name} · {verb} {ends}")
 
-config = billing.config_from_settings(ui.settings())
+config = subscriptions.config_from_settings(ui.settings())
 if config is None:
     st.info("Billing is not configured on this studio. An admin can change your plan on the Users page.")
     st.stop()
@@ -43,11 +43,11 @@ def _open(kind: str, plan: str | None = None) -> None:
     """Ask Stripe for a Checkout or portal URL; the link button below opens it."""
     try:
         with ui.transaction() as conn:
-            client = billing.client_from_settings(ui.settings())
+            client = subscriptions.client_from_settings(ui.settings())
             if kind == "portal":
-                url = billing.portal_url(conn, client, config=config, user_id=user.id)
+                url = subscriptions.portal_url(conn, client, config=config, user_id=user.id)
             else:
-                url = billing.start_checkout(conn, client, config=config, user_id=user.id, plan=plan or "")
+                url = subscriptions.start_checkout(conn, client, config=config, user_id=user.id, plan=plan or "")
         st.session_state["billing_url"] = (kind, plan, url)
     except StudioError as exc:
         st.session_state["billing_url"] = None
@@ -60,8 +60,8 @@ if error := st.session_state.pop("billing_error", None):
 pending = st.session_state.get("billing_url")
 if sub is None or not sub.is_paid:
     st.subheader("Upgrade")
-    cells = st.columns(len(billing.PURCHASABLE))
-    for cell, key in zip(cells, billing.PURCHASABLE, strict=True):
+    cells = st.columns(len(subscriptions.PURCHASABLE))
+    for cell, key in zip(cells, subscriptions.PURCHASABLE, strict=True):
         plan = catalogue[key]
         box = cell.container(border=True)
         box.markdown(f"**{plan.name}** · ${plan.price_usd_cents / 100:.0f} a month")

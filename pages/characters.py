@@ -6,7 +6,7 @@ from lib.catalog import characters
 from lib.core import images
 from lib.core.errors import StudioError
 from lib.design.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
-from lib.generation import jobs as generation
+from lib.generation import jobs
 from lib.web import ui
 
 user = ui.require_user()
@@ -40,7 +40,7 @@ for character in rows:
             continue
         with right.expander("Latest variants"):
             with ui.transaction() as conn:
-                made = generation.character_differences(conn, actor=user, character_id=character.id, limit=20)
+                made = jobs.character_differences(conn, actor=user, character_id=character.id, limit=20)
             if made:
                 ui.difference_grid(made, character=character, columns=4)
             else:

@@ -4,10 +4,9 @@ import streamlit as st
 
 from lib.catalog import characters, custom_expressions
 from lib.core.errors import StudioError
-from lib.credits import ledger as credits
+from lib.credits import ledger
 from lib.design import expressions
-from lib.generation import batches
-from lib.generation import jobs as generation
+from lib.generation import batches, jobs
 from lib.web import ui
 
 user = ui.require_user()
@@ -16,7 +15,7 @@ st.title("Generate")
 
 with ui.transaction() as conn:
     mine = characters.list_characters(conn, actor=user)
-    balance = credits.balance(conn, user_id=user.id)
+    balance = ledger.balance(conn, user_id=user.id)
     workers = batches.workers_alive(conn, within_seconds=settings.worker_stall_seconds)
 if not mine:
     st.info("No characters yet. Create one on the Characters page first.")
@@ -53,7 +52,7 @@ request = None
 try:
     with ui.transaction() as conn:
         chosen = custom_expressions.resolve(conn, actor=user, character_id=character.id, keys=keys) if keys else []
-        request = generation.JobRequest(expressions=chosen, variants=variants,
+        request = jobs.JobRequest(expressions=chosen, variants=variants,
                                         backend="offline" if model == "offline" else "gemini", model=model,
                                         image_size=size, paste_back=paste, best_of=int(best_of))
         images, cost = batches.estimate(conn, actor=user, request=request, settings=settings)
@@ -75,7 +74,7 @@ if right.button(f"Generate {images} image{'s' if images != 1 else ''}", type="pr
 job = st.session_state.get("job")
 if not job or job[1] != character.id:
     with ui.transaction() as conn:
-        latest = generation.recent_jobs(conn, actor=user, character_id=character.id, limit=1)
+        latest = jobs.recent_jobs(conn, actor=user, character_id=character.id, limit=1)
     job = (str(latest[0].id), character.id) if latest else None
 if job is None:
     st.info("No batches for this character yet: choose expressions above and press Generate.")
@@ -89,7 +88,7 @@ with ui.transaction() as conn:
 def batch_view() -> None:
     with ui.transaction() as conn:
         now = batches.progress(conn, actor=user, job_id=job[0])
-        items = generation.job_differences(conn, actor=user, job_id=job[0])
+        items = jobs.job_differences(conn, actor=user, job_id=job[0])
     st.subheader("Latest batch")
     finished = now.done + now.failed
     st.progress(finished / max(now.total, 1), text=f"{finished} of {now.total} finished · {now.status}")

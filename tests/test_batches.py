@@ -15,11 +15,10 @@ from lib.accounts import users
 from lib.backends.offline import OfflineBackend
 from lib.catalog import characters
 from lib.core.errors import InvalidInput
-from lib.credits import ledger as credits
+from lib.credits import ledger
 from lib.design import expressions
 from lib.design.features import Features
-from lib.generation import batches, pipeline
-from lib.generation import jobs as generation
+from lib.generation import batches, jobs, pipeline
 from lib.generation.runtime import Runtime
 from lib.worker.process import one_thread_per_call
 from tests.conftest import PASSWORD
@@ -41,7 +40,7 @@ def make_character(studio, owner):
 
 
 def job_request(keys, variants=(), backend="offline", model="offline", size="1K"):
-    return generation.JobRequest(expressions=[expressions.get(k) for k in keys], variants=list(variants),
+    return jobs.JobRequest(expressions=[expressions.get(k) for k in keys], variants=list(variants),
                                  backend=backend, model=model, image_size=size)
 
 
@@ -70,7 +69,7 @@ def test_a_submit_creates_job_items_holds_and_tasks_together(studio) -> None:
     ids = done.difference_ids
     assert [lock for _, lock in locks] == [parents[str(ids[0])]] * 2 + [parents[str(ids[2])]] * 2
     with studio.engine.connect() as conn:
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
     assert (b.available, b.held) == (296, 4)
 
 
@@ -78,8 +77,8 @@ def test_a_failed_submit_leaves_nothing_behind(studio, monkeypatch) -> None:
     owner = make_member(studio.engine, plan="free")
     character = make_character(studio, owner)
     with studio.engine.begin() as conn:
-        credits.adjust(conn, user_id=owner.id, amount=-25, reason="leave 5", key="leave-5", actor_id=None)
-    with pytest.raises(credits.InsufficientCredits, match="needs 12, 5 available"):
+        ledger.adjust(conn, user_id=owner.id, amount=-25, reason="leave 5", key="leave-5", actor_id=None)
+    with pytest.raises(ledger.InsufficientCredits, match="needs 12, 5 available"):
         submit(studio, owner, character, job_request(list(expressions.PRESETS["sillytavern"])[:6], ["blink"]))
 
     def broken(*args, **kwargs):
@@ -92,7 +91,7 @@ def test_a_failed_submit_leaves_nothing_behind(studio, monkeypatch) -> None:
         assert count(studio.engine, f"SELECT count(*) FROM {table}") == 0
     assert count(studio.engine, "SELECT count(*) FROM credit_transactions WHERE kind = 'hold'") == 0
     with studio.engine.connect() as conn:
-        assert credits.balance(conn, user_id=owner.id).available == 5
+        assert ledger.balance(conn, user_id=owner.id).available == 5
 
 
 def test_plans_limit_models_sizes_and_batch_size(studio) -> None:
@@ -118,7 +117,7 @@ def test_cancel_releases_the_holds_of_items_not_yet_generated(studio) -> None:
     with studio.engine.begin() as conn, pytest.raises(InvalidInput, match="already ended"):
         batches.cancel(conn, actor=owner, job_id=done.job_id)
     with studio.engine.connect() as conn:
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
         assert (b.available, b.held, b.used_this_period) == (299, 0, 1)
         assert batches.progress(conn, actor=owner, job_id=done.job_id).status == "cancelled"
     # a task delivered after the cancel leaves the item alone
@@ -130,14 +129,14 @@ def test_32_concurrent_submissions_never_overspend(studio) -> None:
     owner = make_member(studio.engine, plan="free")
     character = make_character(studio, owner)
     with studio.engine.begin() as conn:
-        credits.adjust(conn, user_id=owner.id, amount=-20, reason="leave 10", key="leave-10", actor_id=None)
+        ledger.adjust(conn, user_id=owner.id, amount=-20, reason="leave 10", key="leave-10", actor_id=None)
     start, results = threading.Barrier(32), []
 
     def one() -> None:
         start.wait()
         try:
             results.append(submit(studio, owner, character, job_request(["happy"])))
-        except credits.InsufficientCredits:
+        except ledger.InsufficientCredits:
             results.append(None)
 
     threads = [threading.Thread(target=one) for _ in range(32)]
@@ -148,15 +147,15 @@ def test_32_concurrent_submissions_never_overspend(studio) -> None:
     accepted = [r for r in results if r is not None]
     assert len(results) == 32 and len(accepted) == 10
     with studio.engine.connect() as conn:
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
         assert (b.available, b.held) == (0, 10)
     for submitted in accepted:
         pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),
             difference_id=submitted.difference_ids[0], threshold=70.0)
     with studio.engine.connect() as conn:
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
         assert (b.available, b.held, b.used_this_period) == (0, 0, 10)
-        assert credits.ledger_sums(conn, user_id=owner.id) == (b.available, b.held)
+        assert ledger.ledger_sums(conn, user_id=owner.id) == (b.available, b.held)
 
 
 def wait_for(predicate, timeout: float, what: str, logs=lambda: "") -> None:
@@ -176,7 +175,7 @@ def test_a_worker_process_generates_a_batch(studio) -> None:
     final = batches.wait(studio.engine, actor=owner, job_id=done.job_id, settings=studio.settings, timeout=60)
     assert (final.done, final.failed, final.status) == (6, 0, "done")
     with studio.engine.connect() as conn:
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
     assert (b.held, b.used_this_period) == (0, 6)
 
 
@@ -213,7 +212,7 @@ def test_a_worker_killed_mid_task_loses_nothing_and_charges_once(studio) -> None
     assert count(studio.engine, "SELECT count(*) FROM credit_transactions WHERE difference_id = :i "
                  "AND kind = 'capture'", i=item) == 1
     with studio.engine.connect() as conn:
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
     assert (b.held, b.used_this_period) == (0, 2)
 
 
@@ -235,9 +234,9 @@ def test_thirty_percent_faults_every_item_ends_and_failures_are_refunded(studio)
                      j=done.job_id)
     assert (refunded, captured) == (final.failed, final.done)
     with studio.engine.connect() as conn:
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
         assert b.held == 0 and b.used_this_period == 2 * final.done
-        assert credits.ledger_sums(conn, user_id=owner.id) == (b.available, b.held)
+        assert ledger.ledger_sums(conn, user_id=owner.id) == (b.available, b.held)
 
 
 def test_best_of_n_retries_low_scores_and_charges_every_attempt(studio) -> None:
@@ -250,7 +249,7 @@ def test_best_of_n_retries_low_scores_and_charges_every_attempt(studio) -> None:
     with StandinServer(api_keys=["test-key"], render=unchanged) as standin:
         studio.start_worker(**gemini_env(standin))
         request = job_request(["happy"], backend="gemini", model="gemini-3.1-flash-image", size="1K")
-        done = submit(studio, owner, character, generation.JobRequest(**{**request.__dict__, "best_of": 3}))
+        done = submit(studio, owner, character, jobs.JobRequest(**{**request.__dict__, "best_of": 3}))
         wait_for(lambda: count(studio.engine, "SELECT count(*) FROM differences WHERE job_id = :j AND status = 'done'",
                                j=done.job_id) == 3, 60, "three attempts", studio.logs)
         final = batches.wait(studio.engine, actor=owner, job_id=done.job_id, settings=studio.settings, timeout=60)
@@ -259,7 +258,7 @@ def test_best_of_n_retries_low_scores_and_charges_every_attempt(studio) -> None:
     with studio.engine.connect() as conn:
         rows = conn.execute(text("SELECT attempt, score, score_parts->'flags' FROM differences "
                                  "WHERE job_id = :j ORDER BY attempt"), {"j": done.job_id}).all()
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
     assert [r.attempt for r in rows] == [1, 2, 3]
     assert all(r.score < 70 and "unchanged_face" in r[2] for r in rows)
     assert (b.held, b.used_this_period) == (0, 3 * 2)  # every attempt charged (2 credits at 1K)
@@ -276,7 +275,7 @@ def test_an_item_that_cannot_run_is_failed_and_refunded_not_stuck(studio) -> Non
     with studio.engine.connect() as conn:
         reason = conn.execute(text("SELECT failure_reason FROM differences WHERE job_id = :j"),
                               {"j": done.job_id}).scalar()
-        b = credits.balance(conn, user_id=owner.id)
+        b = ledger.balance(conn, user_id=owner.id)
     assert "could not finish this image (NotFound)" in reason
     assert (b.held, b.used_this_period) == (0, 0)
 

@@ -7,7 +7,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib.billing import subscriptions as billing
+from lib.billing import subscriptions
 from lib.core import settings as settings_module
 from tests.billing_support import config, gateway, new_user, standin  # noqa: F401 - fixtures
 from tests.conftest import PASSWORD
@@ -66,7 +66,7 @@ def test_upgrade_opens_checkout_then_manage_billing_opens_the_portal(stripe_env,
 
     sub, _ = standin.complete_checkout(session["id"])
     with engine.begin() as conn:  # what the webhook does when Stripe reports the subscription
-        billing.sync_subscription(conn, gateway, config=config, subscription_id=sub["id"])
+        subscriptions.sync_subscription(conn, gateway, config=config, subscription_id=sub["id"])
     at.run()
     assert at.metric[0].value == "Pro"
     assert "active" in " ".join(c.value for c in at.caption)

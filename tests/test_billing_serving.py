@@ -50,11 +50,11 @@ def run_cli(argv: list[str]) -> None:
 @pytest.mark.slow
 def test_streamlit_run_studio_app_serves_the_webhook_beside_the_app(committed, database_url, standin, gateway,
                                                                     config, tmp_path) -> None:
-    from lib.billing import subscriptions as billing
+    from lib.billing import subscriptions
 
     user = new_user(committed, "one-port@example.com")
     with committed.begin() as conn:
-        billing.start_checkout(conn, gateway, config=config, user_id=user.id, plan="basic")
+        subscriptions.start_checkout(conn, gateway, config=config, user_id=user.id, plan="basic")
     _, invoice = standin.complete_checkout(standin.objects("checkout.session")[0]["id"])
     port, log = free_port(), tmp_path / "streamlit.log"
     env = {**os.environ, **stripe_env(standin), "DATABASE_URL": database_url, "STUDIO_COOKIE_KEY": COOKIE_KEY,
@@ -79,11 +79,11 @@ def test_streamlit_run_studio_app_serves_the_webhook_beside_the_app(committed, d
 
 
 def test_billing_reconcile_json(committed, committed_env, standin, gateway, config, monkeypatch, capsys) -> None:
-    from lib.billing import subscriptions as billing
+    from lib.billing import subscriptions
 
     user = new_user(committed, "cli@example.com")
     with committed.begin() as conn:
-        billing.start_checkout(conn, gateway, config=config, user_id=user.id, plan="pro")
+        subscriptions.start_checkout(conn, gateway, config=config, user_id=user.id, plan="pro")
     sub, _ = standin.complete_checkout(standin.objects("checkout.session")[0]["id"])  # no webhook arrives
     for name, value in stripe_env(standin).items():
         monkeypatch.setenv(name, value)

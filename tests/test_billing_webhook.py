@@ -14,7 +14,7 @@ from lib.accounts import users
 from lib.billing import subscriptions as billing
 from lib.billing.gateway import StripeGateway
 from lib.core.errors import BillingError
-from lib.credits import ledger as credits
+from lib.credits import ledger
 from tests.billing_support import committed, config, gateway, new_user, standin, webhook_server  # noqa: F401
 
 HOOK = "/api/v1/stripe/webhook"
@@ -37,7 +37,7 @@ def state(engine: Engine, user_id) -> dict:
         grants = conn.execute(text("SELECT amount, idempotency_key FROM credit_transactions "
                                    "WHERE user_id = :u AND kind = 'grant'"), {"u": user_id}).all()
         return {"plan": users.get_user_by_id(conn, user_id=user_id).plan,
-                "available": credits.balance(conn, user_id=user_id).available,
+                "available": ledger.balance(conn, user_id=user_id).available,
                 "subscriptions": [tuple(r) for r in subs], "grants": [r.amount for r in grants]}
 
 

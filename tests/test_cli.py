@@ -15,7 +15,7 @@ from PIL import Image
 from lib.cli.commands import main
 from lib.core import migrations
 from lib.core import settings as settings_module
-from lib.credits import ledger as credits
+from lib.credits import ledger
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,7 +140,7 @@ def test_generate_base_then_a_preset_with_variants(studio, monkeypatch, tmp_path
     assert all(i["image_key"].startswith("characters/") and i["credits"] == 1 for i in result["items"])
     assert ok_json("credits", "kai@example.com") == {
         "email": "kai@example.com", "plan": "free", "quota": 30, "used": 10, "held": 0, "available": 20,
-        "period_start": credits.period_of(credits.today()).isoformat()}
+        "period_start": ledger.period_of(ledger.today()).isoformat()}
     assert "only admins" in fails("credits", "grant", "kai@example.com", "5", "--reason", "gift",
                                   "--as", "kai@example.com")
     queued = ok_json("generate", made["id"], "--as", "kai@example.com", "--expressions", "sad")

@@ -22,7 +22,7 @@ from lib.core.storage import LocalStore
 from lib.design import expressions
 from lib.design.features import Features
 from lib.exports import sets as export_sets
-from lib.generation import jobs as generation
+from lib.generation import jobs
 from tests.conftest import PASSWORD
 
 
@@ -36,7 +36,7 @@ def generated(committed_env, engine):
     with engine.begin() as conn:
         character = characters.create_character(conn, store, actor=owner, name="結衣 Yui", image=image,
                                                 source="generated", face_box=box)
-    request = generation.JobRequest(expressions=[expressions.get(k) for k in ("joy", "sad", "angry")],
+    request = jobs.JobRequest(expressions=[expressions.get(k) for k in ("joy", "sad", "angry")],
                                     variants=["mouth_open"], backend="offline", model="offline", image_size="1K")
     _, items = generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                        request=request)
@@ -97,8 +97,8 @@ def test_approved_images_win_and_rejected_never_ship(generated, engine, tmp_path
     happy = next(i for i in items if i.expression_key == "joy" and i.variant is None)
     sad = next(i for i in items if i.expression_key == "sad" and i.variant is None)
     with engine.begin() as conn:
-        generation.set_review(conn, actor=owner, difference_id=happy.id, review="approved")
-        generation.set_review(conn, actor=owner, difference_id=sad.id, review="rejected")
+        jobs.set_review(conn, actor=owner, difference_id=happy.id, review="approved")
+        jobs.set_review(conn, actor=owner, difference_id=sad.id, review="rejected")
         export_set = export_sets.build(conn, actor=owner, character_id=character.id)
         path = export_sets.write(conn, store, actor=owner, character_id=character.id, fmt="zip", approved_only=True)
     keys = {(i.expression_key, i.variant) for i in export_set.items}

@@ -19,8 +19,7 @@ from lib.core.images import clean_upload
 from lib.core.storage import LocalStore
 from lib.design import expressions
 from lib.design.features import Features
-from lib.generation import jobs as generation
-from lib.generation import pipeline
+from lib.generation import jobs, pipeline
 from tests.conftest import PASSWORD, wipe
 
 SIZE = (192, 256)
@@ -56,7 +55,7 @@ def uploaded_character(engine, store, owner):
 
 
 def request(keys, variants=(), backend="offline", model="offline"):
-    return generation.JobRequest(expressions=[expressions.get(k) for k in keys], variants=list(variants),
+    return jobs.JobRequest(expressions=[expressions.get(k) for k in keys], variants=list(variants),
                                  backend=backend, model=model, image_size="1K")
 
 
@@ -118,7 +117,7 @@ def test_running_an_item_twice_stores_one_result(db) -> None:
     engine, store, owner, _ = db
     character = rendered_character(engine, store, owner)
     with engine.begin() as conn:
-        _, ids = generation.create_job(conn, actor=owner, character=character, request=request(["happy"]))
+        _, ids = jobs.create_job(conn, actor=owner, character=character, request=request(["happy"]))
     assert pipeline.run_difference(engine, store, OfflineBackend(), difference_id=ids[0], threshold=70.0) == "done"
     assert pipeline.run_difference(engine, store, OfflineBackend(), difference_id=ids[0], threshold=70.0) == "done"
     stored = store.list(f"characters/{owner.id}/{character.id}/diffs/")
@@ -129,7 +128,7 @@ def test_variants_wait_for_their_expression_and_fail_with_it(db) -> None:
     engine, store, owner, _ = db
     character = rendered_character(engine, store, owner)
     with engine.begin() as conn:
-        _, (parent, child) = generation.create_job(conn, actor=owner, character=character,
+        _, (parent, child) = jobs.create_job(conn, actor=owner, character=character,
                                                    request=request(["sad"], ["blink"]))
     with pytest.raises(pipeline.NotReady):
         pipeline.run_difference(engine, store, OfflineBackend(), difference_id=child, threshold=70.0)
@@ -156,7 +155,7 @@ def test_custom_expressions_generate_with_their_borrowed_face(db) -> None:
         with pytest.raises(NotFound):
             custom_expressions.of_character(conn, actor=other, character_id=character.id)
     _, items = generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
-                                       request=generation.JobRequest(expressions=chosen, variants=[],
+                                       request=jobs.JobRequest(expressions=chosen, variants=[],
                                                                      backend="offline", model="offline",
                                                                      image_size="1K"))
     assert [(i.expression_key, i.status) for i in items] == [("pout", "done"), ("happy", "done")]
@@ -174,11 +173,11 @@ def test_other_users_jobs_and_characters_are_not_found(db) -> None:
                                         request=request(["happy"]))
     with engine.connect() as conn:
         with pytest.raises(NotFound):
-            generation.job_differences(conn, actor=other, job_id=job_id)
+            jobs.job_differences(conn, actor=other, job_id=job_id)
         with pytest.raises(NotFound):
-            generation.job_differences(conn, actor=owner, job_id="not-a-job")
+            jobs.job_differences(conn, actor=owner, job_id="not-a-job")
         with pytest.raises(NotFound):
-            generation.character_differences(conn, actor=other, character_id=character.id)
+            jobs.character_differences(conn, actor=other, character_id=character.id)
     with pytest.raises(NotFound):
         generate_now(engine, store, OfflineBackend(), actor=other, character_id=character.id,
                                 request=request(["happy"]))

@@ -27,8 +27,8 @@ from lib.accounts import users
 from lib.catalog import characters, prompts
 from lib.core import settings as settings_module
 from lib.design import expressions
-from lib.generation import jobs as generation
-from lib.reports import frames as reports
+from lib.generation import jobs
+from lib.reports import frames
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,9 +87,9 @@ def test_prompt_tuning_saves_the_template_the_next_batch_uses(committed_env, eng
         assert "This is the anime character $name" in active.body and "prompt_tuning notebook" in active.notes
         sample = characters.list_characters(conn, actor=admin)
         assert [c.name for c in sample] == ["Tuning sample"]  # drawn by the notebook: the admin had none
-        request = generation.JobRequest(expressions=[expressions.get("happy")], variants=[], backend="offline",
+        request = jobs.JobRequest(expressions=[expressions.get("happy")], variants=[], backend="offline",
                                         model="offline", image_size="1K")
-        job_id, _ = generation.create_job(conn, actor=admin, character=sample[0], request=request)
+        job_id, _ = jobs.create_job(conn, actor=admin, character=sample[0], request=request)
         used = conn.execute(text("SELECT template_version FROM generation_jobs WHERE id = :id"), {"id": job_id})
         assert used.scalar_one() == saved_version
         prompt = conn.execute(text("SELECT prompt FROM differences WHERE job_id = :id"), {"id": job_id}).scalar_one()
@@ -117,7 +117,7 @@ def test_cost_report_shows_spend_credits_and_a_run_rate(committed_env, engine, r
         seed_usage(conn, users=6, ledger_rows=300, variants=100, days=20, end=end)
     nb = run_notebook("cost_report.ipynb", REPORT_DAYS="30")
     with engine.connect() as conn:
-        spend = reports.spend_by_model_size(conn, date_from=end.date() - dt.timedelta(days=29), date_to=end.date())
+        spend = frames.spend_by_model_size(conn, date_from=end.date() - dt.timedelta(days=29), date_to=end.date())
     assert len(spend) >= 3
     table = tagged(nb, "spend-table")["text/html"]
     assert all(model in table for model in spend["model"])

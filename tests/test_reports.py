@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, text
 from devtools.report_seed import seed_usage
 from lib.accounts import users
 from lib.core.errors import InvalidInput, PermissionDenied
-from lib.credits import ledger as credits
+from lib.credits import ledger
 from lib.reports import frames as reports
 from lib.reports import rollup
 from tests.conftest import PLAN_LEVEL_TABLES
@@ -284,7 +284,7 @@ def test_incremental_refresh_equals_full_rebuild(conn, seeded, make_user) -> Non
 
 def test_backdated_rows_need_since(conn, seeded, make_user) -> None:
     member = make_user(plan="basic")
-    credits.grant(conn, user_id=member.id, amount=40, key="late-grant", reason="invoice")
+    ledger.grant(conn, user_id=member.id, amount=40, key="late-grant", reason="invoice")
     old = dt.datetime(2025, 5, 2, 8, tzinfo=dt.UTC)
     conn.execute(text("UPDATE credit_transactions SET created_at = :at WHERE idempotency_key = 'late-grant'"),
                  {"at": old})
@@ -349,9 +349,9 @@ def test_only_admins_adjust_credits_and_each_key_counts_once(conn, make_user) ->
     key = reports.new_adjustment_key()
     assert reports.adjust_credits(conn, actor=admin, user_id=member.id, amount=12, reason="refund", key=key)
     assert not reports.adjust_credits(conn, actor=admin, user_id=member.id, amount=12, reason="refund", key=key)
-    row = credits.ledger(conn, user_id=member.id)[0]
+    row = ledger.ledger(conn, user_id=member.id)[0]
     assert (row["kind"], row["amount"], row["reason"]) == ("adjustment", 12, "refund")
-    assert credits.balance(conn, user_id=member.id).available == 30 + 12
+    assert ledger.balance(conn, user_id=member.id).available == 30 + 12
 
 
 def expect_spend_by_model_size(conn: Connection, f: dict[str, Any]) -> dict[tuple, dict[str, Any]]:

@@ -24,9 +24,8 @@ from lib.accounts import users
 from lib.cli import commands as cli
 from lib.cli import reports as reports_cli
 from lib.core.settings import get_settings
-from lib.credits import ledger as credits
-from lib.reports import frames as reports
-from lib.reports import rollup
+from lib.credits import ledger
+from lib.reports import frames, rollup
 from tests.conftest import PASSWORD, PLAN_LEVEL_TABLES
 
 PAGE = "../pages/admin_reports.py"
@@ -58,7 +57,7 @@ def messages(at: AppTest) -> str:
 
 def page_numbers(at: AppTest) -> dict[str, list[dict[str, Any]]]:
     """The tables in page order (every report has rows here, so each one is shown)."""
-    return {name: reports.to_records(d.value) for name, d in zip(reports.REPORTS, at.dataframe, strict=True)}
+    return {name: frames.to_records(d.value) for name, d in zip(frames.REPORTS, at.dataframe, strict=True)}
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
@@ -99,13 +98,13 @@ def test_admin_sees_every_report_and_the_cli_prints_the_same_numbers(studio) -> 
     assert len(at.get("plotly_chart")) == 5
     assert len(at.get("download_button")) == 5
     shown = page_numbers(at)
-    assert list(shown) == list(reports.REPORTS) and all(shown.values())
+    assert list(shown) == list(frames.REPORTS) and all(shown.values())
     today = dt.datetime.now(dt.UTC).date()
     code, out, err = run_cli("reports", "credits", "--from", str(today - dt.timedelta(days=29)), "--to", str(today),
                              "--as", "boss@example.com", "--json")
     assert code == 0, err
     printed = json.loads(out)
-    assert {name: printed[name] for name in reports.REPORTS} == shown
+    assert {name: printed[name] for name in frames.REPORTS} == shown
 
 
 def test_filters_and_empty_state(studio) -> None:
@@ -136,7 +135,7 @@ def test_admin_adjusts_credits_with_a_reason(studio, engine) -> None:
     at.button(key="FormSubmitter:adjust-credits-Record adjustment").click().run()
     assert "Recorded +15 credits for mei@example.com." in messages(at)
     with engine.connect() as conn:
-        row = credits.ledger(conn, user_id=member.id)[0]
+        row = ledger.ledger(conn, user_id=member.id)[0]
         assert (row["kind"], row["amount"], row["reason"]) == ("adjustment", 15, "refund for a failed batch")
 
 

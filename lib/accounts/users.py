@@ -98,9 +98,9 @@ def create_user(
     except IntegrityError:
         raise InvalidInput(f"a user with email {email} already exists") from None
     conn.execute(q("insert_credits_row"), {"user_id": row.id})
-    from lib.credits import ledger as credits  # the first month's credits come with the account
+    from lib.credits import ledger  # the first month's credits come with the account
 
-    credits.monthly_reset(conn, user_id=row.id, period=credits.period_of(credits.today()))
+    ledger.monthly_reset(conn, user_id=row.id, period=ledger.period_of(ledger.today()))
     return _user(row)
 
 

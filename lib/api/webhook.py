@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from lib.accounts import bootstrap
-from lib.billing import subscriptions as billing
+from lib.billing import subscriptions
 from lib.billing.gateway import BillingGateway
 from lib.core import db
 from lib.core.errors import BillingError, WebhookRejected
@@ -51,16 +51,16 @@ class _Endpoint:
     def client(self) -> BillingGateway:
         with self._lock:
             if self._client is None:
-                self._client = billing.client_from_settings(self.settings)
+                self._client = subscriptions.client_from_settings(self.settings)
             return self._client
 
     def handle(self, payload: bytes, signature: str | None) -> JSONResponse:
-        config = billing.config_from_settings(self.settings)
+        config = subscriptions.config_from_settings(self.settings)
         if config is None or not config.webhook_secret:
             return JSONResponse({"error": "billing is not configured"}, status_code=503)
         try:
             with self.engine().begin() as conn:
-                result = billing.handle_webhook(conn, self.client(), config=config, payload=payload,
+                result = subscriptions.handle_webhook(conn, self.client(), config=config, payload=payload,
                                                 signature=signature)
         except WebhookRejected as exc:
             log.warning("Stripe webhook rejected: %s", exc)

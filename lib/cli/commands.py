@@ -201,12 +201,12 @@ def _balance_json(b: Any, email: str) -> dict[str, Any]:
 
 
 def cmd_credits(args: argparse.Namespace, settings: Settings) -> None:
-    from lib.credits import ledger as credits
+    from lib.credits import ledger
 
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
         user = users.get_user(conn, email=args.email)
-        data = _balance_json(credits.balance(conn, user_id=user.id), user.email)
+        data = _balance_json(ledger.balance(conn, user_id=user.id), user.email)
     emit(args, data, f"{data['email']}: {data['available']} available, {data['held']} held, "
                       f"{data['used']} used of {data['quota']} this month ({data['plan']})")
 
@@ -214,16 +214,16 @@ def cmd_credits(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_credits_grant(args: argparse.Namespace, settings: Settings) -> None:
     import uuid
 
-    from lib.credits import ledger as credits
+    from lib.credits import ledger
 
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
         actor = _actor(conn, args.as_email)
         users.require_admin(actor)
         user = users.get_user(conn, email=args.email)
-        credits.adjust(conn, user_id=user.id, amount=args.amount, reason=args.reason,
+        ledger.adjust(conn, user_id=user.id, amount=args.amount, reason=args.reason,
                        key=args.key or f"adjust:{uuid.uuid4()}", actor_id=actor.id)
-        data = _balance_json(credits.balance(conn, user_id=user.id), user.email)
+        data = _balance_json(ledger.balance(conn, user_id=user.id), user.email)
     emit(args, data, f"{args.amount:+d} credits for {user.email}; {data['available']} available")
 
 

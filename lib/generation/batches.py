@@ -19,8 +19,8 @@ from lib.catalog.characters import Character
 from lib.core.errors import InvalidInput, NotFound, StudioError
 from lib.core.queries import q
 from lib.core.settings import Settings
-from lib.credits import ledger as credits
-from lib.generation import jobs as generation
+from lib.credits import ledger
+from lib.generation import jobs
 from lib.generation.enqueue import enqueue_differences
 
 
@@ -65,8 +65,8 @@ def retry_if_below_threshold(conn: Connection, *, difference_id: UUID, threshold
         return None  # another worker already queued this attempt
     try:
         with conn.begin_nested():
-            credits.hold_items(conn, user_id=row.user_id, job_id=row.job_id, items=[(new_id, row.credits or 0)])
-    except credits.InsufficientCredits:
+            ledger.hold_items(conn, user_id=row.user_id, job_id=row.job_id, items=[(new_id, row.credits or 0)])
+    except ledger.InsufficientCredits:
         conn.execute(q("delete_difference"), {"difference_id": str(new_id)})
         return None
     conn.execute(q("reopen_job"), {"job_id": str(row.job_id)})
@@ -74,7 +74,7 @@ def retry_if_below_threshold(conn: Connection, *, difference_id: UUID, threshold
     return new_id
 
 
-def check_plan(balance: credits.Balance, *, request: generation.JobRequest, images: int) -> None:
+def check_plan(balance: ledger.Balance, *, request: jobs.JobRequest, images: int) -> None:
     """Refuse models, sizes and batch sizes the user's plan does not include."""
     if request.model not in balance.allowed_models and request.backend != "offline":
         raise InvalidInput(f"The {balance.plan} plan does not include {request.model}; "
@@ -87,28 +87,28 @@ def check_plan(balance: credits.Balance, *, request: generation.JobRequest, imag
                            f"{balance.max_batch_size} per batch.")
 
 
-def estimate(conn: Connection, *, actor: User, request: generation.JobRequest, settings: Settings) -> tuple[int, int]:
+def estimate(conn: Connection, *, actor: User, request: jobs.JobRequest, settings: Settings) -> tuple[int, int]:
     """(images, credits) a request would cost, for showing before submitting."""
     images = len(request.expressions) * (1 + len(request.variants))
-    per_image = credits.price(conn, backend=request.backend, model=request.model, image_size=request.image_size,
+    per_image = ledger.price(conn, backend=request.backend, model=request.model, image_size=request.image_size,
                               offline_credits=settings.offline_credits_per_image)
     return images, images * per_image
 
 
 def submit(
-    conn: Connection, *, actor: User, character: Character, request: generation.JobRequest, settings: Settings
+    conn: Connection, *, actor: User, character: Character, request: jobs.JobRequest, settings: Settings
 ) -> Submitted:
     """Create, pay for and enqueue a batch, all inside the caller's transaction."""
     images = len(request.expressions) * (1 + len(request.variants))
     if images == 0:
         raise InvalidInput("choose at least one expression")
-    check_plan(credits.balance(conn, user_id=actor.id), request=request, images=images)
+    check_plan(ledger.balance(conn, user_id=actor.id), request=request, images=images)
     _, total = estimate(conn, actor=actor, request=request, settings=settings)
-    job_id, difference_ids = generation.create_job(conn, actor=actor, character=character, request=request)
+    job_id, difference_ids = jobs.create_job(conn, actor=actor, character=character, request=request)
     per_image = total // images
-    credits.hold_items(conn, user_id=actor.id, job_id=job_id, items=[(i, per_image) for i in difference_ids])
+    ledger.hold_items(conn, user_id=actor.id, job_id=job_id, items=[(i, per_image) for i in difference_ids])
     enqueue_differences(conn, job_id=job_id, difference_ids=difference_ids,
-                        parents=generation.parents_of(conn, job_id=job_id))
+                        parents=jobs.parents_of(conn, job_id=job_id))
     return Submitted(job_id=job_id, difference_ids=difference_ids, credits_held=total, credits_per_image=per_image)
 
 
@@ -117,7 +117,7 @@ def cancel(conn: Connection, *, actor: User, job_id: str | UUID) -> int:
     job = _job(conn, actor=actor, job_id=job_id)
     cancelled = list(conn.execute(q("cancel_queued_differences"), {"job_id": str(job.id)}).scalars())
     for difference_id in cancelled:
-        credits.release(conn, difference_id=difference_id)
+        ledger.release(conn, difference_id=difference_id)
     if conn.execute(q("mark_job_cancelled"), {"job_id": str(job.id)}).first() is None and not cancelled:
         raise InvalidInput(f"job {job.id} has already ended ({job.status})")
     return len(cancelled)

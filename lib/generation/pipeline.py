@@ -25,7 +25,7 @@ from lib.core import storage
 from lib.core.errors import NotFound, StudioError
 from lib.core.queries import q
 from lib.core.storage import ObjectStore
-from lib.credits import ledger as credits
+from lib.credits import ledger
 from lib.design import expressions
 from lib.design.face_box import FaceBox
 
@@ -118,7 +118,7 @@ def run_difference(
             "score_parts": json.dumps(finished.score.to_json()),
         }).one_or_none()
         if done is not None:
-            credits.capture(conn, difference_id=row.id)  # same transaction: an image is charged exactly once
+            ledger.capture(conn, difference_id=row.id)  # same transaction: an image is charged exactly once
             conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
         if done is not None:
             return "done"
@@ -142,7 +142,7 @@ def _fail(
     failed = conn.execute(q("finish_difference_failed"), {
         "difference_id": str(difference_id), "reason": reason, "kind": kind, "attempts": json.dumps(attempts)}).first()
     if failed is not None:
-        credits.release(conn, difference_id=difference_id)  # a failed image costs nothing
+        ledger.release(conn, difference_id=difference_id)  # a failed image costs nothing
     conn.execute(q("refresh_job_status"), {"job_id": str(job_id)})
 
 

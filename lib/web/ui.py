@@ -330,8 +330,10 @@ def review_grid(
 ) -> None:
     """The variant grid with approve, reject and regenerate on each item."""
     from lib.catalog import custom_expressions
-    from lib.generation import batches
-    from lib.generation import jobs as generation  # only pages with a review grid need these
+    from lib.generation import (
+        batches,
+        jobs,  # only pages with a review grid need these
+    )
 
     cells = st.columns(columns)
     for index, item in enumerate(items):
@@ -349,14 +351,14 @@ def review_grid(
             review = "rejected"
         if review:
             with transaction() as conn:
-                generation.set_review(conn, actor=user, difference_id=item.id, review=review)
+                jobs.set_review(conn, actor=user, difference_id=item.id, review=review)
             st.rerun()
         if again.button("↻", key=f"again-{item.id}", help="Regenerate (a new batch; a variant brings its expression)"):
             try:
                 with transaction() as conn:
                     chosen = custom_expressions.resolve(conn, actor=user, character_id=character.id,
                                                         keys=[item.expression_key])
-                    request = generation.JobRequest(expressions=chosen, variants=[item.variant] if item.variant
+                    request = jobs.JobRequest(expressions=chosen, variants=[item.variant] if item.variant
                                                     else [], backend=item.backend, model=item.model,
                                                     image_size=item.image_size)
                     submitted = batches.submit(conn, actor=user, character=character, request=request,

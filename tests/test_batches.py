@@ -19,7 +19,9 @@ from lib.credits import ledger
 from lib.design import expressions
 from lib.design.features import Features
 from lib.generation import batches, jobs, pipeline
+from lib.generation.enqueue import GENERATE_TASK
 from lib.generation.runtime import Runtime
+from lib.worker.app import app as worker_app
 from lib.worker.process import one_thread_per_call
 from tests.conftest import PASSWORD
 
@@ -177,6 +179,29 @@ def test_a_worker_process_generates_a_batch(studio) -> None:
     with studio.engine.connect() as conn:
         b = ledger.balance(conn, user_id=owner.id)
     assert (b.held, b.used_this_period) == (0, 6)
+
+
+def test_jobs_queued_under_the_old_task_names_still_run(studio) -> None:
+    """Jobs an older studio queued as `generate_item(item_id=…)` are run by today's worker and charged once."""
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    done = submit(studio, owner, character, job_request(["happy", "sad"]))
+    with studio.engine.begin() as conn:
+        renamed = conn.execute(text(
+            "UPDATE procrastinate_jobs SET task_name = 'generate_item', "
+            "args = jsonb_build_object('item_id', args->'difference_id', 'job_id', args->'job_id') "
+            "WHERE task_name = :name RETURNING id"), {"name": GENERATE_TASK}).all()
+    assert len(renamed) == 2
+    assert {"generate_item", "monthly_resets", "refresh_rollup", "billing_reconcile", "retry_stalled_jobs"} <= set(
+        worker_app.tasks)
+    studio.start_worker()
+    final = batches.wait(studio.engine, actor=owner, job_id=done.job_id, settings=studio.settings, timeout=60)
+    assert (final.done, final.failed) == (2, 0)
+    with studio.engine.connect() as conn:
+        assert ledger.balance(conn, user_id=owner.id).used_this_period == 2
+        names = conn.execute(text("SELECT DISTINCT task_name FROM procrastinate_jobs WHERE status = 'succeeded' "
+                                  "AND task_name LIKE '%item%'")).scalars().all()
+    assert names == ["generate_item"]
 
 
 def test_waiting_without_a_worker_says_so(studio) -> None:

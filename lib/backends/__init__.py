@@ -1,7 +1,9 @@
-"""Image backends: one small protocol (`base`) and its implementations (`gemini`, ...).
+"""Image backends: one small protocol (`base`) and its implementations (`gemini`, `offline`).
 
-Only the protocol is re-exported here so importing it stays cheap; import a concrete backend from
-its own module (`from lib.backends.gemini import GeminiBackend`).
+`factory` builds the configured backend from settings; `limiter` shares images-per-minute and
+calls-in-flight limits across workers. Only the protocol is re-exported here so importing it stays
+cheap; import a concrete backend from its own module (`from lib.backends.gemini import GeminiBackend`).
+May import `lib.render` (the offline backend draws with it), `lib.design` and `lib.core`.
 """
 
 from lib.backends.base import (

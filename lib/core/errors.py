@@ -1,14 +1,24 @@
 """The studio's exceptions: one small tree, translated once at the edge that calls a driver or SDK.
 
+Every message is fit to show a person. The tree is defined here; the few errors that belong to one
+concern live next to the code that raises them (their module in brackets). A test keeps this list
+complete.
+
     StudioError
-    ├── ConfigError        settings are missing or unsafe; the process refuses to start
-    ├── NotFound           no such row for this user (also for another user's rows)
-    ├── PermissionDenied   the acting user may not do this
-    ├── InvalidInput       a request or value is malformed (bad features, bad email, ...)
-    │   ├── InvalidUpload  an uploaded image was refused; nothing was stored
-    │   └── WebhookRejected  a webhook's signature or body is invalid; nothing was stored
-    ├── StorageError       the object store failed
-    └── BillingError       Stripe refused a request or could not be reached (lib/billing/gateway.py)
+    ├── ConfigError          settings are missing or unsafe; the process refuses to start
+    ├── NotFound             no such row for this user (also for another user's rows)
+    ├── PermissionDenied     the acting user may not do this
+    ├── InvalidInput         a request or value is malformed (bad features, bad email, ...)
+    │   ├── InvalidUpload    an uploaded image was refused; nothing was stored
+    │   ├── WebhookRejected  a webhook's signature or body is invalid; nothing was stored
+    │   └── AlignmentFailed  a result cannot be placed on its base [lib.consistency.align]
+    ├── StorageError         the object store failed
+    ├── BillingError         Stripe refused a request or could not be reached (lib.billing.gateway)
+    ├── InsufficientCredits  the balance cannot cover a request; nothing was held [lib.credits.ledger]
+    ├── GenerationFailed     a backend made no image; carries the failure kind [lib.backends.base]
+    ├── NotReady             a variant's expression is not finished; run it later [lib.generation.pipeline]
+    ├── NoWorker             no worker is alive to run queued differences [lib.generation.batches]
+    └── CliError             a command-line usage problem found after parsing [lib.cli]
 """
 
 from __future__ import annotations

@@ -1,1 +1,6 @@
-"""TODO"""
+"""Credits: the append-only ledger whose rows explain every balance, and holds that cannot overspend.
+
+`ledger` owns balances, holds, captures, releases, grants and monthly resets (idempotency keys make
+each happen once); `tasks` is its procrastinate Blueprint (the monthly reset). The lowest domain
+package: may import only `lib.core`.
+"""

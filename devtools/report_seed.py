@@ -9,14 +9,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, TextClause, text
 
 from lib.core.errors import InvalidInput
-from lib.core.queries import q
+from lib.core.queries import parse
+
+_SQL = Path(__file__).with_name("report_seed.sql")  # test support's own named queries, not the studio's
 
 log = logging.getLogger(__name__)
 ITEMS_PER_JOB = 10
+
+
+@cache
+def _queries() -> dict[str, str]:
+    return parse(_SQL.read_text())
+
+
+def q(name: str) -> TextClause:
+    """A named query of the seeder."""
+    return text(_queries()[name])
 
 
 @dataclass(frozen=True)

@@ -66,13 +66,6 @@ def hash_password(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
 
 
-def password_matches(password: str, password_hash: str) -> bool:
-    try:
-        return bcrypt.checkpw(password.encode()[:72], password_hash.encode())
-    except ValueError:
-        return False
-
-
 def require_admin(actor: User) -> None:
     if not actor.is_admin:
         raise PermissionDenied("only admins can do this")

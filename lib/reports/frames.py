@@ -141,16 +141,6 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
-def latency_bucket(ms: float) -> int:
-    """The histogram bucket of a latency (the same rule as SQL `usage_latency_bucket`)."""
-    return 0 if ms < 50 else min(math.floor(math.log(ms / 50) / math.log(1.1)) + 1, 199)
-
-
-def bucket_ms(bucket: int) -> float:
-    """The latency a bucket stands for: its geometric middle (SQL `usage_latency_bucket_ms`)."""
-    return 25.0 if bucket == 0 else 50 * 1.1 ** (bucket - 0.5)
-
-
 def new_adjustment_key() -> str:
     """An idempotency key for one admin adjustment (keep it across retries of the same form)."""
     return f"admin-adjust:{uuid4()}"

@@ -28,7 +28,7 @@ from lib.design.features import Features
 log = logging.getLogger(__name__)
 
 Pt = tuple[float, float]
-Color = FaceBox
+Color = tuple[int, int, int, int]  # RGBA
 
 # Design-space frame of the figure (x0, y0, x1, y1) and of the face box; see module docstring.
 _FRAME = (-1.8, -1.7, 1.8, 2.3)

@@ -24,7 +24,7 @@ from lib.design.expressions import LIBRARY
 from lib.design.features import Features
 from lib.lab.calibration import Drift, apply_drift
 from lib.render.portrait import face_box, render_portrait
-from lib.worker.queue import one_thread_per_call
+from lib.worker.process import one_thread_per_call
 
 SIZE = (2048, 2048)
 RUNS = 5

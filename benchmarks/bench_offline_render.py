@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from lib.design.expressions import LIBRARY, PRESETS, Expression
 from lib.design.features import Features
-from lib.render import portrait as offline_renderer
+from lib.render.portrait import _figure, face_box, render_portrait
 
 CHARACTERS = (
     Features(),
@@ -42,9 +42,9 @@ def _median_seconds(size: tuple[int, int], *, cold: bool, runs: int = 5) -> floa
     times = []
     for _ in range(runs):
         if cold:
-            offline_renderer._figure.cache_clear()  # measure the full figure render too
+            _figure.cache_clear()  # measure the full figure render too
         start = time.perf_counter()
-        offline_renderer.render_portrait(CHARACTERS[0], expression=expression, size=size)
+        render_portrait(CHARACTERS[0], expression=expression, size=size)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -58,8 +58,8 @@ def _ordered_keys() -> list[str]:
 
 def _head(features: Features, expression: Expression, variant: str | None) -> Image.Image:
     """The portrait cropped to head and shoulders, on a light backdrop so transparency shows."""
-    portrait = offline_renderer.render_portrait(features, expression=expression, variant=variant, size=CELL)
-    x, y, w, h = offline_renderer.face_box(CELL)
+    portrait = render_portrait(features, expression=expression, variant=variant, size=CELL)
+    x, y, w, h = face_box(CELL)
     pad = w // 4
     crop = portrait.crop((x - pad, max(0, y - pad), x + w + pad, y + h + pad // 2))
     backdrop = Image.new("RGBA", crop.size, (232, 234, 242, 255))

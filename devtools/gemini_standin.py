@@ -125,15 +125,15 @@ def offline_render(base_png: bytes, prompt: str, width: int, height: int) -> byt
     Gemini would return, as a model would (opaque, other resolution).
     """
     from lib.design import expressions
-    from lib.render import portrait as offline_renderer
+    from lib.render.portrait import face_box
+    from lib.render.preview import edit_face
 
     matches = [e for e in expressions.LIBRARY.values() if e.prompt in prompt]
     expression = max(matches, key=lambda e: len(e.prompt)) if matches else expressions.get("neutral")
     variant = next((v.key for v in expressions.VARIANTS.values() if v.prompt in prompt), None)
     with Image.open(io.BytesIO(base_png)) as src:
         base = src.convert("RGBA")
-    edited = offline_renderer.edit_face(base, box=offline_renderer.face_box(base.size), expression=expression,
-                                        variant=variant)
+    edited = edit_face(base, box=face_box(base.size), expression=expression, variant=variant)
     opaque = Image.new("RGB", base.size, (255, 255, 255))
     opaque.paste(edited, mask=edited.getchannel("A"))
     return _png(_fit(opaque, width, height))

@@ -12,7 +12,7 @@ from lib.core.errors import InvalidInput
 from lib.core.images import clean_upload
 from lib.design import expressions
 from lib.design.face_box import MIN_SIDE, FaceBox
-from lib.render.portrait import edit_face
+from lib.render.preview import edit_face
 
 SIZE = (120, 160)
 

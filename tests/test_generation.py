@@ -160,8 +160,8 @@ def test_custom_expressions_generate_with_their_borrowed_face(db) -> None:
                                                                      image_size="1K"))
     assert [(i.expression_key, i.status) for i in items] == [("pout", "done"), ("happy", "done")]
     rendered = characters.generate_base(FEATURES, size=SIZE)  # the borrowed face drawn directly
-    from lib.render import portrait as offline_renderer
-    expected = offline_renderer.render_portrait(FEATURES, expression=expressions.get("annoyance"), size=SIZE)
+    from lib.render.portrait import render_portrait
+    expected = render_portrait(FEATURES, expression=expressions.get("annoyance"), size=SIZE)
     assert np.array_equal(pixels(store, items[0].image_key), np.asarray(expected))
     assert rendered[1] == character.face_box
 

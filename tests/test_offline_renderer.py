@@ -11,8 +11,10 @@ from PIL import Image
 from lib.core.errors import InvalidInput
 from lib.design.expressions import LIBRARY, PRESETS, custom_expression
 from lib.design.features import Features
-from lib.render import portrait as offline_renderer
-from lib.render.portrait import edit_face, face_box, render_portrait
+from lib.render.colour import palette
+from lib.render.face import resolve
+from lib.render.portrait import _canvas, _draw_face, _figure, face_box, render_portrait
+from lib.render.preview import edit_face
 
 SIZE = (256, 320)
 FEATURES = Features(accessories=["glasses", "hairclip"])
@@ -48,7 +50,7 @@ def renders() -> dict[tuple[str, str | None], np.ndarray]:
 
 def test_same_inputs_give_identical_pixels() -> None:
     first = render_portrait(FEATURES, expression=LIBRARY["joy"], size=SIZE).tobytes()
-    offline_renderer._figure.cache_clear()  # also compare a fresh figure, not just the cache
+    _figure.cache_clear()  # also compare a fresh figure, not just the cache
     second = render_portrait(FEATURES, expression=LIBRARY["joy"], size=SIZE).tobytes()
     assert first == second
 
@@ -182,10 +184,10 @@ def test_edit_face_refuses_a_box_outside_the_picture(box: tuple) -> None:
 def test_face_cues_fit_inside_the_face_box(variant: str | None) -> None:
     """The face box crops whatever is drawn in it, so a cue placed outside would be silently cut off."""
     box = face_box(SIZE)
-    pal = offline_renderer._palette(FEATURES)
+    pal = palette(FEATURES)
     for key in ALL_KEYS:
-        canvas = offline_renderer._canvas(SIZE, 1, (0, 0), SIZE)
-        offline_renderer._draw_face(canvas, pal, offline_renderer._resolve(LIBRARY[key], variant))
+        canvas = _canvas(SIZE, 1, (0, 0), SIZE)
+        _draw_face(canvas, pal, resolve(LIBRARY[key], variant))
         alpha = np.asarray(canvas.img.getchannel("A"))
         assert alpha.any(), key
         assert not _outside(alpha[..., None], box).any(), key

@@ -17,12 +17,13 @@ from lib.core.images import png_bytes
 from lib.design import expressions
 from lib.design.face_box import FaceBox
 from lib.design.features import Features
-from lib.render import portrait as offline_renderer
+from lib.render.portrait import face_box, render_portrait
+from lib.render.preview import edit_face
 
 
 def default_face_box(width: int, height: int) -> FaceBox:
     """Where a bust-up portrait's face usually is (the renderer's own framing), until one is measured."""
-    return offline_renderer.face_box((width, height))
+    return face_box((width, height))
 
 
 class OfflineBackend:
@@ -35,15 +36,14 @@ class OfflineBackend:
         start = time.monotonic()
         expression = expressions.get(request.face or request.expression_key)
         if request.base_generated and request.features is not None:
-            image = offline_renderer.render_portrait(
+            image = render_portrait(
                 Features.model_validate(request.features), expression=expression, variant=request.variant,
                 size=(request.width, request.height),
             )
         else:
             with Image.open(io.BytesIO(request.base_png)) as base:
                 box = request.face_box or default_face_box(base.width, base.height)
-                image = offline_renderer.edit_face(base.convert("RGBA"), box=box, expression=expression,
-                                                   variant=request.variant)
+                image = edit_face(base.convert("RGBA"), box=box, expression=expression, variant=request.variant)
         attempt = Attempt(number=1, outcome="ok", http_status=None, seconds=time.monotonic() - start)
         return ImageResult(png=png_bytes(image), model=self.model, image_size=request.image_size, cost_usd=0.0,
                            attempts=(attempt,), usage={"cost_basis": "offline"})

@@ -126,11 +126,11 @@ def set_face_box(
 def generate_base(features: Features, *, size: tuple[int, int]) -> tuple[CleanImage, FaceBox]:
     """An offline-rendered base portrait from features alone, and its exact face region."""
     from lib.core.images import png_bytes
-    from lib.render import portrait as offline_renderer
+    from lib.render.portrait import face_box, render_portrait
 
-    image = offline_renderer.render_portrait(features, size=size)
+    image = render_portrait(features, size=size)
     clean = CleanImage(png=png_bytes(image), width=image.width, height=image.height, has_alpha=True)
-    return clean, offline_renderer.face_box(size)
+    return clean, face_box(size)
 
 
 def list_characters(conn: Connection, *, actor: User, any_owner: bool = False) -> list[Character]:

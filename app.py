@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from lib.web import ui
+from lib.web import auth
 
 st.set_page_config(page_title="Miyabi Character Studio", page_icon="🎨", layout="wide")
 
-user = ui.sign_in_gate()
+user = auth.sign_in_gate()
 
 pages = {
     "Studio": [

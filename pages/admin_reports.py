@@ -12,20 +12,20 @@ from plotly.graph_objects import Figure
 from lib.accounts import users
 from lib.core.errors import StudioError
 from lib.reports import frames, rollup
-from lib.web import ui
+from lib.web import auth, resources, state, widgets
 
-admin = ui.require_admin()
+admin = auth.require_admin()
 st.title("Reports")
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=64)
 def load(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUID | None) -> dict[str, pd.DataFrame]:
     """Every report for these filters; admin-only data, so the filters are the whole key."""
-    with ui.transaction() as conn:
+    with resources.transaction() as conn:
         return frames.all_reports(conn, date_from=date_from, date_to=date_to, plan=plan, user_id=user_id)
 
 
-with ui.transaction() as conn:
+with resources.transaction() as conn:
     everyone = users.list_users(conn, actor=admin)
     refreshed = rollup.last_refreshed(conn)
 
@@ -44,7 +44,7 @@ r1.caption(f"Figures come from the daily rollup, last refreshed {refreshed:%Y-%m
            "(the worker refreshes it every 5 minutes; “Refresh now” includes the last few minutes)."
            if refreshed else "The rollup has never been refreshed: press “Refresh now”.")
 if r2.button("Refresh now", key="refresh-rollup"):
-    with ui.transaction() as conn:
+    with resources.transaction() as conn:
         rollup.refresh_rollup(conn)
     load.clear()
     st.rerun()
@@ -54,7 +54,7 @@ chosen = by_email.get(email_choice)
 try:
     data = load(picked[0], picked[1], plan, chosen.id if chosen else None)
 except StudioError as exc:
-    ui.show_error(exc)
+    widgets.show_error(exc)
     st.stop()
 
 headline = frames.totals(data)
@@ -96,12 +96,12 @@ with st.form("adjust-credits", clear_on_submit=True):
     amount = a2.number_input("Credits (negative takes back)", step=1, value=0, key="adjust-amount")
     reason = st.text_input("Reason", key="adjust-reason")
     if st.form_submit_button("Record adjustment", type="primary"):
-        key = st.session_state.setdefault("adjust-key", frames.new_adjustment_key())
+        key = state.ADJUSTMENT_KEY.setdefault(frames.new_adjustment_key())
         try:
-            with ui.transaction() as conn:
+            with resources.transaction() as conn:
                 frames.adjust_credits(conn, actor=admin, user_id=by_email[who].id, amount=int(amount),
                                        reason=reason, key=key)
-            del st.session_state["adjust-key"]  # the next submit is a new adjustment
+            state.ADJUSTMENT_KEY.pop()  # the next submit is a new adjustment
             st.success(f"Recorded {int(amount):+d} credits for {who}.")
         except StudioError as exc:
-            ui.show_error(exc)
+            widgets.show_error(exc)

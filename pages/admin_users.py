@@ -5,13 +5,13 @@ import streamlit as st
 
 from lib.accounts import users
 from lib.core.errors import StudioError
-from lib.web import ui
+from lib.web import auth, resources, widgets
 
-admin = ui.require_admin()
+admin = auth.require_admin()
 st.title("Users")
-ui.show_flash()
+widgets.show_flash()
 
-with ui.transaction() as conn:
+with resources.transaction() as conn:
     everyone = users.list_users(conn, actor=admin)
 
 st.dataframe(
@@ -30,12 +30,12 @@ with st.form("add-user", clear_on_submit=True):
                              type="password")
     if st.form_submit_button("Add user", type="primary"):
         try:
-            with ui.transaction() as conn:
+            with resources.transaction() as conn:
                 created = users.create_user(conn, email=email, password=password, role=role, plan=plan)
-            ui.flash(f"Added {created.email} ({created.role}, {created.plan} plan). They can sign in now.")
+            widgets.flash(f"Added {created.email} ({created.role}, {created.plan} plan). They can sign in now.")
             st.rerun()
         except StudioError as exc:
-            ui.show_error(exc)
+            widgets.show_error(exc)
 
 st.subheader("Change a user")
 by_email = {u.email: u for u in everyone}
@@ -47,29 +47,29 @@ with tab_plan, st.form("role-plan"):
     new_plan = st.selectbox("Plan", users.PLANS, index=users.PLANS.index(target.plan))
     if st.form_submit_button("Save"):
         try:
-            with ui.transaction() as conn:
+            with resources.transaction() as conn:
                 users.set_role_and_plan(conn, actor=admin, user_id=target.id, role=new_role, plan=new_plan)
-            ui.flash(f"Updated {target.email}: {new_role}, {new_plan} plan.")
+            widgets.flash(f"Updated {target.email}: {new_role}, {new_plan} plan.")
             st.rerun()
         except StudioError as exc:
-            ui.show_error(exc)
+            widgets.show_error(exc)
 with tab_password, st.form("reset-password", clear_on_submit=True):
     st.caption("Resetting a password signs the user out everywhere.")
     new_password = st.text_input("New password", type="password")
     if st.form_submit_button("Reset password"):
         try:
-            with ui.transaction() as conn:
+            with resources.transaction() as conn:
                 users.reset_password(conn, actor=admin, user_id=target.id, new_password=new_password)
             st.success(f"Password reset for {target.email}; their sessions have ended.")
         except StudioError as exc:
-            ui.show_error(exc)
+            widgets.show_error(exc)
 with tab_access:
     label = "Disable account" if target.is_active else "Enable account"
     st.caption("Disabling signs the user out everywhere; their characters are kept.")
     if st.button(label, disabled=target.id == admin.id):
         try:
-            with ui.transaction() as conn:
+            with resources.transaction() as conn:
                 users.set_active(conn, actor=admin, user_id=target.id, active=not target.is_active)
             st.rerun()
         except StudioError as exc:
-            ui.show_error(exc)
+            widgets.show_error(exc)

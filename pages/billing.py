@@ -4,12 +4,12 @@ import streamlit as st
 
 from lib.billing import subscriptions
 from lib.core.errors import StudioError
-from lib.web import ui
+from lib.web import auth, resources, state
 
-user = ui.require_user()
+user = auth.require_user()
 st.title("Billing")
 
-with ui.transaction() as conn:
+with resources.transaction() as conn:
     mine = subscriptions.summary(conn, user_id=user.id)
     catalogue = {p.key: p for p in subscriptions.plans(conn)}
 
@@ -27,7 +27,7 @@ if sub is not None:
     verb = "ends" if sub.cancel_at_period_end or not sub.is_paid else "renews"
     st.caption(f"Stripe subscription: **{sub.status}** · {catalogue[sub.plan].name} · {verb} {ends}")
 
-config = subscriptions.config_from_settings(ui.settings())
+config = subscriptions.config_from_settings(resources.settings())
 if config is None:
     st.info("Billing is not configured on this studio. An admin can change your plan on the Users page.")
     st.stop()
@@ -42,22 +42,22 @@ elif outcome == "cancelled":
 def _open(kind: str, plan: str | None = None) -> None:
     """Ask Stripe for a Checkout or portal URL; the link button below opens it."""
     try:
-        with ui.transaction() as conn:
-            client = subscriptions.client_from_settings(ui.settings())
+        with resources.transaction() as conn:
+            client = subscriptions.client_from_settings(resources.settings())
             if kind == "portal":
                 url = subscriptions.portal_url(conn, client, config=config, user_id=user.id)
             else:
                 url = subscriptions.start_checkout(conn, client, config=config, user_id=user.id, plan=plan or "")
-        st.session_state["billing_url"] = (kind, plan, url)
+        state.BILLING_LINK.set(state.BillingLink(kind=kind, plan=plan, url=url))
     except StudioError as exc:
-        st.session_state["billing_url"] = None
-        st.session_state["billing_error"] = str(exc)
+        state.BILLING_LINK.set(None)
+        state.BILLING_ERROR.set(str(exc))
 
 
-if error := st.session_state.pop("billing_error", None):
+if error := state.BILLING_ERROR.pop():
     st.error(error)
 
-pending = st.session_state.get("billing_url")
+pending = state.BILLING_LINK.get()
 if sub is None or not sub.is_paid:
     st.subheader("Upgrade")
     cells = st.columns(len(subscriptions.PURCHASABLE))
@@ -71,12 +71,12 @@ if sub is None or not sub.is_paid:
             continue
         verb = "Upgrade" if plan.monthly_credits > current.monthly_credits else "Switch"
         box.button(f"{verb} to {plan.name}", key=f"upgrade-{key}", on_click=_open, args=("checkout", key))
-        if pending and pending[:2] == ("checkout", key):
-            box.link_button("Continue to secure checkout", pending[2], type="primary")
+        if pending and (pending.kind, pending.plan) == ("checkout", key):
+            box.link_button("Continue to secure checkout", pending.url, type="primary")
 
 if mine.has_customer:
     st.subheader("Manage billing")
     st.caption("Change plan, update your card, see invoices or cancel, in Stripe's customer portal.")
     st.button("Manage billing", key="manage-billing", on_click=_open, args=("portal",))
-    if pending and pending[0] == "portal":
-        st.link_button("Open the billing portal", pending[2], type="primary")
+    if pending and pending.kind == "portal":
+        st.link_button("Open the billing portal", pending.url, type="primary")

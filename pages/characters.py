@@ -7,15 +7,15 @@ from lib.core import images
 from lib.core.errors import StudioError
 from lib.design.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
 from lib.generation import jobs
-from lib.web import ui
+from lib.web import auth, face_editor, resources, review, state, widgets
 
-user = ui.require_user()
-settings = ui.settings()
+user = auth.require_user()
+settings = resources.settings()
 st.title("Characters")
-ui.show_flash()
+widgets.show_flash()
 
 show_all = user.is_admin and st.toggle("Show every user's characters", help="Admins only")
-with ui.transaction() as conn:
+with resources.transaction() as conn:
     rows = characters.list_characters(conn, actor=user, any_owner=show_all)
 
 if not rows:
@@ -26,7 +26,7 @@ for character in rows:
     with st.container(border=True):
         left, right = st.columns([1, 3])
         try:
-            left.image(ui.object_image(character.base_key), width=160)
+            left.image(widgets.object_image(character.base_key), width=160)
         except StudioError as exc:
             left.warning(f"Base image unavailable: {exc}")
         f = character.features
@@ -34,40 +34,40 @@ for character in rows:
         right.caption(f"{character.base_width}×{character.base_height} · {character.base_source} · "
                       f"created {character.created_at:%Y-%m-%d %H:%M}"
                       + (f" · owner {character.owner_email}" if show_all else ""))
-        right.write(f"Hair {f.hair_length} {ui.words(f.hair_style)} · outfit: {f.outfit}"
-                    + (f" · {', '.join(map(ui.words, f.accessories))}" if f.accessories else ""))
+        right.write(f"Hair {f.hair_length} {widgets.words(f.hair_style)} · outfit: {f.outfit}"
+                    + (f" · {', '.join(map(widgets.words, f.accessories))}" if f.accessories else ""))
         if character.user_id != user.id:
             continue
         with right.expander("Latest variants"):
-            with ui.transaction() as conn:
+            with resources.transaction() as conn:
                 made = jobs.character_differences(conn, actor=user, character_id=character.id, limit=20)
             if made:
-                ui.difference_grid(made, character=character, columns=4)
+                review.difference_grid(made, character=character, columns=4)
             else:
                 st.caption("None yet: open the Generate page.")
         with right.expander("Face region (what may change between expressions)"):
-            ui.face_region_editor(character, user=user)
+            face_editor.face_region_editor(character, user=user)
         with right.expander("Rename or delete"):
             with st.form(f"rename-{character.id}"):
                 new_name = st.text_input("Name", value=character.name)
                 if st.form_submit_button("Rename"):
                     try:
-                        with ui.transaction() as conn:
+                        with resources.transaction() as conn:
                             characters.rename_character(conn, actor=user, character_id=character.id, name=new_name)
                         st.rerun()
                     except StudioError as exc:
-                        ui.show_error(exc)
+                        widgets.show_error(exc)
             sure = st.checkbox("I understand this deletes the character and all its variants",
                                key=f"sure-{character.id}")
             if st.button("Delete", key=f"delete-{character.id}", disabled=not sure, type="primary"):
-                with ui.transaction() as conn:
-                    characters.delete_character(conn, ui.store(), actor=user, character_id=character.id)
-                ui.flash(f"Deleted {character.name}.")
+                with resources.transaction() as conn:
+                    characters.delete_character(conn, resources.store(), actor=user, character_id=character.id)
+                widgets.flash(f"Deleted {character.name}.")
                 st.rerun()
 
 st.header("New character")
 defaults = Features()
-version = st.session_state.setdefault("new-character-version", 0)  # bumped after a success: a fresh, empty form
+version = state.NEW_CHARACTER_FORM.get()  # bumped after a success: a fresh, empty form
 
 
 def key(name: str) -> str:
@@ -88,12 +88,12 @@ with st.form("create-character", clear_on_submit=False):
     skin_tone = c3.color_picker("Skin tone", defaults.skin_tone, key=key("skin_tone"))
     outfit_color = c4.color_picker("Outfit colour", defaults.outfit_color, key=key("outfit_color"))
     c1, c2, c3 = st.columns(3)
-    hair_style = c1.selectbox("Hair style", HAIR_STYLES, key=key("hair_style"), format_func=ui.words)
+    hair_style = c1.selectbox("Hair style", HAIR_STYLES, key=key("hair_style"), format_func=widgets.words)
     hair_length = c2.selectbox("Hair length", HAIR_LENGTHS, index=HAIR_LENGTHS.index(defaults.hair_length),
                                key=key("hair_length"))
     outfit = c3.text_input("Outfit", value=defaults.outfit, max_chars=200, key=key("outfit"))
     accessories = st.multiselect("Accessories", KNOWN_ACCESSORIES, accept_new_options=True, key=key("accessories"),
-                                 format_func=ui.words)
+                                 format_func=widgets.words)
     notes = st.text_area("Notes for prompts (anything else that must stay the same)", max_chars=2000,
                          key=key("notes"))
     submitted = st.form_submit_button("Create character", type="primary")
@@ -113,13 +113,13 @@ if submitted:
         else:
             image = images.clean_upload(upload.getvalue(), max_bytes=settings.max_upload_bytes,
                                         max_pixels=settings.max_upload_pixels)
-        with ui.transaction() as conn:
+        with resources.transaction() as conn:
             created = characters.create_character(
-                conn, ui.store(), actor=user, name=name, image=image, features=features, face_box=face_box,
+                conn, resources.store(), actor=user, name=name, image=image, features=features, face_box=face_box,
                 source="generated" if draw_base else "upload")
     except StudioError as exc:
-        ui.show_error(exc)
+        widgets.show_error(exc)
     else:
-        st.session_state["new-character-version"] = version + 1
-        ui.flash(f"Created {created.name}. Next: open the Generate page to make its expressions.")
+        state.NEW_CHARACTER_FORM.set(version + 1)
+        widgets.flash(f"Created {created.name}. Next: open the Generate page to make its expressions.")
         st.rerun()

@@ -5,12 +5,12 @@ import plotly.express as px
 import streamlit as st
 
 from lib.credits import ledger as credits
-from lib.web import ui
+from lib.web import auth, resources
 
-user = ui.require_user()
+user = auth.require_user()
 st.title("Credits")
 
-with ui.transaction() as conn:
+with resources.transaction() as conn:
     balance = credits.balance(conn, user_id=user.id)
     usage = credits.usage_by_day(conn, user_id=user.id, since=balance.period_start)
     ledger = credits.ledger(conn, user_id=user.id, limit=500)

@@ -7,12 +7,12 @@ from lib.catalog import characters
 from lib.core.errors import StudioError
 from lib.exports import FORMATS, select_items
 from lib.exports import sets as export_sets
-from lib.web import ui
+from lib.web import auth, resources, widgets
 
-user = ui.require_user()
+user = auth.require_user()
 st.title("Exports")
 
-with ui.transaction() as conn:
+with resources.transaction() as conn:
     mine = characters.list_characters(conn, actor=user)
 if not mine:
     st.info("No characters yet. Create one on the Characters page, generate its expressions, then export here.")
@@ -20,12 +20,12 @@ if not mine:
 
 character = st.selectbox("Character", mine, format_func=lambda c: c.name)
 approved_only = st.toggle("Approved images only", help="Approve images in the review grid on the Generate page")
-with ui.transaction() as conn:
+with resources.transaction() as conn:
     export_set = export_sets.build(conn, actor=user, character_id=character.id)
 try:
     chosen = select_items(export_set, approved_only)
 except StudioError as exc:
-    ui.show_error(exc)
+    widgets.show_error(exc)
     st.stop()
 
 expressions = sorted({i.expression_key for i in chosen})
@@ -37,8 +37,8 @@ st.caption(f"{len(chosen)} images: {len(expressions)} expressions"
 
 def build_file(fmt: str):
     """Make the export when the button is pressed; the temporary file vanishes once it is read."""
-    with ui.transaction() as conn:
-        path = export_sets.write(conn, ui.store(), actor=user, character_id=character.id, fmt=fmt,
+    with resources.transaction() as conn:
+        path = export_sets.write(conn, resources.store(), actor=user, character_id=character.id, fmt=fmt,
                                  approved_only=approved_only)
     handle = path.open("rb")
     path.unlink()

@@ -2,41 +2,37 @@
 
 import streamlit as st
 
-from lib.catalog import characters, custom_expressions
 from lib.core.errors import StudioError
-from lib.credits import ledger
 from lib.design import expressions
-from lib.generation import batches, jobs
-from lib.web import ui
+from lib.generation import batches, workspace
+from lib.web import auth, resources, review, state, widgets
 
-user = ui.require_user()
-settings = ui.settings()
+user = auth.require_user()
+settings = resources.settings()
 st.title("Generate")
 
-with ui.transaction() as conn:
-    mine = characters.list_characters(conn, actor=user)
-    balance = ledger.balance(conn, user_id=user.id)
-    workers = batches.workers_alive(conn, within_seconds=settings.worker_stall_seconds)
-if not mine:
+with resources.transaction() as conn:
+    context = workspace.generate_context(conn, actor=user, settings=settings)
+if not context.characters:
     st.info("No characters yet. Create one on the Characters page first.")
     st.stop()
-if not workers:
+if not context.workers_alive:
     st.warning("No worker is running, so batches wait in the queue. `make run` starts one; "
                "staff can start more with `python -m lib worker`.")
 
-character = st.selectbox("Character", mine, format_func=lambda c: c.name)
-with ui.transaction() as conn:
-    own = custom_expressions.of_character(conn, actor=user, character_id=character.id)
+balance = context.balance
+character = st.selectbox("Character", context.characters, format_func=lambda c: c.name)
+with resources.transaction() as conn:
+    choices = workspace.expression_choices(conn, actor=user, character_id=character.id)
 left, right = st.columns([1, 3])
-left.image(ui.object_image(character.base_key), caption="Approved base", width=180)
+left.image(widgets.object_image(character.base_key), caption="Approved base", width=180)
 with right:
-    preset = st.selectbox("Preset", list(expressions.PRESETS), format_func=ui.words)
-    keys = st.multiselect("Expressions", [*expressions.LIBRARY, *(e.key for e in own)],
-                          default=list(expressions.PRESETS[preset]), format_func=ui.expression_label)
+    preset = st.selectbox("Preset", list(expressions.PRESETS), format_func=widgets.words)
+    keys = st.multiselect("Expressions", choices, default=list(expressions.PRESETS[preset]),
+                          format_func=widgets.expression_label)
     variants = st.multiselect("Variants of each expression", list(expressions.VARIANTS),
-                              format_func=ui.words)
-    gemini_models = [m for m in balance.allowed_models if m != "offline"] if settings.gemini_api_key else []
-    model = st.selectbox("Model", ["offline", *gemini_models], help="Gemini models need GEMINI_API_KEY; "
+                              format_func=widgets.words)
+    model = st.selectbox("Model", context.models, help="Gemini models need GEMINI_API_KEY; "
                          "your plan decides which ones you can use.")
     size = st.selectbox("Size", balance.allowed_sizes, index=len(balance.allowed_sizes) - 1,
                         disabled=model == "offline")
@@ -48,63 +44,53 @@ with right:
                                     value=1, help=f"Regenerate an image scoring below "
                                     f"{settings.consistency_threshold:.0f}; every attempt is charged and shown.")
 
-request = None
-try:
-    with ui.transaction() as conn:
-        chosen = custom_expressions.resolve(conn, actor=user, character_id=character.id, keys=keys) if keys else []
-        request = jobs.JobRequest(expressions=chosen, variants=variants,
-                                        backend="offline" if model == "offline" else "gemini", model=model,
-                                        image_size=size, paste_back=paste, best_of=int(best_of))
-        images, cost = batches.estimate(conn, actor=user, request=request, settings=settings)
-except StudioError as exc:
-    ui.show_error(exc)
-    images, cost = 0, 0
-right.caption(f"**{images}** images · **{cost}** credits · you have **{balance.available}** available "
+with resources.transaction() as conn:
+    quote = workspace.quote(conn, actor=user, character_id=character.id, keys=keys, variants=variants, model=model,
+                            size=size, paste_back=paste, best_of=best_of, settings=settings)
+if quote.error:
+    widgets.show_error(quote.error)
+images = quote.images
+right.caption(f"**{images}** images · **{quote.credits}** credits · you have **{balance.available}** available "
               f"({balance.held} held by running batches, {balance.plan} plan)")
 if right.button(f"Generate {images} image{'s' if images != 1 else ''}", type="primary",
-                disabled=images == 0 or request is None):
+                disabled=images == 0 or quote.request is None):
     try:
-        with ui.transaction() as conn:
-            submitted = batches.submit(conn, actor=user, character=character, request=request, settings=settings)
-        st.session_state["job"] = (str(submitted.job_id), character.id)
+        with resources.transaction() as conn:
+            submitted = batches.submit(conn, actor=user, character=character, request=quote.request,
+                                       settings=settings)
+        state.watch_batch(job_id=submitted.job_id, character_id=character.id)
         st.toast(f"Submitted {images} images ({submitted.credits_held} credits held)")
     except StudioError as exc:
-        ui.show_error(exc)
+        widgets.show_error(exc)
 
-job = st.session_state.get("job")
-if not job or job[1] != character.id:
-    with ui.transaction() as conn:
-        latest = jobs.recent_jobs(conn, actor=user, character_id=character.id, limit=1)
-    job = (str(latest[0].id), character.id) if latest else None
-if job is None:
+with resources.transaction() as conn:
+    shown = workspace.latest_job(conn, actor=user, character_id=character.id,
+                                 submitted=state.watched_batch(character.id))
+if shown is None:
     st.info("No batches for this character yet: choose expressions above and press Generate.")
     st.stop()
 
-with ui.transaction() as conn:
-    still_open = batches.progress(conn, actor=user, job_id=job[0]).open > 0
 
-
-@st.fragment(run_every=1.0 if still_open else None)
+@st.fragment(run_every=1.0 if shown.open else None)
 def batch_view() -> None:
-    with ui.transaction() as conn:
-        now = batches.progress(conn, actor=user, job_id=job[0])
-        items = jobs.job_differences(conn, actor=user, job_id=job[0])
+    with resources.transaction() as conn:
+        view = workspace.batch_view(conn, actor=user, job_id=shown.job_id)
+    now = view.progress
     st.subheader("Latest batch")
-    finished = now.done + now.failed
-    st.progress(finished / max(now.total, 1), text=f"{finished} of {now.total} finished · {now.status}")
+    st.progress(view.finished / max(now.total, 1), text=f"{view.finished} of {now.total} finished · {now.status}")
     if now.open:
         st.caption("This updates by itself every second. You can leave the page: the workers carry on.")
     elif now.done:
         st.caption("Review each image: ✓ approve (approved images win in exports), ✗ reject (never exported), "
                    "↻ make it again in a new batch.")
     if now.open and st.button("Cancel the rest", help="Items not started yet are cancelled and refunded"):
-        with ui.transaction() as conn:
-            batches.cancel(conn, actor=user, job_id=job[0])
+        with resources.transaction() as conn:
+            batches.cancel(conn, actor=user, job_id=shown.job_id)
         st.rerun()
     if now.failed:
         st.warning(f"{now.failed} of {now.total} images failed and were refunded; the reasons are shown on each.")
-    ui.review_grid(items, character=character, user=user, settings=settings)
-    if still_open and not now.open:
+    review.review_grid(view.differences, character=character, user=user, settings=settings)
+    if shown.open and not now.open:
         st.rerun()  # stop polling once everything has ended
 
 

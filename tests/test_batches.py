@@ -14,7 +14,7 @@ from devtools.gemini_standin import StandinServer
 from lib.accounts import users
 from lib.backends.offline import OfflineBackend
 from lib.catalog import characters
-from lib.core.errors import InvalidInput
+from lib.core.errors import InvalidInput, NotFound
 from lib.credits import ledger
 from lib.design import expressions
 from lib.design.features import Features
@@ -125,6 +125,36 @@ def test_cancel_releases_the_holds_of_items_not_yet_generated(studio) -> None:
     # a task delivered after the cancel leaves the item alone
     assert pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),
         difference_id=done.difference_ids[1], threshold=70.0) == "cancelled"
+
+
+def test_regenerate_makes_one_item_again_as_a_new_paid_batch(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    first = submit(studio, owner, character, job_request(["happy", "sad"], ["blink"], backend="gemini",
+                                                         model="gemini-3.1-flash-image", size="2K"))
+    with studio.engine.connect() as conn:
+        made = {(d.expression_key, d.variant): d for d in jobs.job_differences(conn, actor=owner, job_id=first.job_id)}
+    with studio.engine.begin() as conn:  # a variant brings its expression: it is made from that expression's image
+        again = batches.regenerate(conn, actor=owner, character=character, difference=made[("sad", "blink")],
+                                   settings=studio.settings)
+        once = batches.regenerate(conn, actor=owner, character=character, difference=made[("happy", None)],
+                                  settings=studio.settings)
+    assert again.job_id not in (first.job_id, once.job_id)
+    assert (again.credits_held, again.credits_per_image, once.credits_held) == (6, 3, 3)  # 2K flash: 3 each
+    with studio.engine.connect() as conn:
+        redone = jobs.job_differences(conn, actor=owner, job_id=again.job_id)
+        single = jobs.job_differences(conn, actor=owner, job_id=once.job_id)
+        b = ledger.balance(conn, user_id=owner.id)
+    assert [(d.expression_key, d.variant) for d in redone] == [("sad", None), ("sad", "blink")]
+    assert [(d.expression_key, d.variant) for d in single] == [("happy", None)]
+    assert {(d.backend, d.model, d.image_size, d.status) for d in redone + single} == {
+        ("gemini", "gemini-3.1-flash-image", "2K", "queued")}
+    assert (b.available, b.held) == (300 - 12 - 6 - 3, 21)
+    assert count(studio.engine, "SELECT count(*) FROM procrastinate_jobs") == 4 + 2 + 1
+    stranger = make_member(studio.engine)
+    with studio.engine.begin() as conn, pytest.raises(NotFound):  # someone else's character
+        batches.regenerate(conn, actor=stranger, character=character, difference=made[("happy", None)],
+                           settings=studio.settings)
 
 
 def test_32_concurrent_submissions_never_overspend(studio) -> None:

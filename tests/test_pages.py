@@ -8,10 +8,15 @@ from PIL import Image
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from devtools.generation import generate_now
 from lib.accounts import users
+from lib.backends.offline import OfflineBackend
 from lib.catalog import characters
 from lib.core.images import clean_upload
 from lib.core.storage import LocalStore
+from lib.design import expressions
+from lib.design.features import Features
+from lib.generation import jobs
 from tests.conftest import PASSWORD
 
 APP = "../app.py"
@@ -203,3 +208,28 @@ def test_draw_a_base_then_generate_a_preset(accounts, engine, studio) -> None:
     assert not at.exception
     assert [m.value for m in at.metric][:3] == ["20", "0", "10"]
     assert len(at.dataframe) == 1
+
+
+def test_regenerate_in_the_review_grid_submits_a_new_batch_and_shows_it(accounts, committed_env, engine) -> None:
+    _, member = accounts
+    store = LocalStore(committed_env / "objects")
+    image, box = characters.generate_base(Features(), size=(96, 128))
+    with engine.begin() as conn:
+        made = characters.create_character(conn, store, actor=member, name="Hana", image=image, face_box=box,
+                                           source="generated")
+    request = jobs.JobRequest(expressions=[expressions.get("happy")], variants=["blink"], backend="offline",
+                              model="offline", image_size="1K")
+    first, items = generate_now(engine, store, OfflineBackend(), actor=member, character_id=made.id, request=request)
+    at = sign_in(app(), "mei@example.com")
+    at.switch_page("pages/generate.py").run()
+    assert "2 of 2 finished · done" in [p.proto.text for p in at.get("progress")]
+    blink = next(i for i in items if i.variant == "blink")
+    at.button(key=f"again-{blink.id}").click().run()
+    assert not at.exception, at.exception
+    with engine.connect() as conn:
+        newest = jobs.recent_jobs(conn, actor=member, character_id=made.id, limit=1)[0]
+        redone = jobs.job_differences(conn, actor=member, job_id=newest.id)
+    assert newest.id != first
+    assert [(d.expression_key, d.variant, d.status) for d in redone] == [("happy", None, "queued"),
+                                                                        ("happy", "blink", "queued")]
+    assert "0 of 2 finished · queued" in [p.proto.text for p in at.get("progress")]  # the page follows the new batch

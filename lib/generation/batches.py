@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, Row
 
 from lib.accounts.users import User
+from lib.catalog import custom_expressions
 from lib.catalog.characters import Character
 from lib.core.errors import InvalidInput, NotFound, StudioError
 from lib.core.queries import q
@@ -110,6 +111,21 @@ def submit(
     enqueue_differences(conn, job_id=job_id, difference_ids=difference_ids,
                         parents=jobs.parents_of(conn, job_id=job_id))
     return Submitted(job_id=job_id, difference_ids=difference_ids, credits_held=total, credits_per_image=per_image)
+
+
+def regenerate(
+    conn: Connection, *, actor: User, character: Character, difference: jobs.Difference, settings: Settings
+) -> Submitted:
+    """Make one item again as a new batch: its expression, with its variant if it is one, same model and size.
+
+    A variant cannot be made without its expression, so regenerating a variant brings its expression too.
+    """
+    chosen = custom_expressions.resolve(conn, actor=actor, character_id=character.id,
+                                        keys=[difference.expression_key])
+    request = jobs.JobRequest(expressions=chosen, variants=[difference.variant] if difference.variant else [],
+                              backend=difference.backend, model=difference.model,
+                              image_size=difference.image_size)
+    return submit(conn, actor=actor, character=character, request=request, settings=settings)
 
 
 def cancel(conn: Connection, *, actor: User, job_id: str | UUID) -> int:

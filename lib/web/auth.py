@@ -1,0 +1,202 @@
+"""The sign-in gate: streamlit-authenticator over the users table, plus what that library lacks.
+
+Failed sign-ins are throttled per account and source in Postgres, and a session is checked against
+`users.sessions_valid_after` on every run, so logout, password resets and disabled accounts end sessions
+server-side (including re-authentication cookies issued before).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit.delta_generator import DeltaGenerator
+from streamlit_authenticator.utilities.exceptions import LoginError
+
+from lib.accounts import users
+from lib.accounts.users import User
+from lib.web import state
+from lib.web.resources import settings, transaction
+
+
+def _source() -> str:
+    """Where a sign-in comes from, for throttling: the client address when Streamlit knows it."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
+
+
+def _credentials(source: str) -> dict:
+    """Active users for the authenticator; accounts locked from this source are marked as such."""
+    s = settings()
+    with transaction() as conn:
+        creds = users.authenticator_credentials(conn)
+        locked = users.locked_accounts(conn, source=source, max_failures=s.login_max_failures,
+                                       window_seconds=s.login_lock_minutes * 60)
+    for email, entry in creds["usernames"].items():
+        entry["failed_login_attempts"] = s.login_max_failures if email in locked else 0
+    return creds
+
+
+def _on_login(details: dict) -> None:
+    state.AUTHENTICATED_AT.set(datetime.now(UTC))
+    with transaction() as conn:
+        users.clear_login_failures(conn, email=details["username"], source=_source())
+
+
+def _on_sign_out(user_id: object) -> None:
+    """End every session of the user server-side; the next run clears this browser's cookie."""
+    with transaction() as conn:
+        users.end_sessions(conn, user_id=user_id)
+    state.SIGN_OUT.set(True)
+
+
+def _cookie_issued_at() -> datetime | None:
+    """When the re-authentication cookie was issued (the library stores only its expiry)."""
+    s = settings()
+    token = st.context.cookies.get(s.studio_cookie_name)
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        data = jwt.decode(token, s.cookie_key(), algorithms=["HS256"])
+        return datetime.fromtimestamp(data["exp_date"], UTC) - timedelta(days=s.studio_cookie_days)
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _authenticator(creds: dict) -> stauth.Authenticate:
+    s = settings()
+    return stauth.Authenticate(
+        creds, cookie_name=s.studio_cookie_name, cookie_key=s.cookie_key(),
+        cookie_expiry_days=s.studio_cookie_days, auto_hash=False, login_sleep_time=0,
+    )
+
+
+def _validated_user() -> User | None:
+    """The signed-in user if the session is still valid server-side; otherwise sign them out."""
+    email = state.AUTH_USERNAME.get()
+    if not state.AUTH_STATUS.get() or not email:
+        return None
+    authenticated_at = state.AUTHENTICATED_AT.get() or _cookie_issued_at()
+    if authenticated_at is None:
+        return None
+    state.AUTHENTICATED_AT.set(authenticated_at)
+    with transaction() as conn:
+        return users.session_user(conn, email=email, authenticated_at=authenticated_at)
+
+
+def _remember_browser(auth: stauth.Authenticate, email: str) -> None:
+    """Write the re-authentication cookie where it survives this run.
+
+    The library writes it from a component inside the sign-in form, and `form.empty()` removes that
+    component before the browser mounts it: without this, a reload or a pasted URL signed people out.
+    The token has the library's format (`username`, `exp_date`), so its cookie login accepts it.
+    """
+    s = settings()
+    expires = datetime.now() + timedelta(days=s.studio_cookie_days)
+    token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
+    with st.sidebar:
+        auth.cookie_controller.cookie_model.cookie_manager.set(
+            s.studio_cookie_name, token, key="studio_remember_browser", expires_at=expires)
+
+
+def _show_form(auth: stauth.Authenticate, form: DeltaGenerator) -> bool:
+    """Render the library's sign-in form (or accept its cookie); False when the account is locked."""
+    try:
+        with form.container(), st.columns([1, 2, 1])[1]:
+            st.header("Miyabi Character Studio", anchor=False)
+            st.caption("Sign in with the email and password your studio admin gave you. "
+                       "No account, or forgot the password? Ask an admin.")
+            auth.login(fields={"Form name": "Sign in", "Username": "Email", "Password": "Password",
+                               "Login": "Sign in"},
+                       max_login_attempts=settings().login_max_failures, callback=_on_login)
+    except LoginError:
+        st.error("Too many failed sign-ins for this account. Try again in "
+                 f"{settings().login_lock_minutes} minutes or ask an admin to reset the password.")
+        return False
+    return True
+
+
+def _record_failures(creds: dict, before: dict[str, int], source: str) -> None:
+    """Record in Postgres the failed attempts the library counted during this run."""
+    failed = [e for e, n in before.items() if creds["usernames"].get(e, {}).get("failed_login_attempts", 0) > n]
+    if failed:
+        with transaction() as conn:
+            for email in failed:
+                users.record_login_failure(conn, email=email, source=source)
+
+
+def _sign_in() -> User | None:
+    """Run the sign-in step of this script run: the valid signed-in user, or None with the form shown."""
+    source = _source()
+    creds = _credentials(source)
+    before = {e: entry["failed_login_attempts"] for e, entry in creds["usernames"].items()}
+    auth = _authenticator(creds)
+    if state.SIGN_OUT.pop():
+        if state.AUTH_STATUS.get():
+            auth.logout(location="unrendered")  # clears the library's state and deletes its cookie
+        state.AUTHENTICATED_AT.pop()
+        st.info("You have signed out.")
+    form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
+    just_signed_in = not state.AUTH_STATUS.get()
+    if not _show_form(auth, form):
+        return None
+    _record_failures(creds, before, source)
+    status = state.AUTH_STATUS.get()
+    if status is False:
+        st.error("Wrong email or password.")
+    if not status:
+        return None
+    user = _validated_user()
+    if user is not None:
+        form.empty()
+        if just_signed_in:
+            _remember_browser(auth, user.email)
+        return user
+    state.forget_sign_in()  # ended server-side (sign-out elsewhere, password reset, disabled account)
+    st.warning("Your session has ended. Please sign in again.")
+    _show_form(auth, form)
+    return None
+
+
+def sign_in_gate() -> User:
+    """For app.py: the signed-in user, or the sign-in form alone (no page list) and the run stops."""
+    user = _sign_in()
+    if user is None:
+        st.navigation([st.Page(_signed_out_page, title="Sign in", default=True)], position="hidden").run()
+        st.stop()
+    return user
+
+
+def _signed_out_page() -> None:
+    """The only page before sign-in; the entrypoint has already drawn the form."""
+
+
+def _account_box(user: User) -> None:
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.email}** ({user.role}, {user.plan} plan)")
+        st.button("Sign out", key="studio_sign_out_button", on_click=_on_sign_out, args=(user.id,))
+
+
+def require_user() -> User:
+    """The signed-in user for a page; shows the sign-in form and stops the run if there is none.
+
+    Pages call this themselves (not only app.py), so a page opened on its own is guarded too.
+    """
+    user = None if state.SIGN_OUT.get() else _validated_user()
+    if user is None:
+        user = _sign_in()
+    if user is None:
+        st.stop()
+    _account_box(user)
+    return user
+
+
+def require_admin() -> User:
+    """The signed-in admin; members are refused with a clear message."""
+    user = require_user()
+    if not user.is_admin:
+        st.error("This page is for admins only.")
+        st.stop()
+    return user

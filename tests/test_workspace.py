@@ -1,0 +1,100 @@
+"""The generate workspace on real Postgres: context, choices, quotes and the batch to watch."""
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from lib.catalog import characters, custom_expressions
+from lib.core.errors import NotFound
+from lib.core.settings import load_settings
+from lib.design import expressions
+from lib.design.features import Features
+from lib.generation import batches, workspace
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return load_settings(studio_home=tmp_path / "studio", worker_stall_seconds=30.0)
+
+
+@pytest.fixture
+def aoi(conn, store, make_user):
+    """A free-plan member and their character."""
+    owner = make_user(plan="free")
+    image, box = characters.generate_base(Features(hair_color="#4060c0"), size=(96, 128))
+    return owner, characters.create_character(conn, store, actor=owner, name="Aoi", image=image,
+                                              source="generated", face_box=box)
+
+
+def quote(conn, owner, character, settings, keys, variants=(), model="offline", size="1K", best_of=1):
+    return workspace.quote(conn, actor=owner, character_id=character.id, keys=list(keys), variants=list(variants),
+                           model=model, size=size, paste_back=False, best_of=best_of, settings=settings)
+
+
+def test_context_lists_own_characters_usable_models_and_running_workers(conn, aoi, make_user, settings) -> None:
+    owner, character = aoi
+    context = workspace.generate_context(conn, actor=owner, settings=settings)
+    assert [c.id for c in context.characters] == [character.id]
+    assert (context.balance.available, context.balance.plan) == (30, "free")
+    assert context.models == ["offline"]  # no Gemini without an API key
+    assert context.workers_alive is False
+    conn.execute(text("INSERT INTO procrastinate_workers DEFAULT VALUES"))  # a worker's first heartbeat
+    keyed = settings.model_copy(update={"gemini_api_key": SecretStr("key")})
+    context = workspace.generate_context(conn, actor=owner, settings=keyed)
+    assert context.models == ["offline", "gemini-3.1-flash-lite-image"]  # what the free plan includes
+    assert context.workers_alive is True
+    assert workspace.generate_context(conn, actor=make_user(), settings=settings).characters == []
+
+
+def test_expression_choices_are_the_library_then_the_characters_own(conn, aoi, make_user) -> None:
+    owner, character = aoi
+    custom_expressions.add(conn, actor=owner, character_id=character.id, key="victory_pose", label_en="Victory pose",
+                           label_ja="勝利のポーズ", prompt="a proud victory grin", intensity=2, face="happy")
+    choices = workspace.expression_choices(conn, actor=owner, character_id=character.id)
+    assert choices == [*expressions.LIBRARY, "victory_pose"]
+    with pytest.raises(NotFound):
+        workspace.expression_choices(conn, actor=make_user(), character_id=character.id)
+
+
+def test_a_quote_counts_images_and_credits_or_says_why_not(conn, aoi, settings) -> None:
+    owner, character = aoi
+    offline = quote(conn, owner, character, settings, ["happy", "sad"], ["blink"], best_of=3)
+    assert (offline.images, offline.credits, offline.error) == (4, 4, None)
+    assert offline.request is not None
+    assert [e.key for e in offline.request.expressions] == ["happy", "sad"]
+    assert (offline.request.backend, offline.request.variants, offline.request.paste_back,
+            offline.request.best_of) == ("offline", ["blink"], False, 3)
+    nothing = quote(conn, owner, character, settings, [])
+    assert (nothing.images, nothing.credits, nothing.error) == (0, 0, None)
+    gemini = quote(conn, owner, character, settings, ["happy"], ["mouth_open"], model="gemini-3.1-flash-image",
+                   size="2K")
+    assert (gemini.request.backend, gemini.images, gemini.credits) == ("gemini", 2, 6)  # priced, not yet plan-checked
+    unknown = quote(conn, owner, character, settings, ["happy", "no_such_face"])
+    assert (unknown.request, unknown.images, unknown.credits) == (None, 0, 0)
+    assert "unknown expression 'no_such_face'" in str(unknown.error)
+    unpriced = quote(conn, owner, character, settings, ["happy"], model="gemini-3.1-flash-image", size="8K")
+    assert unpriced.request is None and "not offered" in str(unpriced.error)
+
+
+def test_the_batch_shown_is_the_one_just_submitted_else_the_newest(conn, aoi, make_user, settings) -> None:
+    owner, character = aoi
+    assert workspace.latest_job(conn, actor=owner, character_id=character.id) is None
+    requested = quote(conn, owner, character, settings, ["happy"], ["blink"]).request
+    first = batches.submit(conn, actor=owner, character=character, request=requested, settings=settings)
+    conn.execute(text("UPDATE generation_jobs SET created_at = created_at - interval '1 minute' WHERE id = :j"),
+                 {"j": first.job_id})  # both were made in this one transaction: make the first one older
+    second = batches.submit(conn, actor=owner, character=character, request=requested, settings=settings)
+    assert workspace.latest_job(conn, actor=owner, character_id=character.id) == workspace.ShownBatch(
+        job_id=second.job_id, open=True)
+    batches.cancel(conn, actor=owner, job_id=first.job_id)
+    assert workspace.latest_job(conn, actor=owner, character_id=character.id, submitted=first.job_id) == (
+        workspace.ShownBatch(job_id=first.job_id, open=False))
+
+    view = workspace.batch_view(conn, actor=owner, job_id=second.job_id)
+    assert (view.progress.total, view.progress.open, view.finished, view.progress.status) == (2, 2, 0, "queued")
+    assert [(d.expression_key, d.variant) for d in view.differences] == [("happy", None), ("happy", "blink")]
+    stranger = make_user()
+    with pytest.raises(NotFound):
+        workspace.batch_view(conn, actor=stranger, job_id=second.job_id)
+    with pytest.raises(NotFound):
+        workspace.latest_job(conn, actor=stranger, character_id=character.id, submitted=second.job_id)

@@ -1,5 +1,6 @@
 """The CLI as staff use it: real processes against the test database."""
 
+import argparse
 import ast
 import contextlib
 import io
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lib.cli.main import main
+from lib.cli.main import build_parser, main
 from lib.core import migrations
 from lib.core import settings as settings_module
 from lib.credits import ledger
@@ -181,3 +182,17 @@ def test_the_cli_has_no_import_cycle_and_never_imports_test_support_or_streamlit
             own = {m for m in imported if m == "lib.cli" or m.startswith("lib.cli.")}
             assert all(m.startswith("lib.cli._common") for m in own), (path, own)
 
+
+def commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
+    """Every runnable command line of a parser, e.g. `users add`."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        return [prefix.strip()]
+    return [c for name, sub in groups[0].choices.items() for c in commands(sub, f"{prefix} {name}")]
+
+
+def test_readme_lists_every_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    listed = {c.replace("credits-grant", "credits grant") for c in commands(build_parser())}
+    assert {c for c in listed if f"python -m lib {c} " not in readme} == set()
+    assert "python -m lib standin" not in readme and "python -m devtools standin --port" in readme

@@ -595,7 +595,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve until Ctrl-C: `python -m lib standin --port 8765 --fault-429 0.2`."""
+    """Serve until Ctrl-C: `python -m devtools standin --port 8765 --fault-429 0.2`."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     server = StandinServer(config_from_args(args), api_keys=args.api_key, host=args.host, port=args.port)

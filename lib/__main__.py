@@ -1,5 +1,5 @@
 import sys
 
-from lib.cli.commands import main
+from lib.cli.main import main
 
 sys.exit(main())

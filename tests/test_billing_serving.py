@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from devtools.stripe_standin import post_webhook
-from lib.cli import billing as billing_cli
+from lib.cli.main import build_parser
 from lib.core import settings as settings_module
 from lib.core.errors import ConfigError
 from tests.billing_support import committed, config, gateway, new_user, standin  # noqa: F401 - fixtures
@@ -31,19 +30,8 @@ def stripe_env(standin) -> dict[str, str]:
 
 
 def run_cli(argv: list[str]) -> None:
-    """Parse and run like lib/cli/commands.py does once it calls `billing_cli.register(sub, leaf)`."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true")
-    parser = argparse.ArgumentParser(parents=[common])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def leaf(group, name, handler, help_text):
-        p = group.add_parser(name, parents=[common], help=help_text)
-        p.set_defaults(handler=handler)
-        return p
-
-    billing_cli.register(sub, leaf)
-    args = parser.parse_args(argv)
+    """Parse with the studio's parser and run the handler, letting a studio error through to the test."""
+    args = build_parser().parse_args(argv)
     args.handler(args, settings_module.get_settings())
 
 

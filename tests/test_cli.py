@@ -1,5 +1,7 @@
 """The CLI as staff use it: real processes against the test database."""
 
+import argparse
+import ast
 import contextlib
 import io
 import json
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lib.cli.commands import main
+from lib.cli.main import build_parser, main
 from lib.core import migrations
 from lib.core import settings as settings_module
 from lib.credits import ledger
@@ -155,3 +157,42 @@ def test_generate_base_then_a_preset_with_variants(studio, monkeypatch, tmp_path
                                      "--backend", "gemini")
     assert "either --image PATH or --generate-base" in fails("characters", "add", "--as", "kai@example.com",
                                                              "--name", "X")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names)])
+    return names
+
+
+def test_the_cli_has_no_import_cycle_and_never_imports_test_support_or_streamlit() -> None:
+    """Each command group imports only `lib.cli._common` from its package; `lib.cli.main` gathers them all."""
+    for path in sorted((ROOT / "lib").rglob("*.py")):
+        imported = imported_modules(path)
+        assert not {m for m in imported if m.split(".")[0] == "devtools"}, f"{path} imports devtools"
+        if path.parent.name != "cli":
+            continue
+        assert not {m for m in imported if m.split(".")[0] == "streamlit" or m.startswith("lib.web")}, path
+        if path.stem not in ("main", "__init__"):
+            own = {m for m in imported if m == "lib.cli" or m.startswith("lib.cli.")}
+            assert all(m.startswith("lib.cli._common") for m in own), (path, own)
+
+
+def commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
+    """Every runnable command line of a parser, e.g. `users add`."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        return [prefix.strip()]
+    return [c for name, sub in groups[0].choices.items() for c in commands(sub, f"{prefix} {name}")]
+
+
+def test_readme_lists_every_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    listed = {c.replace("credits-grant", "credits grant") for c in commands(build_parser())}
+    assert {c for c in listed if f"python -m lib {c} " not in readme} == set()
+    assert "python -m lib standin" not in readme and "python -m devtools standin --port" in readme

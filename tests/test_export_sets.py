@@ -15,7 +15,7 @@ from devtools.generation import generate_now
 from lib.accounts import users
 from lib.backends.offline import OfflineBackend
 from lib.catalog import characters
-from lib.cli.commands import main
+from lib.cli.main import main
 from lib.core import settings as settings_module
 from lib.core.errors import InvalidInput, NotFound
 from lib.core.storage import LocalStore

@@ -1,18 +1,13 @@
 """The admin reports page (AppTest) and the `reports` CLI: admins see charts, tables and CSVs, members are
-refused, and the CLI prints the page's numbers.
-
-The CLI runs through `lib.cli.commands.main` once `lib/cli/commands.py` calls `reports_cli.register`; until then it runs
-through a parser built the way `lib/cli/commands.py` builds its own.
+refused, and the CLI (`lib.cli.main`) prints the page's numbers.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import io
 import json
-import sys
 from typing import Any
 
 import pytest
@@ -21,9 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from devtools.report_seed import seed_usage
 from lib.accounts import users
-from lib.cli import commands as cli
-from lib.cli import reports as reports_cli
-from lib.core.settings import get_settings
+from lib.cli.main import main
 from lib.credits import ledger
 from lib.reports import frames, rollup
 from tests.conftest import PASSWORD, PLAN_LEVEL_TABLES
@@ -63,32 +56,8 @@ def page_numbers(at: AppTest) -> dict[str, list[dict[str, Any]]]:
 def run_cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-        wired = "reports" in sub.choices  # lib/cli/commands.py calls reports_cli.register
-        code = cli.main(list(argv)) if wired else _unwired_main(list(argv))
+        code = main(list(argv))
     return code, out.getvalue(), err.getvalue()
-
-
-def _unwired_main(argv: list[str]) -> int:
-    """What `lib.cli.commands.main` does for these commands once `register` is called from `build_parser`."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true")
-    parser = argparse.ArgumentParser(parents=[common])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def leaf(group: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
-        p = group.add_parser(name, parents=[common], help=help_text)
-        p.set_defaults(handler=handler)
-        return p
-
-    reports_cli.register(sub, leaf)
-    args = parser.parse_args(argv)
-    try:
-        args.handler(args, get_settings())
-    except cli.StudioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def test_admin_sees_every_report_and_the_cli_prints_the_same_numbers(studio) -> None:

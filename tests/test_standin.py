@@ -5,6 +5,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -25,6 +29,7 @@ from devtools.gemini_standin import (
     output_size,
     parse_args,
 )
+from tests.test_run import ROOT, free_port
 
 KEY = "test-key"
 MODEL = "gemini-3.1-flash-image"
@@ -250,3 +255,27 @@ def test_cli_arguments_build_a_config() -> None:
     config = config_from_args(parse_args(["--port", "0", "--latency", "0.5", "--ipm", "10", "--fault-429", "0.2",
                                           "--fault-image-safety", "0.1", "--seed", "3"]))
     assert config == StandinConfig(latency_s=0.5, ipm_limit=10, fault_429=0.2, fault_image_safety=0.1, seed=3)
+
+
+@pytest.mark.slow
+def test_python_dash_m_devtools_standin_serves_until_sigterm() -> None:
+    """The stand-in is test support (`python -m devtools standin`), not a command of the studio's CLI."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "devtools", "standin", "--port", str(port), "--ipm", "7"],
+                               cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                status, config = call(f"http://127.0.0.1:{port}/_standin/config", key=None)
+                break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline, "the stand-in did not start"
+                time.sleep(0.2)
+        assert status == 200 and config["ipm_limit"] == 7
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        if process.stderr:
+            process.stderr.close()

@@ -1,7 +1,6 @@
 """`python -m lib billing …`: Stripe reconciliation and the webhook server, for staff and the worker.
 
-`lib/cli/commands.py` wires these in with `billing_cli.register(sub, leaf)`; like every command they take
-`--json` and print one JSON document.
+Like every command they take `--json` and print one JSON document.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Any
 from lib.accounts import bootstrap
 from lib.api import webhook as webhook_app
 from lib.billing import subscriptions as billing
-from lib.cli.commands import Leaf, emit
+from lib.cli._common import Leaf, emit
 from lib.core.errors import ConfigError
 from lib.core.settings import Settings
 

@@ -2,8 +2,6 @@
 
     reports credits --from DATE --to DATE --as EMAIL [--plan P] [--user EMAIL] [--json]
     reports refresh [--since DATE] [--json]      (what the worker schedule runs)
-
-`lib/cli/commands.py` wires these with `reports_cli.register(sub, leaf)`.
 """
 
 from __future__ import annotations
@@ -13,8 +11,7 @@ import datetime as dt
 from typing import Any
 
 from lib.accounts import bootstrap, users
-from lib.cli.commands import Leaf, emit
-from lib.core.errors import InvalidInput
+from lib.cli._common import Leaf, actor, add_actor, emit
 from lib.core.settings import Settings
 from lib.reports import frames as reports
 from lib.reports import rollup
@@ -30,10 +27,7 @@ def _day(value: str) -> dt.date:
 def cmd_reports_credits(args: argparse.Namespace, settings: Settings) -> None:
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
-        actor = users.get_user(conn, email=args.as_email)
-        if not actor.is_active:
-            raise InvalidInput(f"user {actor.email} is disabled")
-        users.require_admin(actor)
+        users.require_admin(actor(conn, args.as_email))
         user_id = users.get_user(conn, email=args.user).id if args.user else None
         frames = reports.all_reports(conn, date_from=args.date_from, date_to=args.date_to, plan=args.plan,
                                      user_id=user_id)
@@ -58,7 +52,7 @@ def register(subparsers: Any, leaf: Leaf) -> None:
     p = leaf(group, "credits", cmd_reports_credits, "every admin credit report for a date range (admins)")
     p.add_argument("--from", dest="date_from", type=_day, required=True, metavar="DATE")
     p.add_argument("--to", dest="date_to", type=_day, required=True, metavar="DATE")
-    p.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
+    add_actor(p)
     p.add_argument("--plan", choices=users.PLANS)
     p.add_argument("--user", metavar="EMAIL", help="only this user's usage")
     p = leaf(group, "refresh", cmd_reports_refresh, "bring the report rollup up to date")

@@ -1,4 +1,4 @@
-"""`make run`: one process that owns the embedded database and supervises the web app.
+"""`python -m lib run` (what `make run` runs): one process that owns the embedded database and supervises the web app.
 
 Start-up order: validate settings, start (or attach to) the database, migrate, seed the first admin
 (printing a generated password once), then serve Streamlit on 127.0.0.1:PORT and run one worker
@@ -7,14 +7,17 @@ beside it until interrupted.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import subprocess
 import sys
 import time
 from types import FrameType
+from typing import Any
 
 from lib.accounts import bootstrap
+from lib.cli._common import Leaf
 from lib.core.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -76,3 +79,13 @@ def run(settings: Settings, *, port: int | None = None) -> None:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
+    run(settings, port=args.port)
+
+
+def register(subparsers: Any, leaf: Leaf) -> None:
+    """Add the `run` command to the studio's parser."""
+    p = leaf(subparsers, "run", cmd_run, "start the whole studio (database, workers, web app)")
+    p.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8501)")

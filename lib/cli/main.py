@@ -1,0 +1,57 @@
+"""`python -m lib …`: the studio's command line for staff automation.
+
+Every command takes `--json` and then prints exactly one JSON document on stdout. Errors exit
+non-zero with a one-line reason on stderr. Commands act as a user given by `--as EMAIL`, with
+the same access rules as the pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from lib.cli import billing, characters, credits, db, exports, generate, jobs, reports, run, score, users, worker
+from lib.cli._common import Handler
+from lib.core.errors import StudioError
+from lib.core.settings import get_settings
+
+# In `--help` order; each module adds its command group with `register(subparsers, leaf)`.
+GROUPS = (db, users, characters, generate, credits, jobs, exports, score, worker, billing, reports, run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser = argparse.ArgumentParser(prog="python -m lib", description=__doc__.splitlines()[0], parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def leaf(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        """A command that takes `--json` and runs `handler(args, settings)`."""
+        p = group.add_parser(name, parents=[common], help=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    for group in GROUPS:
+        group.register(sub, leaf)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit code is 0, 1 for a studio error (one line on stderr) or 130 on Ctrl-C."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["credits", "grant"]:  # `credits EMAIL` and `credits grant EMAIL N` share a name
+        argv = ["credits-grant", *argv[2:]]
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        args.handler(args, settings)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lib.render.canvas import Canvas, fill, layer, stroke, taper
 from lib.render.colour import WHITE
+from lib.render.face import Face
 from lib.render.geometry import Pt, bez, heart, oval, path, shift, star
 
 
@@ -110,3 +111,20 @@ def draw_marks(c: Canvas, marks: tuple[str, ...]) -> None:
     }
     for mark in marks:
         actions[mark]()
+
+
+def draw_cues_under(c: Canvas, face: Face) -> None:
+    """The cues drawn before the eyes and mouth: gloom and blush."""
+    if "gloom" in face.marks:
+        draw_gloom(c)
+    if face.blush:
+        draw_blush(c, face.blush)
+
+
+def draw_cues_over(c: Canvas, face: Face) -> None:
+    """The cues drawn after the eyes and mouth: tears, sweat and the other marks."""
+    if face.tears:
+        draw_tears(c, face.tears)
+    if face.sweat:
+        draw_sweat(c, face.sweat)
+    draw_marks(c, tuple(m for m in face.marks if m != "gloom"))

@@ -26,7 +26,7 @@ from lib.render.eyes import draw_eyes
 from lib.render.face import Face, resolve
 from lib.render.geometry import FACE, FRAME
 from lib.render.hair import draw_back_hair, draw_front_hair
-from lib.render.marks import draw_blush, draw_gloom, draw_marks, draw_sweat, draw_tears
+from lib.render.marks import draw_cues_over, draw_cues_under
 from lib.render.mouths import MOUTHS
 
 log = logging.getLogger(__name__)
@@ -52,17 +52,10 @@ def _draw_figure(c: Canvas, features: Features) -> None:
 
 def _draw_face(c: Canvas, pal: Palette, face: Face) -> None:
     """All expression-dependent drawing: the only thing that changes between expressions."""
-    if "gloom" in face.marks:
-        draw_gloom(c)
-    if face.blush:
-        draw_blush(c, face.blush)
+    draw_cues_under(c, face)
     draw_eyes(c, pal, face)
     MOUTHS[face.mouth](c, pal, face.mouth_open, face.teeth)
-    if face.tears:
-        draw_tears(c, face.tears)
-    if face.sweat:
-        draw_sweat(c, face.sweat)
-    draw_marks(c, tuple(m for m in face.marks if m != "gloom"))
+    draw_cues_over(c, face)
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from lib.render.colour import Color, Palette, mix, palette
 from lib.render.eyes import EX, EY, draw_closed_eye
 from lib.render.face import CLOSED_EYES, Face, resolve
 from lib.render.geometry import FACE, Pt, bounds, oval
-from lib.render.marks import draw_blush, draw_gloom, draw_marks, draw_sweat, draw_tears
+from lib.render.marks import draw_cues_over, draw_cues_under
 from lib.render.mouths import MOUTHS, MY
 
 
@@ -38,10 +38,7 @@ def _cover(c: Canvas, skin: Color, shapes: Sequence[Sequence[Pt]]) -> None:
 
 def _draw_overlay(c: Canvas, pal: Palette, face: Face, neutral: bool) -> None:
     """The cues of `face`; the picture's own eyes and mouth are covered only where the face redraws them."""
-    if "gloom" in face.marks:
-        draw_gloom(c)
-    if face.blush:
-        draw_blush(c, face.blush)
+    draw_cues_under(c, face)
     if face.eyes == "blink" or face.eyes in CLOSED_EYES:
         _cover(c, pal.skin, [oval(side * EX, EY + 0.02, 0.3, 0.3) for side in (-1, 1)])
         for side in (-1, 1):
@@ -49,11 +46,7 @@ def _draw_overlay(c: Canvas, pal: Palette, face: Face, neutral: bool) -> None:
     if not neutral or face.mouth_open > 0:
         _cover(c, pal.skin, [oval(0.0, MY + 0.04, 0.22, 0.16)])
         MOUTHS[face.mouth](c, pal, face.mouth_open, face.teeth)
-    if face.tears:
-        draw_tears(c, face.tears)
-    if face.sweat:
-        draw_sweat(c, face.sweat)
-    draw_marks(c, tuple(m for m in face.marks if m != "gloom"))
+    draw_cues_over(c, face)
 
 
 def edit_face(

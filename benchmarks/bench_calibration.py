@@ -64,7 +64,7 @@ def main() -> None:
     start = time.perf_counter()
     cases = build_calibration_set(n_characters=n, seed=seed)
     built = time.perf_counter()
-    scores = [score(c.base, c.variant, face_box=c.face_box) for c in cases]
+    scores = [score(c.base, c.result, face_box=c.face_box) for c in cases]
     done = time.perf_counter()
     each = (done - built) / len(cases) * 1000
     print(f"built in {built - start:.1f} s, scored in {done - built:.1f} s ({each:.0f} ms each)")

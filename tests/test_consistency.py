@@ -17,7 +17,7 @@ PARTS = {"preservation", "palette", "structure", "framing", "face_changed"}
 @pytest.fixture(scope="module")
 def scored() -> list[tuple[Case, Score]]:
     cases = build_calibration_set(n_characters=3, seed=11)
-    return [(c, score(c.base, c.variant, face_box=c.face_box)) for c in cases]
+    return [(c, score(c.base, c.result, face_box=c.face_box)) for c in cases]
 
 
 def test_reduced_set_is_ordered(scored: list[tuple[Case, Score]]) -> None:
@@ -50,11 +50,11 @@ def test_wrong_framing_and_other_character_fail(scored: list[tuple[Case, Score]]
 
 def test_score_files_reads_pngs_and_serialises(tmp_path: Path, scored: list[tuple[Case, Score]]) -> None:
     case = next(c for c, _ in scored if c.kind == "pos_combo")
-    base_path, variant_path = tmp_path / "base.png", tmp_path / "variant.png"
+    base_path, result_path = tmp_path / "base.png", tmp_path / "result.png"
     case.base.save(base_path)
-    case.variant.save(variant_path)
-    given = score_files(base_path, variant_path, face_box=case.face_box)
-    estimated = score_files(base_path, variant_path)
+    case.result.save(result_path)
+    given = score_files(base_path, result_path, face_box=case.face_box)
+    estimated = score_files(base_path, result_path)
     assert given.passed and estimated.passed
     data = json.loads(json.dumps(given.to_json()))
     assert set(data["parts"]) == PARTS and data["passed"] is True and isinstance(data["flags"], list)
@@ -62,9 +62,9 @@ def test_score_files_reads_pngs_and_serialises(tmp_path: Path, scored: list[tupl
 
 def test_passed_uses_the_threshold_the_caller_gives() -> None:
     case = next(c for c in build_calibration_set(n_characters=1) if c.kind == "pos_clean")
-    default = score(case.base, case.variant, face_box=case.face_box)
+    default = score(case.base, case.result, face_box=case.face_box)
     assert default.passed and default.threshold == DEFAULT_THRESHOLD
-    strict = score(case.base, case.variant, face_box=case.face_box, threshold=default.total + 0.1)
+    strict = score(case.base, case.result, face_box=case.face_box, threshold=default.total + 0.1)
     assert not strict.passed and strict.total == default.total
     assert strict.to_json()["threshold"] == default.total + 0.1
 
@@ -75,7 +75,7 @@ def test_the_pipeline_scores_with_the_configured_threshold(monkeypatch: pytest.M
     from lib.core.images import png_bytes
 
     case = next(c for c in build_calibration_set(n_characters=1) if c.kind == "pos_scale")
-    pair = png_bytes(case.base), png_bytes(case.variant)
+    pair = png_bytes(case.base), png_bytes(case.result)
     configured = settings.get_settings().consistency_threshold
     usual = postprocess.finish(*pair, face_box=case.face_box, threshold=configured).score
     assert usual.passed and usual.threshold == 70.0 and usual.total < 99

@@ -1,4 +1,4 @@
-"""`python -m lib score …`: the consistency score of a variant against its base, from two files."""
+"""`python -m lib score …`: the consistency score of a generated image against its base, from two files."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def _face_box(text: str) -> FaceBox:
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> None:
-    for path in (args.base, args.variant):
+    for path in (args.base, args.image):
         read_file(path)  # a clear error for a missing file
-    result = consistency.score_files(args.base, args.variant, face_box=args.face)
+    result = consistency.score_files(args.base, args.image, face_box=args.face)
     data = result.to_json()
     parts = ", ".join(f"{k} {v:.0f}" for k, v in data["parts"].items())
     emit(args, data, f"score {data['total']:.1f} ({'passed' if data['passed'] else 'flagged'}): {parts}"
@@ -31,7 +31,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> None:
 
 def register(subparsers: Any, leaf: Leaf) -> None:
     """Add the `score` command to the studio's parser."""
-    p = leaf(subparsers, "score", cmd_score, "consistency score (0-100) of a variant against its base")
+    p = leaf(subparsers, "score", cmd_score, "consistency score (0-100) of an image against its base")
     p.add_argument("base", metavar="BASE.png")
-    p.add_argument("variant", metavar="VARIANT.png")
+    p.add_argument("image", metavar="IMAGE.png")
     p.add_argument("--face", type=_face_box, metavar="x,y,w,h", help="face region (default: estimated)")

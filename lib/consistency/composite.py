@@ -1,9 +1,9 @@
-"""Paste an aligned variant's face back into the base, so everything else stays the base by construction.
+"""Paste an aligned result's face back into the base, so everything else stays the base by construction.
 
 The mask is 1 deep inside the face box and ramps to exactly 0 on the box's border, so outside the box
 the output is the base, byte for byte, alpha included. Inside, the base's alpha is kept (the model's
 opaque background must not leak) and semi-transparent edge pixels lean towards the base's own colour.
-Before pasting, the variant's colours are matched to the base (a 3x4 colour affine fitted on the
+Before pasting, the result's colours are matched to the base (a 3x4 colour affine fitted on the
 opaque ring just outside the face box), so a colour cast does not leave a seam.
 """
 
@@ -67,7 +67,7 @@ def colour_map(base: np.ndarray, aligned: np.ndarray, box: FaceBox) -> tuple[np.
 def paste_back(
     base: Image.Image, aligned: Image.Image, *, face_box: FaceBox, feather_px: int | None = None
 ) -> Image.Image:
-    """The base with the aligned variant's face pasted in; identical to the base outside `face_box`."""
+    """The base with the aligned result's face pasted in; identical to the base outside `face_box`."""
     box = FaceBox.checked(face_box, base.size)
     if aligned.size != base.size:
         raise ValueError(f"aligned is {aligned.size}, the base is {base.size}; align it first")

@@ -1,6 +1,6 @@
 """Where the face is: the box that expression edits may change and paste-back may replace.
 
-With variants, the box is read from where the aligned variants actually differ from the base (changed
+With results, the box is read from where the aligned results actually differ from the base (changed
 pixels, cleaned of speckle and line-art slivers, bounded and padded). Without them, a bust-up heuristic:
 the widest rows of skin-coloured pixels in the upper figure, grown to brow line and chin. Boxes are
 (x, y, w, h) in base pixels, always inside the picture.
@@ -98,19 +98,19 @@ def _heuristic(base: Image.Image) -> FaceBox:
     return _clamp((x0 - 0.2 * w) / k, (y0 - 0.85 * h) / k, (x1 + 0.2 * w) / k, (y1 + 0.35 * h) / k, base.size)
 
 
-def _changed(base: Image.Image, variant: Image.Image, guess: FaceBox) -> np.ndarray | None:
-    """Where the aligned `variant` differs from `base`, on the small grid; None when it cannot be aligned."""
+def _changed(base: Image.Image, result: Image.Image, guess: FaceBox) -> np.ndarray | None:
+    """Where the aligned `result` differs from `base`, on the small grid; None when it cannot be aligned."""
     try:
-        t = estimate_transform(base, variant, face_box=guess)
+        t = estimate_transform(base, result, face_box=guess)
     except AlignmentFailed as exc:
-        log.info("ignoring a variant for the face box: %s", exc)
+        log.info("ignoring a result for the face box: %s", exc)
         return None
     k = work_scale(base.size, WORK_SIDE)
     small_base = resize_array(rgba_array(base), k)
     size = (small_base.shape[1], small_base.shape[0])
     m = t.matrix.copy()
     m[:, 2] *= k
-    warped = cv2.warpAffine(normalize_to_base(variant, size), m, size)
+    warped = cv2.warpAffine(normalize_to_base(result, size), m, size)
     valid = cv2.warpAffine(np.full(small_base.shape[:2], 255, np.uint8), m, size) == 255
     bg = background_colour(warped)
     lab = [cv2.cvtColor(flatten(a, bg) / 255.0, cv2.COLOR_RGB2Lab) for a in (small_base, warped)]
@@ -119,15 +119,15 @@ def _changed(base: Image.Image, variant: Image.Image, guess: FaceBox) -> np.ndar
     return opened > 0
 
 
-def estimate_face_box(base: Image.Image, variants: Sequence[Image.Image] = ()) -> FaceBox:
-    """The face box of `base`: from where `variants` changed it, else the bust-up heuristic."""
+def estimate_face_box(base: Image.Image, results: Sequence[Image.Image] = ()) -> FaceBox:
+    """The face box of `base`: from where `results` changed it, else the bust-up heuristic."""
     guess = _heuristic(base)
-    maps = [m for m in (_changed(base, v, guess) for v in variants) if m is not None]
+    maps = [m for m in (_changed(base, v, guess) for v in results) if m is not None]
     if not maps:
         return guess
     union = np.logical_or.reduce(maps)
     if union.mean() < MIN_CHANGED_SHARE:
-        log.info("variants barely differ from the base; using the heuristic face box")
+        log.info("results barely differ from the base; using the heuristic face box")
         return guess
     k = work_scale(base.size, WORK_SIDE)
     ys, xs = np.nonzero(union)

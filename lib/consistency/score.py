@@ -58,7 +58,7 @@ SHIFT_TOL, ZOOM_TOL, TURN_TOL = 0.05, 0.07, 4.0
 
 @dataclass(frozen=True)
 class Score:
-    """A variant's consistency with its base; every number is 0-100, higher is more consistent."""
+    """A result's consistency with its base; every number is 0-100, higher is more consistent."""
 
     total: float
     parts: dict[str, float]
@@ -80,13 +80,13 @@ class Score:
 
 @dataclass(frozen=True)
 class _Pair:
-    """Base and aligned variant as small Lab images plus the masks every part needs."""
+    """Base and aligned result as small Lab images plus the masks every part needs."""
 
     base_lab: np.ndarray
     var_lab: np.ndarray
     base_gray: np.ndarray
     var_gray: np.ndarray
-    outside: np.ndarray  # outside the (grown) face box and covered by the warped variant
+    outside: np.ndarray  # outside the (grown) face box and covered by the warped result
     face: np.ndarray  # inside the (shrunk) face box and covered
     figure: np.ndarray  # the base's opaque figure
     fringe: np.ndarray  # the top band of the face box: hair that no expression recolours
@@ -152,7 +152,7 @@ def _cast(p: _Pair) -> np.ndarray:
 
 
 def _tolerant_de(p: _Pair, cast: np.ndarray) -> np.ndarray:
-    """Per-pixel ΔE after removing a mild cast, the minimum over 1 px shifts of the variant."""
+    """Per-pixel ΔE after removing a mild cast, the minimum over 1 px shifts of the result."""
     mild = np.clip(cast, -8.0, 8.0)
     target = p.base_lab + mild
     padded = cv2.copyMakeBorder(p.var_lab, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
@@ -263,31 +263,31 @@ def _flags(parts: dict[str, float], aligned: bool) -> tuple[str, ...]:
 
 
 def prepare(
-    base: Image.Image, variant: Image.Image, *, face_box: FaceBox
+    base: Image.Image, result: Image.Image, *, face_box: FaceBox
 ) -> tuple[tuple[np.ndarray, np.ndarray], Transform | None]:
-    """The small working copies and the placement of `variant` on `base` (None when it cannot be placed)."""
-    copies = small_copies(base, variant)
+    """The small working copies and the placement of `result` on `base` (None when it cannot be placed)."""
+    copies = small_copies(base, result)
     try:
-        return copies, estimate_transform(base, variant, face_box=face_box, small=copies)
+        return copies, estimate_transform(base, result, face_box=face_box, small=copies)
     except AlignmentFailed as exc:
-        log.info("scoring an unaligned variant: %s", exc)
+        log.info("scoring an unaligned result: %s", exc)
         return copies, None
 
 
 def score(
-    base: Image.Image, variant: Image.Image, *, face_box: FaceBox, expect_change: bool = True,
+    base: Image.Image, result: Image.Image, *, face_box: FaceBox, expect_change: bool = True,
     prepared: tuple[tuple[np.ndarray, np.ndarray], Transform | None] | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> Score:
-    """Score the raw model output `variant` against `base`; see the module docstring.
+    """Score the raw model output `result` against `base`; see the module docstring.
 
     `expect_change=False` is for requests whose face may rightly match the base (the neutral
     expression of a neutral base, small talking/blink variants): "face_changed" then counts as met.
-    `prepared` passes in `prepare(base, variant, face_box=...)` when the caller aligns the pair too.
+    `prepared` passes in `prepare(base, result, face_box=...)` when the caller aligns the pair too.
     `passed` needs `total >= threshold` (the studio passes `Settings.consistency_threshold`).
     """
     box = FaceBox.checked(face_box, base.size)
-    copies, t = prepared if prepared is not None else prepare(base, variant, face_box=box)
+    copies, t = prepared if prepared is not None else prepare(base, result, face_box=box)
     p = _prepare(base, copies, box, t)
     cast = _cast(p)
     changed = _tolerant_de(p, cast) > CHANGED_DE
@@ -311,7 +311,7 @@ def score(
 def score_files(base_path: str | Path, variant_path: str | Path, *, face_box: FaceBox | None = None) -> Score:
     """`score` for two image files; without `face_box` it is estimated from the pair."""
     with Image.open(base_path) as b, Image.open(variant_path) as v:
-        base, variant = b.convert("RGBA"), v.convert("RGBA")
-    variants: Sequence[Image.Image] = (variant,)
-    box = face_box if face_box is not None else estimate_face_box(base, variants)
-    return score(base, variant, face_box=box)
+        base, result = b.convert("RGBA"), v.convert("RGBA")
+    results: Sequence[Image.Image] = (result,)
+    box = face_box if face_box is not None else estimate_face_box(base, results)
+    return score(base, result, face_box=box)

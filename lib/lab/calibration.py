@@ -1,4 +1,4 @@
-"""A labelled set of (base, variant) pairs generated with the offline renderer, to calibrate the score.
+"""A labelled set of (base, result) pairs generated with the offline renderer, to calibrate the score.
 
 Positives are the same character with a new expression, passed through the drift an image model adds
 (a small shift, zoom and turn, colour cast, JPEG-like noise, an opaque background, another resolution).
@@ -40,12 +40,12 @@ _EXPRESSIONS = ("happy", "angry", "sad", "surprised", "embarrassed", "smug", "cr
 
 @dataclass(frozen=True)
 class Case:
-    """One labelled pair: `label` is True when a reviewer should accept the variant."""
+    """One labelled pair: `label` is True when a reviewer should accept the result."""
 
     label: bool
     kind: str
     base: Image.Image
-    variant: Image.Image
+    result: Image.Image
     face_box: FaceBox
     character: int
 
@@ -273,7 +273,7 @@ def score_cases(cases: list[Case]) -> pd.DataFrame:
     """Score every case: one row with its label, kind, character, total, parts and flags."""
     rows = []
     for case in cases:
-        result = score(case.base, case.variant, face_box=case.face_box)
+        result = score(case.base, case.result, face_box=case.face_box)
         rows.append({"kind": case.kind, "label": case.label, "character": case.character, "total": result.total,
                      **result.parts, "flags": ",".join(result.flags)})
     return pd.DataFrame(rows)

@@ -9,9 +9,8 @@ import plotly.express as px
 import streamlit as st
 from plotly.graph_objects import Figure
 
-from lib.accounts import users
 from lib.core.errors import StudioError
-from lib.reports import frames, rollup
+from lib.reports import dashboard, frames, rollup
 from lib.web import auth, resources, state, widgets
 
 admin = auth.require_admin()
@@ -19,21 +18,21 @@ st.title("Reports")
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=64)
-def load(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUID | None) -> dict[str, pd.DataFrame]:
+def load(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUID | None) -> dashboard.Reports:
     """Every report for these filters; admin-only data, so the filters are the whole key."""
     with resources.transaction() as conn:
-        return frames.all_reports(conn, date_from=date_from, date_to=date_to, plan=plan, user_id=user_id)
+        return dashboard.reports(conn, date_from=date_from, date_to=date_to, plan=plan, user_id=user_id)
 
 
 with resources.transaction() as conn:
-    everyone = users.list_users(conn, actor=admin)
-    refreshed = rollup.last_refreshed(conn)
+    choices = dashboard.filters(conn, actor=admin)
 
 today = dt.datetime.now(dt.UTC).date()
-by_email = {u.email: u for u in everyone}
+refreshed = choices.last_refreshed
+by_email = {u.email: u for u in choices.users}
 c1, c2, c3 = st.columns([2, 1, 2])
 picked = c1.date_input("Days (UTC)", value=(today - dt.timedelta(days=29), today), key="report-days")
-plan_choice = c2.selectbox("Plan", ["All plans", *users.PLANS], key="report-plan")
+plan_choice = c2.selectbox("Plan", ["All plans", *choices.plans], key="report-plan")
 email_choice = c3.selectbox("User", ["All users", *by_email], key="report-user")
 if not isinstance(picked, tuple) or len(picked) != 2:
     st.info("Choose the first and the last day of the range.")
@@ -57,7 +56,7 @@ except StudioError as exc:
     widgets.show_error(exc)
     st.stop()
 
-headline = frames.totals(data)
+headline = data.totals
 m1, m2, m3 = st.columns(3)
 m1.metric("Credits used", headline["credits"])
 m2.metric("Images made", headline["images"])
@@ -78,9 +77,9 @@ CHARTS: dict[str, tuple[str, Callable[[pd.DataFrame], Figure]]] = {
         f, x="model", y=["p50_ms", "p95_ms"], barmode="group", labels={"value": "ms"})),
 }
 for name, (title, chart) in CHARTS.items():
-    frame = data[name]
+    frame = data.frames[name]
     st.subheader(title)
-    if frame.empty or (name == "cost_vs_revenue" and not frame["cost_usd"].any() and not frame["accounts"].any()):
+    if not data.has_figures(name):
         st.info("No usage in this range.")
         continue
     st.plotly_chart(chart(frame), key=f"chart-{name}")

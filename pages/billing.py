@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.billing import subscriptions
+from lib.billing import customer
 from lib.core.errors import StudioError
 from lib.web import auth, resources, state
 
@@ -10,10 +10,9 @@ user = auth.require_user()
 st.title("Billing")
 
 with resources.transaction() as conn:
-    mine = subscriptions.summary(conn, user_id=user.id)
-    catalogue = {p.key: p for p in subscriptions.plans(conn)}
+    view = customer.billing_view(conn, user_id=user.id, settings=resources.settings())
 
-current = catalogue[mine.plan]
+mine, current = view.summary, view.current
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Plan", current.name)
 c2.metric("Credits available", mine.balance.available)
@@ -24,11 +23,10 @@ st.caption(f"{current.name}: {current.monthly_credits} credits a month.")
 sub = mine.subscription
 if sub is not None:
     ends = f"{sub.current_period_end:%Y-%m-%d}" if sub.current_period_end else "—"
-    verb = "ends" if sub.cancel_at_period_end or not sub.is_paid else "renews"
-    st.caption(f"Stripe subscription: **{sub.status}** · {catalogue[sub.plan].name} · {verb} {ends}")
+    st.caption(f"Stripe subscription: **{sub.status}** · {view.catalogue[sub.plan].name} · "
+               f"{'renews' if view.renews else 'ends'} {ends}")
 
-config = subscriptions.config_from_settings(resources.settings())
-if config is None:
+if not view.configured:
     st.info("Billing is not configured on this studio. An admin can change your plan on the Users page.")
     st.stop()
 
@@ -43,11 +41,10 @@ def _open(kind: str, plan: str | None = None) -> None:
     """Ask Stripe for a Checkout or portal URL; the link button below opens it."""
     try:
         with resources.transaction() as conn:
-            client = subscriptions.client_from_settings(resources.settings())
             if kind == "portal":
-                url = subscriptions.portal_url(conn, client, config=config, user_id=user.id)
+                url = customer.portal_link(conn, user_id=user.id, settings=resources.settings())
             else:
-                url = subscriptions.start_checkout(conn, client, config=config, user_id=user.id, plan=plan or "")
+                url = customer.checkout_link(conn, user_id=user.id, plan=plan or "", settings=resources.settings())
         state.BILLING_LINK.set(state.BillingLink(kind=kind, plan=plan, url=url))
     except StudioError as exc:
         state.BILLING_LINK.set(None)
@@ -58,20 +55,18 @@ if error := state.BILLING_ERROR.pop():
     st.error(error)
 
 pending = state.BILLING_LINK.get()
-if sub is None or not sub.is_paid:
+if view.can_subscribe:
     st.subheader("Upgrade")
-    cells = st.columns(len(subscriptions.PURCHASABLE))
-    for cell, key in zip(cells, subscriptions.PURCHASABLE, strict=True):
-        plan = catalogue[key]
+    for cell, plan in zip(st.columns(len(view.offers)), view.offers, strict=True):
         box = cell.container(border=True)
         box.markdown(f"**{plan.name}** · ${plan.price_usd_cents / 100:.0f} a month")
         box.caption(f"{plan.monthly_credits} credits a month")
-        if key == mine.plan:
+        if plan.key == mine.plan:
             box.caption("Your current plan.")
             continue
         verb = "Upgrade" if plan.monthly_credits > current.monthly_credits else "Switch"
-        box.button(f"{verb} to {plan.name}", key=f"upgrade-{key}", on_click=_open, args=("checkout", key))
-        if pending and (pending.kind, pending.plan) == ("checkout", key):
+        box.button(f"{verb} to {plan.name}", key=f"upgrade-{plan.key}", on_click=_open, args=("checkout", plan.key))
+        if pending and (pending.kind, pending.plan) == ("checkout", plan.key):
             box.link_button("Continue to secure checkout", pending.url, type="primary")
 
 if mine.has_customer:

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from lib.catalog import characters
-from lib.core import images
 from lib.core.errors import StudioError
 from lib.design.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
 from lib.generation import jobs
@@ -99,24 +98,14 @@ with st.form("create-character", clear_on_submit=False):
     submitted = st.form_submit_button("Create character", type="primary")
 
 if submitted:
-    if (upload is None) == (not draw_base):
-        st.error("Upload a base image **or** tick “draw the base from the features”, not both."
-                 if draw_base else "Choose a base image to upload, or tick “draw the base from the features”.")
-        st.stop()
     try:
-        features = characters.parse_features(dict(
-            hair_color=hair_color, eye_color=eye_color, skin_tone=skin_tone, outfit_color=outfit_color,
-            hair_style=hair_style, hair_length=hair_length, outfit=outfit, accessories=accessories, notes=notes))
-        face_box = None
-        if draw_base:
-            image, face_box = characters.generate_base(features, size=settings.offline_base_size)
-        else:
-            image = images.clean_upload(upload.getvalue(), max_bytes=settings.max_upload_bytes,
-                                        max_pixels=settings.max_upload_pixels)
         with resources.transaction() as conn:
-            created = characters.create_character(
-                conn, resources.store(), actor=user, name=name, image=image, features=features, face_box=face_box,
-                source="generated" if draw_base else "upload")
+            created = characters.create_with_base(
+                conn, resources.store(), actor=user, name=name, upload=None if upload is None else upload.getvalue(),
+                draw_base=draw_base, settings=settings, features=dict(
+                    hair_color=hair_color, eye_color=eye_color, skin_tone=skin_tone, outfit_color=outfit_color,
+                    hair_style=hair_style, hair_length=hair_length, outfit=outfit, accessories=accessories,
+                    notes=notes))
     except StudioError as exc:
         widgets.show_error(exc)
     else:

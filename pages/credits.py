@@ -4,16 +4,15 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lib.credits import ledger as credits
+from lib.credits.statement import statement
 from lib.web import auth, resources
 
 user = auth.require_user()
 st.title("Credits")
 
 with resources.transaction() as conn:
-    balance = credits.balance(conn, user_id=user.id)
-    usage = credits.usage_by_day(conn, user_id=user.id, since=balance.period_start)
-    ledger = credits.ledger(conn, user_id=user.id, limit=500)
+    mine = statement(conn, user_id=user.id, limit=500)
+balance, usage, ledger = mine.balance, mine.usage_by_day, mine.entries
 
 available, held, used, quota = st.columns(4)
 available.metric("Available", balance.available)

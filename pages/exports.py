@@ -5,7 +5,7 @@ import streamlit as st
 
 from lib.catalog import characters
 from lib.core.errors import StudioError
-from lib.exports import FORMATS, select_items
+from lib.exports import FORMATS
 from lib.exports import sets as export_sets
 from lib.web import auth, resources, widgets
 
@@ -20,18 +20,16 @@ if not mine:
 
 character = st.selectbox("Character", mine, format_func=lambda c: c.name)
 approved_only = st.toggle("Approved images only", help="Approve images in the review grid on the Generate page")
-with resources.transaction() as conn:
-    export_set = export_sets.build(conn, actor=user, character_id=character.id)
 try:
-    chosen = select_items(export_set, approved_only)
+    with resources.transaction() as conn:
+        preview = export_sets.preview(conn, actor=user, character_id=character.id, approved_only=approved_only)
 except StudioError as exc:
     widgets.show_error(exc)
     st.stop()
 
-expressions = sorted({i.expression_key for i in chosen})
-st.caption(f"{len(chosen)} images: {len(expressions)} expressions"
-           f" ({sum(i.variant == 'mouth_open' for i in chosen)} with mouth open,"
-           f" {sum(i.variant == 'blink' for i in chosen)} with blink). The newest image of each is used; "
+st.caption(f"{len(preview.items)} images: {preview.expressions} expressions"
+           f" ({preview.count('mouth_open')} with mouth open,"
+           f" {preview.count('blink')} with blink). The newest image of each is used; "
            "approved images win over newer unreviewed ones, rejected images never ship.")
 
 
@@ -49,4 +47,4 @@ for fmt, spec in FORMATS.items():
     left, right = st.columns([3, 1])
     left.markdown(f"**{fmt}** · {spec.description}")
     right.download_button(f"Download {fmt}", data=lambda fmt=fmt: build_file(fmt), mime=spec.mime,
-                          file_name=f"{export_set.slug}{spec.suffix}", key=f"download-{fmt}", width="stretch")
+                          file_name=f"{preview.slug}{spec.suffix}", key=f"download-{fmt}", width="stretch")

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from lib.catalog import characters
 from lib.core.errors import InvalidInput, NotFound, PermissionDenied
 from lib.core.images import clean_upload
+from lib.core.settings import load_settings
 
 
 def base_image(colour=(220, 120, 160, 255), size=(60, 80)):
@@ -21,6 +22,12 @@ def base_image(colour=(220, 120, 160, 255), size=(60, 80)):
 @pytest.fixture
 def two_users(make_user):
     return make_user(), make_user()
+
+
+def png(colour=(220, 120, 160, 255), size=(60, 80)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", size, colour).save(out, format="PNG")
+    return out.getvalue()
 
 
 def create(conn, store, actor, name="Sakura", **kwargs):
@@ -110,3 +117,30 @@ def test_features_json_file_errors_are_readable() -> None:
     with pytest.raises(InvalidInput, match="JSON object"):
         characters.features_from_json("[1]")
     assert characters.features_from_json('{"hair_length": "short"}').hair_length == "short"
+
+
+def test_create_with_base_takes_an_upload_or_draws_one_never_both(conn, store, two_users) -> None:
+    ann, _ = two_users
+    settings = load_settings(offline_base_size=(96, 128), max_upload_bytes=4000)
+    form = {"hair_color": "#FF88AA", "hair_length": "short"}
+
+    uploaded = characters.create_with_base(conn, store, actor=ann, name=" Up ", features=form, upload=png(),
+                                           settings=settings)
+    assert (uploaded.name, uploaded.base_source, uploaded.base_width, uploaded.base_height) == ("Up", "upload", 60, 80)
+    assert uploaded.features.hair_color == "#ff88aa" and uploaded.face_box is not None
+
+    drawn = characters.create_with_base(conn, store, actor=ann, name="Drawn", features=form, draw_base=True,
+                                        settings=settings)
+    assert (drawn.base_source, drawn.base_width, drawn.base_height) == ("generated", 96, 128)
+    assert drawn.features.hair_length == "short"
+    assert Image.open(io.BytesIO(characters.load_base(store, drawn))).size == (96, 128)
+
+    for kwargs, message in (({"upload": png(), "draw_base": True}, "not both"),
+                            ({}, "Choose a base image to upload"),
+                            ({"upload": b"not an image"}, "image"),
+                            ({"upload": png() + bytes(4000)}, "the limit is"),
+                            ({"draw_base": True, "features": {"hair_color": "pink"}}, "hair_color")):
+        with pytest.raises(InvalidInput, match=message):
+            characters.create_with_base(conn, store, actor=ann, name="Nope", **{"features": form, **kwargs},
+                                        settings=settings)
+    assert [c.name for c in characters.list_characters(conn, actor=ann)].count("Nope") == 0

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from lib.accounts import users
 from lib.core.errors import InvalidInput
 from lib.credits import ledger as credits
+from lib.credits.statement import statement
 from tests.conftest import PASSWORD
 
 PERIOD = credits.period_of(credits.today())
@@ -97,6 +98,22 @@ def test_monthly_reset_happens_once_and_late_runs_do_nothing(conn, make_user) ->
     assert not credits.monthly_reset(conn, user_id=member.id, period=PERIOD)  # a late run for an old period
     assert credits.balance(conn, user_id=member.id).available == 30
     assert member.id not in credits.users_due_for_reset(conn, period=next_period)
+
+
+def test_statement_explains_the_balance_with_todays_usage_and_the_newest_rows(conn, make_user) -> None:
+    member, other = make_user(), make_user()
+    job, first = fake_item(conn, member)
+    _, second = fake_item(conn, member)
+    credits.hold_items(conn, user_id=member.id, job_id=job, items=[(first, 3), (second, 4)])
+    credits.capture(conn, difference_id=first)
+    credits.capture(conn, difference_id=second)
+    credits.grant(conn, user_id=other.id, amount=5, key="other", reason="not theirs")
+
+    mine = statement(conn, user_id=member.id, limit=3)
+    assert (mine.balance.available, mine.balance.held, mine.balance.used_this_period) == (23, 0, 7)
+    assert [used for _, used in mine.usage_by_day] == [7]  # one day, today
+    assert [(e["kind"], e["amount"]) for e in mine.entries] == [("capture", 4), ("capture", 3), ("hold", 4)]
+    assert len(statement(conn, user_id=member.id).entries) == 5  # the monthly credits and both holds too
 
 
 class LedgerMachine(RuleBasedStateMachine):

@@ -109,6 +109,26 @@ def test_approved_images_win_and_rejected_never_ship(generated, engine, tmp_path
     path.unlink()
 
 
+def test_preview_counts_what_an_export_would_ship(generated, engine) -> None:
+    owner, other, character, items, _store = generated
+    with engine.begin() as conn:
+        everything = export_sets.preview(conn, actor=owner, character_id=character.id, approved_only=False)
+        assert (len(everything.items), everything.expressions) == (6, 3)
+        assert (everything.count("mouth_open"), everything.count("blink")) == (3, 0)
+        assert everything.slug == export_sets.build(conn, actor=owner, character_id=character.id).slug
+        with pytest.raises(InvalidInput, match="is approved"):
+            export_sets.preview(conn, actor=owner, character_id=character.id, approved_only=True)
+        sad = next(i for i in items if i.expression_key == "sad" and i.variant is None)
+        joy = next(i for i in items if i.expression_key == "joy" and i.variant == "mouth_open")
+        jobs.set_review(conn, actor=owner, difference_id=sad.id, review="rejected")
+        jobs.set_review(conn, actor=owner, difference_id=joy.id, review="approved")
+        approved = export_sets.preview(conn, actor=owner, character_id=character.id, approved_only=True)
+        assert [(i.expression_key, i.variant) for i in approved.items] == [("joy", "mouth_open")]
+        assert len(export_sets.preview(conn, actor=owner, character_id=character.id, approved_only=False).items) == 5
+        with pytest.raises(NotFound):
+            export_sets.preview(conn, actor=other, character_id=character.id, approved_only=False)
+
+
 def test_exports_page(generated) -> None:
     owner, _, _character, _, _ = generated
     at = AppTest.from_file("../pages/exports.py", default_timeout=30).run()

@@ -19,8 +19,8 @@ from devtools.report_seed import seed_usage
 from lib.accounts import users
 from lib.core.errors import InvalidInput, PermissionDenied
 from lib.credits import ledger
+from lib.reports import dashboard, rollup
 from lib.reports import frames as reports
-from lib.reports import rollup
 from tests.conftest import PLAN_LEVEL_TABLES
 
 
@@ -259,6 +259,29 @@ def test_totals_add_up_the_reports_and_an_empty_range_is_zero(conn, seeded) -> N
                                       "failed": int(frames["failure_rates"]["failed"].sum())}
     empty = reports.all_reports(conn, date_from=dt.date(1999, 1, 1), date_to=dt.date(1999, 1, 2))
     assert reports.totals(empty) == {"credits": 0, "images": 0, "failed": 0}
+
+
+def test_the_dashboard_offers_every_user_and_plan_and_says_which_reports_have_figures(conn, make_user) -> None:
+    admin, member = make_user(role="admin"), make_user()
+    conn.execute(text("UPDATE usage_rollup_state SET watermark = NULL, refreshed_at = NULL"))
+    before = dashboard.filters(conn, actor=admin)
+    assert before.last_refreshed is None and before.plans == ("free", "basic", "pro")
+    assert {admin.email, member.email} <= {u.email for u in before.users}
+    with pytest.raises(PermissionDenied):
+        dashboard.filters(conn, actor=member)
+    made = seed_usage(conn, users=6, ledger_rows=200, variants=60, days=20, end=END, seed=0.3)
+    rollup.refresh_rollup(conn)
+    assert dashboard.filters(conn, actor=admin).last_refreshed is not None
+
+    seen = dashboard.reports(conn, date_from=made.start.date(), date_to=made.end.date())
+    assert list(seen.frames) == list(reports.REPORTS) and all(map(seen.has_figures, reports.REPORTS))
+    assert seen.totals == reports.totals(seen.frames) and seen.totals["credits"] > 0
+    quiet = dashboard.reports(conn, date_from=dt.date(1999, 1, 1), date_to=dt.date(1999, 1, 2))
+    assert not quiet.frames["cost_vs_revenue"].empty  # a row per month, all zero: nothing to show
+    assert not any(map(quiet.has_figures, reports.REPORTS))
+    assert quiet.totals == {"credits": 0, "images": 0, "failed": 0}
+    with pytest.raises(InvalidInput, match="plan must be"):
+        dashboard.reports(conn, date_from=dt.date(2025, 1, 1), date_to=dt.date(2025, 1, 2), plan="gold")
 
 
 def test_cost_and_revenue_are_numbers_even_without_usage(conn) -> None:

@@ -19,8 +19,9 @@ from sqlalchemy import Connection
 from lib.accounts.users import User
 from lib.core import storage
 from lib.core.errors import InvalidInput, NotFound, PermissionDenied
-from lib.core.images import CleanImage
+from lib.core.images import CleanImage, clean_upload
 from lib.core.queries import q
+from lib.core.settings import Settings
 from lib.core.storage import ObjectStore
 from lib.design.face_box import FaceBox
 from lib.design.features import Features
@@ -99,6 +100,24 @@ def create_character(
     row = conn.execute(q("insert_character"), params).one()
     store.put(key, image.png)
     return _character(row, owner_email=actor.email)
+
+
+def create_with_base(
+    conn: Connection, store: ObjectStore, *, actor: User, name: str, features: Features | dict[str, Any] | None,
+    upload: bytes | None = None, draw_base: bool = False, settings: Settings,
+) -> Character:
+    """Create a character from an uploaded base, or from one drawn from its features: exactly one of the two."""
+    if upload is not None and draw_base:
+        raise InvalidInput("Upload a base image **or** tick “draw the base from the features”, not both.")
+    if upload is None and not draw_base:
+        raise InvalidInput("Choose a base image to upload, or tick “draw the base from the features”.")
+    parsed = parse_features(features)
+    if upload is None:
+        image, face_box = generate_base(parsed, size=settings.offline_base_size)
+        return create_character(conn, store, actor=actor, name=name, image=image, features=parsed,
+                                face_box=face_box, source="generated")
+    image = clean_upload(upload, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
+    return create_character(conn, store, actor=actor, name=name, image=image, features=parsed, source="upload")
 
 
 def estimate_upload_face_box(image: CleanImage) -> FaceBox:

@@ -5,7 +5,8 @@
     select_items(export_set, approved_only) the items to export (refuses "nothing approved")
 
 Every writer reads images one at a time through `fetch` (an object-store get) and writes into `out`.
-`sets` reads a character's newest finished differences from the database into an `ExportSet`.
+`sets` reads a character's newest finished differences from the database into an `ExportSet`, previews
+what an export would ship and writes one to a temporary file.
 May import `lib.catalog`, `lib.accounts` and the layers below.
 """
 

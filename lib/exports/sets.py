@@ -8,6 +8,7 @@ and write into a temporary file, never the whole set in memory.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -20,7 +21,23 @@ from lib.catalog.characters import get_character
 from lib.core.queries import q
 from lib.core.storage import ObjectStore
 from lib.design import expressions
-from lib.exports import FORMATS, ExportItem, ExportSet, export, slugify
+from lib.exports import FORMATS, ExportItem, ExportSet, export, select_items, slugify
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What an export of a character would hold, before any file is written."""
+
+    slug: str  # the stem of the export's file names
+    items: list[ExportItem]
+
+    @property
+    def expressions(self) -> int:
+        return len({item.expression_key for item in self.items})
+
+    def count(self, variant: str) -> int:
+        """How many items are this variant (`mouth_open`, `blink`)."""
+        return sum(item.variant == variant for item in self.items)
 
 
 def _labels(conn: Connection, *, actor: User, character_id: UUID) -> dict[str, tuple[str, str]]:
@@ -49,6 +66,12 @@ def build(conn: Connection, *, actor: User, character_id: str | UUID) -> ExportS
                      slug=slugify(character.name, f"char_{character.id.hex[:8]}"), base_key=character.base_key,
                      width=character.base_width, height=character.base_height,
                      features=character.features.model_dump(), generation=generation, items=items)
+
+
+def preview(conn: Connection, *, actor: User, character_id: str | UUID, approved_only: bool) -> Preview:
+    """The images an export would ship; InvalidInput when there are none (or none approved, if asked)."""
+    export_set = build(conn, actor=actor, character_id=character_id)
+    return Preview(slug=export_set.slug, items=select_items(export_set, approved_only))
 
 
 def write(

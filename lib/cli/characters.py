@@ -8,7 +8,6 @@ from typing import Any
 from lib.accounts import bootstrap
 from lib.catalog import characters
 from lib.cli._common import CliError, Leaf, actor, add_actor, emit, read_file
-from lib.core import images
 from lib.core.settings import Settings
 from lib.core.storage import make_store
 
@@ -25,19 +24,11 @@ def cmd_characters_add(args: argparse.Namespace, settings: Settings) -> None:
     features = characters.features_from_json(read_file(args.features).decode()) if args.features else None
     if args.generate_base == bool(args.image):
         raise CliError("give either --image PATH or --generate-base (with --features FILE)")
-    face_box = None
-    if args.generate_base:
-        image, face_box = characters.generate_base(features or characters.parse_features(None),
-                                                   size=settings.offline_base_size)
-    else:
-        image = images.clean_upload(read_file(args.image), max_bytes=settings.max_upload_bytes,
-                                    max_pixels=settings.max_upload_pixels)
     engine = bootstrap.prepare_database(settings)
-    store = make_store(settings)
     with engine.begin() as conn:
-        character = characters.create_character(
-            conn, store, actor=actor(conn, args.as_email), name=args.name, image=image, features=features,
-            source="generated" if args.generate_base else "upload", face_box=face_box,
+        character = characters.create_with_base(
+            conn, make_store(settings), actor=actor(conn, args.as_email), name=args.name, features=features,
+            upload=read_file(args.image) if args.image else None, draw_base=args.generate_base, settings=settings,
         )
     emit(args, _character_json(character), str(character.id))
 

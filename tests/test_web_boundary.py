@@ -43,7 +43,9 @@ def test_only_the_web_side_imports_streamlit_or_lib_web() -> None:
 
 
 def test_the_cli_worker_and_api_load_without_streamlit() -> None:
-    probe = ("import sys, lib.cli.commands, lib.worker.app, lib.api.webhook, lib.generation.workspace; "
+    probe = ("import importlib, pkgutil, sys, lib.cli, lib.worker.app, lib.worker.process, lib.api.webhook, "
+             "lib.generation.workspace\n"
+             "for m in pkgutil.iter_modules(lib.cli.__path__, 'lib.cli.'): importlib.import_module(m.name)\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'streamlit'))")
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -69,7 +69,42 @@ def test_repeated_failures_lock_the_account_for_a_while(accounts, engine) -> Non
     assert not at.title
     with engine.begin() as conn:
         conn.execute(text("UPDATE login_failures SET failed_at = now() - interval '1 hour'"))
+        conn.execute(text("UPDATE login_accounts SET locked_until = now() - interval '1 hour'"))
     at = sign_in(app(), "mei@example.com", PASSWORD)
+    assert [t.value for t in at.title] == ["Characters"]
+
+
+def age_sign_in_records(engine, seconds: int) -> None:
+    """As if `seconds` had passed for every failed sign-in and lock."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE login_failures SET failed_at = failed_at - make_interval(secs => :s)"),
+                     {"s": seconds})
+        conn.execute(text("UPDATE login_accounts SET locked_until = locked_until - make_interval(secs => :s), "
+                          "counted_from = counted_from - make_interval(secs => :s)"), {"s": seconds})
+
+
+def test_guesses_from_this_machine_lock_the_owner_out_for_a_minute_only(accounts, engine) -> None:
+    at = app()  # AppTest has no client address: the same as any loopback client (SSH tunnel, local proxy)
+    for _ in range(5):
+        at = sign_in(at, "mei@example.com", "wrong-password")
+    at = sign_in(app(), "mei@example.com", PASSWORD)
+    assert "Too many failed sign-ins for this account. Try again in 1 minute" in messages(at)
+    age_sign_in_records(engine, 61)
+    at = sign_in(app(), "mei@example.com", PASSWORD)  # the owner, a minute later
+    assert [t.value for t in at.title] == ["Characters"]
+
+
+def test_an_admin_unlocks_a_locked_account_from_the_users_page(accounts, engine) -> None:
+    at = app()
+    for _ in range(5):
+        at = sign_in(at, "mei@example.com", "wrong-password")
+    at = sign_in(app(), "boss@example.com")
+    at.switch_page("pages/admin_users.py").run()
+    next(s for s in at.selectbox if s.label == "User").set_value("mei@example.com").run()
+    assert "Sign-in locked until" in " ".join(c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Unlock sign-in").click().run()
+    assert "mei@example.com can sign in again." in messages(at)
+    at = sign_in(app(), "mei@example.com")
     assert [t.value for t in at.title] == ["Characters"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -36,6 +37,15 @@ def streamlit_command(port: int) -> list[str]:
     ]
 
 
+def web_environment() -> dict[str, str]:
+    """The web server's environment: uvicorn must not take client addresses from X-Forwarded-For itself.
+
+    By default it believes that header from loopback peers, and every client of 127.0.0.1 is one; the sign-in
+    gate reads the header itself and believes only TRUSTED_PROXIES (lib.accounts.signin.client_address).
+    """
+    return os.environ | {"FORWARDED_ALLOW_IPS": ""}
+
+
 def announce(line: str) -> None:
     print(line, flush=True)
 
@@ -52,7 +62,7 @@ def run(settings: Settings, *, port: int | None = None) -> None:
     port = port or settings.port
     # Children get their own sessions: a Ctrl-C or a signal to the group reaches only this process,
     # which then stops each child exactly once (a second signal would cut a worker's shutdown short).
-    web = subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT, start_new_session=True)
+    web = subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT, env=web_environment(), start_new_session=True)
     worker = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True)
     children = [web, worker]
     announce(f"Miyabi Character Studio: http://127.0.0.1:{port}  (Ctrl-C stops)")

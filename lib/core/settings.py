@@ -8,6 +8,7 @@ production, where missing or placeholder secrets refuse to start.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lib.core.errors import ConfigError
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
     studio_admin_password: str | None = None
     login_max_failures: int = Field(default=5, ge=1)
     login_lock_minutes: int = Field(default=15, ge=1)
+    login_first_lock_seconds: int = Field(default=60, ge=1)  # an account lock doubles from this up to the minutes above
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs); empty: the TCP peer is the client.
+    trusted_proxies: str = ""
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_upload_pixels: int = Field(default=40_000_000, ge=1)
@@ -122,6 +126,16 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _SecretsTomlSource(settings_cls, SECRETS_FILE)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        _networks(value)  # raises ValueError (a ConfigError at start-up) for anything but IPs and CIDRs
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return _networks(self.trusted_proxies)
+
     @property
     def embedded(self) -> bool:
         """True in the zero-configuration default (no DATABASE_URL)."""
@@ -174,6 +188,10 @@ class Settings(BaseSettings):
         """Refuse to start with unsafe production settings (raises ConfigError)."""
         self.cookie_key()
         self.check_stripe()
+
+
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
 
 
 def load_settings(**overrides: Any) -> Settings:

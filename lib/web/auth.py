@@ -7,6 +7,8 @@ server-side (including re-authentication cookies issued before).
 
 from __future__ import annotations
 
+import math
+import os
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -15,34 +17,62 @@ import streamlit_authenticator as stauth
 from streamlit.delta_generator import DeltaGenerator
 from streamlit_authenticator.utilities.exceptions import LoginError
 
-from lib.accounts import users
+from lib.accounts import signin, users
 from lib.accounts.users import User
 from lib.web import state
 from lib.web.resources import settings, transaction
 
 
 def _source() -> str:
-    """Where a sign-in comes from, for throttling: the client address when Streamlit knows it."""
-    address = st.context.ip_address
-    return address if isinstance(address, str) and address else "unknown"
+    """Where a sign-in comes from, for throttling: the TCP peer, or what a trusted proxy says it forwarded.
+
+    `python -m lib run` starts the web server with FORWARDED_ALLOW_IPS empty, so uvicorn leaves the peer
+    alone and `st.context.ip_address` is the TCP peer (None for loopback). Started otherwise, uvicorn may
+    have taken the peer from X-Forwarded-For itself: then a request carrying that header counts as unknown.
+    """
+    forwarded = st.context.headers.get_all("X-Forwarded-For")
+    if forwarded and os.environ.get("FORWARDED_ALLOW_IPS") != "":
+        return signin.UNKNOWN_SOURCE
+    return signin.client_address(peer=st.context.ip_address or "127.0.0.1", forwarded_for=forwarded,
+                                 trusted=settings().trusted_networks)
+
+
+def _limits() -> signin.Limits:
+    s = settings()
+    return signin.Limits(max_failures=s.login_max_failures, window_seconds=s.login_lock_minutes * 60,
+                         first_lock_seconds=s.login_first_lock_seconds)
+
+
+class _ClaimingEntry(dict):
+    """One user's credentials entry; the library's attempt-limit check claims the attempt in Postgres.
+
+    streamlit-authenticator reads `failed_login_attempts` exactly once per submitted sign-in, right before
+    it checks the password: answering there makes our check-and-record the only gate (atomic in Postgres).
+    """
+
+    def get(self, key: object, default: object = None) -> object:
+        if key != "failed_login_attempts":
+            return super().get(key, default)
+        with transaction() as conn:
+            claim = signin.claim_attempt(conn, email=self["email"], source=self["source"], limits=_limits())
+        if claim.allowed:
+            return 0
+        self["refused"] = claim
+        return settings().login_max_failures
 
 
 def _credentials(source: str) -> dict:
-    """Active users for the authenticator; accounts locked from this source are marked as such."""
-    s = settings()
+    """Active users for the authenticator, each entry claiming its attempt when the form is submitted."""
     with transaction() as conn:
         creds = users.authenticator_credentials(conn)
-        locked = users.locked_accounts(conn, source=source, max_failures=s.login_max_failures,
-                                       window_seconds=s.login_lock_minutes * 60)
-    for email, entry in creds["usernames"].items():
-        entry["failed_login_attempts"] = s.login_max_failures if email in locked else 0
+    creds["usernames"] = {email: _ClaimingEntry(entry, source=source) for email, entry in creds["usernames"].items()}
     return creds
 
 
 def _on_login(details: dict) -> None:
     state.AUTHENTICATED_AT.set(datetime.now(UTC))
     with transaction() as conn:
-        users.clear_login_failures(conn, email=details["username"], source=_source())
+        signin.record_success(conn, email=details["username"], source=_source())
 
 
 def _on_sign_out(user_id: object) -> None:
@@ -52,17 +82,38 @@ def _on_sign_out(user_id: object) -> None:
     state.SIGN_OUT.set(True)
 
 
-def _cookie_issued_at() -> datetime | None:
-    """When the re-authentication cookie was issued (the library stores only its expiry)."""
+def _cookie_token() -> dict | None:
+    """The re-authentication cookie's payload, if this browser sent one signed with our key."""
     s = settings()
     token = st.context.cookies.get(s.studio_cookie_name)
     if not isinstance(token, str) or not token:
         return None
     try:
         data = jwt.decode(token, s.cookie_key(), algorithms=["HS256"])
-        return datetime.fromtimestamp(data["exp_date"], UTC) - timedelta(days=s.studio_cookie_days)
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+    except jwt.PyJWTError:
         return None
+    return data if isinstance(data, dict) else None
+
+
+def _cookie_issued_at() -> datetime | None:
+    """When the re-authentication cookie was issued (the library stores only its expiry)."""
+    data = _cookie_token()
+    try:
+        return datetime.fromtimestamp(data["exp_date"], UTC) - timedelta(days=settings().studio_cookie_days)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _refuse_cookie_of_inactive_account(creds: dict) -> None:
+    """A cookie naming a disabled (or deleted) account: say so and show the form instead of the library's error."""
+    email = (_cookie_token() or {}).get("username")
+    if state.AUTH_STATUS.get() or not isinstance(email, str) or email in creds["usernames"]:
+        return
+    state.forget_sign_in()  # the library then ignores the cookie for this browser session
+    with transaction() as conn:
+        user = users.find_user(conn, email=email)
+    if user is not None and not user.is_active:
+        st.warning("This account is disabled. Ask a studio admin if you need it again.")
 
 
 def _authenticator(creds: dict) -> stauth.Authenticate:
@@ -101,7 +152,7 @@ def _remember_browser(auth: stauth.Authenticate, email: str) -> None:
             s.studio_cookie_name, token, key="studio_remember_browser", expires_at=expires)
 
 
-def _show_form(auth: stauth.Authenticate, form: DeltaGenerator) -> bool:
+def _show_form(auth: stauth.Authenticate, form: DeltaGenerator, creds: dict) -> bool:
     """Render the library's sign-in form (or accept its cookie); False when the account is locked."""
     try:
         with form.container(), st.columns([1, 2, 1])[1]:
@@ -112,37 +163,35 @@ def _show_form(auth: stauth.Authenticate, form: DeltaGenerator) -> bool:
                                "Login": "Sign in"},
                        max_login_attempts=settings().login_max_failures, callback=_on_login)
     except LoginError:
-        st.error("Too many failed sign-ins for this account. Try again in "
-                 f"{settings().login_lock_minutes} minutes or ask an admin to reset the password.")
+        st.error(_locked_message(creds))
         return False
     return True
 
 
-def _record_failures(creds: dict, before: dict[str, int], source: str) -> None:
-    """Record in Postgres the failed attempts the library counted during this run."""
-    failed = [e for e, n in before.items() if creds["usernames"].get(e, {}).get("failed_login_attempts", 0) > n]
-    if failed:
-        with transaction() as conn:
-            for email in failed:
-                users.record_login_failure(conn, email=email, source=source)
+def _locked_message(creds: dict) -> str:
+    refused = [e["refused"] for e in creds["usernames"].values() if "refused" in e]
+    until = next((c.locked_until for c in refused if c.locked_until is not None), None)
+    minutes = settings().login_lock_minutes
+    if until is not None:
+        minutes = max(1, math.ceil((until - datetime.now(UTC)).total_seconds() / 60))
+    return (f"Too many failed sign-ins for this account. Try again in {minutes} minute{'s' * (minutes != 1)} "
+            "or ask an admin to unlock it.")
 
 
 def _sign_in() -> User | None:
     """Run the sign-in step of this script run: the valid signed-in user, or None with the form shown."""
-    source = _source()
-    creds = _credentials(source)
-    before = {e: entry["failed_login_attempts"] for e, entry in creds["usernames"].items()}
+    creds = _credentials(_source())
     auth = _authenticator(creds)
     if state.SIGN_OUT.pop():
         if state.AUTH_STATUS.get():
             auth.logout(location="unrendered")  # clears the library's state and deletes its cookie
         state.AUTHENTICATED_AT.pop()
         st.info("You have signed out.")
+    _refuse_cookie_of_inactive_account(creds)
     form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
     just_signed_in = not state.AUTH_STATUS.get()
-    if not _show_form(auth, form):
+    if not _show_form(auth, form, creds):
         return None
-    _record_failures(creds, before, source)
     status = state.AUTH_STATUS.get()
     if status is False:
         st.error("Wrong email or password.")
@@ -156,7 +205,7 @@ def _sign_in() -> User | None:
         return user
     state.forget_sign_in()  # ended server-side (sign-out elsewhere, password reset, disabled account)
     st.warning("Your session has ended. Please sign in again.")
-    _show_form(auth, form)
+    _show_form(auth, form, creds)
     return None
 
 

@@ -63,3 +63,39 @@ INSERT INTO login_failures (email, source) VALUES (:email, :source);
 -- name: clear_login_failures
 -- A successful sign-in clears the failures of that account from that source.
 DELETE FROM login_failures WHERE email = :email AND source = :source;
+
+-- name: lock_login_account
+-- Take the account's throttling row (created on first use) until commit; a lock-out streak ends after a quiet spell.
+INSERT INTO login_accounts AS a (email) VALUES (:email)
+ON CONFLICT (email) DO UPDATE
+    SET lock_level = CASE WHEN a.locked_until < now() - make_interval(secs => :max_lock_seconds)
+                          THEN 0 ELSE a.lock_level END
+RETURNING lock_level, locked_until, coalesce(locked_until > now(), false) AS locked;
+
+-- name: count_source_failures
+-- Failed sign-ins at one account from one address inside the window.
+SELECT count(*) FROM login_failures
+WHERE email = :email AND source = :source AND failed_at > now() - make_interval(secs => :window_seconds);
+
+-- name: count_account_failures
+-- Failed sign-ins at one account from any address inside the window and since the account's counter restarted.
+SELECT count(*) FROM login_failures f JOIN login_accounts a ON a.email = f.email
+WHERE f.email = :email AND f.failed_at > greatest(now() - make_interval(secs => :window_seconds), a.counted_from);
+
+-- name: lock_login_account_out
+-- Lock the account for :lock_seconds, one level longer next time; later failures count afresh.
+UPDATE login_accounts SET locked_until = now() + make_interval(secs => :lock_seconds),
+       lock_level = least(lock_level + 1, 30), counted_from = now()
+WHERE email = :email RETURNING locked_until;
+
+-- name: reset_login_account
+-- A successful sign-in or an admin's unlock: no lock, the streak starts over, earlier failures stop counting.
+UPDATE login_accounts SET locked_until = NULL, lock_level = 0, counted_from = now() WHERE email = :email;
+
+-- name: clear_account_failures
+-- An admin's unlock forgets every failed sign-in at the account, from every address.
+DELETE FROM login_failures WHERE email = :email;
+
+-- name: sign_in_lock
+-- When the account's sign-in lock ends, if it is locked now.
+SELECT locked_until FROM login_accounts WHERE email = :email AND locked_until > now();

@@ -1,9 +1,9 @@
-"""Admin: add users, change role and plan, reset passwords, disable accounts."""
+"""Admin: add users, change role and plan, reset passwords, disable accounts, unlock sign-ins."""
 
 import pandas as pd
 import streamlit as st
 
-from lib.accounts import users
+from lib.accounts import signin, users
 from lib.core.errors import StudioError
 from lib.web import auth, resources, widgets
 
@@ -71,5 +71,16 @@ with tab_access:
             with resources.transaction() as conn:
                 users.set_active(conn, actor=admin, user_id=target.id, active=not target.is_active)
             st.rerun()
+        except StudioError as exc:
+            widgets.show_error(exc)
+    with resources.transaction() as conn:
+        locked_until = signin.locked_until(conn, email=target.email)
+    st.caption(f"Sign-in locked until {locked_until:%Y-%m-%d %H:%M %Z} after failed attempts." if locked_until
+               else "Unlocking forgets the account's failed sign-ins from every address.")
+    if st.button("Unlock sign-in"):
+        try:
+            with resources.transaction() as conn:
+                signin.unlock(conn, actor=admin, email=target.email)
+            st.success(f"{target.email} can sign in again.")
         except StudioError as exc:
             widgets.show_error(exc)

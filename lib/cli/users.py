@@ -1,4 +1,4 @@
-"""`python -m lib users …`: create users, list them and reset passwords (passwords come on stdin)."""
+"""`python -m lib users …`: create users, list them, reset passwords (passwords come on stdin), unlock sign-ins."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from lib.accounts import bootstrap, users
+from lib.accounts import bootstrap, signin, users
 from lib.cli._common import CliError, Leaf, actor, add_actor, emit
 from lib.core.settings import Settings
 
@@ -49,6 +49,14 @@ def cmd_users_reset_password(args: argparse.Namespace, settings: Settings) -> No
     emit(args, {"email": target.email, "sessions_ended": True}, f"password reset for {target.email}; sessions ended")
 
 
+def cmd_users_unlock(args: argparse.Namespace, settings: Settings) -> None:
+    engine = bootstrap.prepare_database(settings)
+    with engine.begin() as conn:
+        signin.unlock(conn, actor=actor(conn, args.as_email), email=args.email)
+    emit(args, {"email": args.email.strip().lower(), "unlocked": True},
+         f"sign-in unlocked for {args.email.strip().lower()}; its failed attempts are forgotten")
+
+
 def register(subparsers: Any, leaf: Leaf) -> None:
     """Add the `users` command group to the studio's parser."""
     group = subparsers.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
@@ -64,3 +72,6 @@ def register(subparsers: Any, leaf: Leaf) -> None:
     p.add_argument("email")
     add_actor(p)
     p.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
+    p = leaf(group, "unlock", cmd_users_unlock, "end an account's sign-in lock (admins)")
+    p.add_argument("email")
+    add_actor(p)

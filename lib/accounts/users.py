@@ -59,6 +59,9 @@ def normalise_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
+    # The sign-in form (streamlit-authenticator) strips what is typed: such a password could never sign in.
+    if password != password.strip():
+        raise InvalidInput("passwords cannot start or end with a space")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"passwords must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password.encode()) > 72:

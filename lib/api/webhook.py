@@ -2,7 +2,9 @@
 
 `serve(settings, port)` runs them with uvicorn as a process of their own beside `streamlit run`
 (what the runner starts). `routes(settings)` returns the same routes for `st.App(..., routes=...)`.
-Answers: 200 for a stored or duplicate event, 400 for a bad signature or body (nothing stored), 413 once a body passes WEBHOOK_MAX_BYTES (counted as received, chunked or not; the rest is never
+Answers: 200 for a stored or duplicate event, also for one that can never be acted on (a malformed id:
+stored as unprocessable, with `unprocessable` saying why), 400 for a bad signature or body (nothing
+stored), 413 once a body passes WEBHOOK_MAX_BYTES (counted as received, chunked or not; the rest is never
 read), 503 when billing is not configured, 502 when Stripe cannot be reached to re-fetch (Stripe retries
 every non-2xx answer for days, and a retried event is processed at most once).
 """
@@ -67,8 +69,9 @@ class _Endpoint:
             return JSONResponse({"error": str(exc)}, status_code=400)
         except BillingError as exc:
             return JSONResponse({"error": str(exc)}, status_code=502)
-        return JSONResponse({"received": True, "id": result.event_id, "duplicate": result.duplicate,
-                             "processed": result.processed})
+        answer = {"received": True, "id": result.event_id, "duplicate": result.duplicate,
+                  "processed": result.processed}
+        return JSONResponse({**answer, "unprocessable": result.unprocessable} if result.unprocessable else answer)
 
     def health(self) -> JSONResponse:
         try:

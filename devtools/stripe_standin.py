@@ -92,6 +92,7 @@ class _State:
         self.objects: dict[str, Json] = {}
         self.private: dict[str, Json] = {}  # what a checkout session will buy (not part of the wire object)
         self.idempotent: dict[str, Json] = {}
+        self.refused: dict[str, StandinError] = {}  # ids answered with an error, whatever is asked of them
         self.requests: list[tuple[str, str]] = []
         self._ids = itertools.count(1)
 
@@ -275,6 +276,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise StandinError(401, "Invalid API Key provided", kind="invalid_request_error")
 
     def _answer(self, state: _State, method: str, path: str, params: Json) -> Json:
+        for object_id, error in state.refused.items():
+            if path.rstrip("/").endswith("/" + object_id):
+                raise error
         key = self.headers.get("Idempotency-Key") if method == "POST" else None
         if key and f"{path}:{key}" in state.idempotent:
             return state.idempotent[f"{path}:{key}"]
@@ -377,6 +381,12 @@ class StripeStandin:
         with self.state.lock:
             return self._copy(self.state.update_subscription(sub_id, params))
 
+    def refuse(self, object_id: str, *, status: int = 400, message: str | None = None) -> None:
+        """From now on answer every request for `object_id` with an invalid_request_error, as Stripe does
+        for an id it will never serve (another account's, the other mode's)."""
+        with self.state.lock:
+            self.state.refused[object_id] = StandinError(status, message or f"Invalid id: '{object_id}'", param="id")
+
     def renew(self, sub_id: str) -> Json:
         """A new billing period: the next paid invoice of the subscription."""
         with self.state.lock:
@@ -405,11 +415,18 @@ class StripeStandin:
 
 
 def post_webhook(url: str, payload: bytes, signature: str | None) -> tuple[int, Json]:
-    """POST a raw webhook body with its signature header; returns (status, JSON answer)."""
+    """POST a raw webhook body with its signature header; returns (status, JSON answer or {"text": …})."""
     headers = {"Content-Type": "application/json", **({"Stripe-Signature": signature} if signature else {})}
     request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"{}")
+            return response.status, _json(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        return exc.code, _json(exc.read())
+
+
+def _json(body: bytes) -> Json:
+    try:
+        return json.loads(body or b"{}")
+    except ValueError:
+        return {"text": body.decode(errors="replace")}  # e.g. a server's plain "Internal Server Error"

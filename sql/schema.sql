@@ -212,7 +212,12 @@ CREATE TABLE stripe_events (
     received_at   timestamptz NOT NULL DEFAULT now(),
     -- NULL: stored but not acted on (a type the studio ignores).
     processed_at  timestamptz,
-    CONSTRAINT stripe_events_processed_after_received CHECK (processed_at IS NULL OR processed_at >= received_at)
+    -- Set instead of processed_at when the event can never be acted on (a malformed id, an id Stripe refuses):
+    -- it is answered 200 so that Stripe does not retry it for days.
+    unprocessable_reason text,
+    CONSTRAINT stripe_events_processed_after_received CHECK (processed_at IS NULL OR processed_at >= received_at),
+    CONSTRAINT stripe_events_unprocessable_reason
+        CHECK (unprocessable_reason IS NULL OR (length(unprocessable_reason) BETWEEN 1 AND 500 AND processed_at IS NULL))
 );
 
 CREATE TABLE subscriptions (

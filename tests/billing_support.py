@@ -6,11 +6,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 import uvicorn
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
 
 from devtools.stripe_standin import StripeStandin
 from lib.accounts import users
@@ -52,10 +54,9 @@ class WebhookServer:
     server: uvicorn.Server
 
 
-@pytest.fixture(scope="module")
-def webhook_server(standin: StripeStandin, gateway: StripeGateway, engine: Engine) -> Iterator[WebhookServer]:
-    """lib/api/webhook.py under uvicorn in a thread, on a free port, talking to the stand-in."""
-    app = webhook_app.create_app(stripe_settings(standin), engine=engine, client=gateway)
+@contextmanager
+def serving(app: Starlette) -> Iterator[WebhookServer]:
+    """An ASGI app under uvicorn in a thread, on a free port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -69,6 +70,13 @@ def webhook_server(standin: StripeStandin, gateway: StripeGateway, engine: Engin
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
+
+
+@pytest.fixture(scope="module")
+def webhook_server(standin: StripeStandin, gateway: StripeGateway, engine: Engine) -> Iterator[WebhookServer]:
+    """lib/api/webhook.py under uvicorn in a thread, on a free port, talking to the stand-in."""
+    with serving(webhook_app.create_app(stripe_settings(standin), engine=engine, client=gateway)) as server:
+        yield server
 
 
 @pytest.fixture

@@ -11,10 +11,12 @@ from sqlalchemy import Engine, text
 
 from devtools.stripe_standin import StripeStandin, post_webhook
 from lib.accounts import users
+from lib.api import webhook as webhook_app
 from lib.billing import subscriptions as billing
 from lib.billing.gateway import StripeGateway
 from lib.core.errors import BillingError
 from lib.credits import ledger
+from tests import billing_support
 from tests.billing_support import committed, config, gateway, new_user, standin, webhook_server  # noqa: F401
 
 HOOK = "/api/v1/stripe/webhook"
@@ -185,3 +187,77 @@ def test_stripe_unreachable_rolls_back_so_the_retry_counts(committed, standin, c
 def test_healthz(webhook_server) -> None:
     with urllib.request.urlopen(webhook_server.url + "/healthz", timeout=10) as response:
         assert json.loads(response.read()) == {"status": "ok", "billing": True}
+
+
+def recorded(engine: Engine, event_id: str) -> tuple[bool, str | None]:
+    """(processed, why it was unprocessable) of a stored event."""
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT processed_at IS NOT NULL, unprocessable_reason FROM stripe_events "
+                                "WHERE id = :i"), {"i": event_id}).one()
+    return row[0], row[1]
+
+
+MALFORMED = [  # (event type, what replaces a field of the object, which field)
+    ("customer.subscription.updated", 12345, "id"),
+    ("customer.subscription.updated", None, "id"),
+    ("customer.subscription.deleted", {"id": "sub_nested"}, "id"),
+    ("invoice.paid", 12345, "subscription"),
+    ("invoice.paid", ["sub_a", "sub_b"], "subscription"),
+    ("checkout.session.completed", 42, "customer"),
+    ("checkout.session.completed", "not-a-customer", "customer"),
+    ("checkout.session.completed", {"id": 7}, "subscription"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "value", "field"), MALFORMED)
+def test_a_signed_event_with_a_malformed_id_is_recorded_not_retried(committed, standin, gateway, config,
+                                                                    webhook_server, event_type, value,
+                                                                    field) -> None:
+    """Stripe retries every non-2xx answer for days: an event that can never be processed is answered 200."""
+    user, sub, invoice = subscribe(committed, standin, gateway, config, f"malformed-{field}@example.com")
+    before = state(committed, user.id)
+    if event_type == "invoice.paid":
+        obj = {**invoice, "parent": {"subscription_details": {"subscription": value}}}
+    elif event_type == "checkout.session.completed":
+        session = {**standin.objects("checkout.session")[0], "client_reference_id": str(user.id)}
+        obj = {**session, field: value}
+    else:
+        obj = {**sub, "id": value}
+    event = standin.event(event_type, obj)
+    url = webhook_server.url + HOOK
+    status, answer = standin.deliver(url, event)
+    assert (status, answer["processed"]) == (200, False)
+    assert "malformed" in answer["unprocessable"]
+    processed, reason = recorded(committed, event["id"])
+    assert not processed and "malformed" in reason
+    assert state(committed, user.id) == before
+    assert standin.deliver(url, event)[1]["duplicate"] is True  # a redelivery is not acted on again
+
+
+def test_an_id_stripe_refuses_is_recorded_not_retried(committed, standin, gateway, config, webhook_server) -> None:
+    user, sub, invoice = subscribe(committed, standin, gateway, config, "refused@example.com")
+    standin.refuse(sub["id"], status=400, message=f"Invalid subscription: '{sub['id']}'")
+    event = standin.event("invoice.paid", invoice)
+    status, answer = standin.deliver(webhook_server.url + HOOK, event)
+    assert (status, answer["processed"]) == (200, False)
+    assert "Stripe refused" in answer["unprocessable"]
+    assert recorded(committed, event["id"]) == (False, answer["unprocessable"])
+    assert state(committed, user.id)["grants"] == []
+
+
+def test_a_signed_event_whose_own_id_is_malformed_is_refused_unstored(committed, standin, webhook_server) -> None:
+    event = standin.event("invoice.paid", {"id": "in_x", "object": "invoice"}, event_id="not-an-event")
+    assert standin.deliver(webhook_server.url + HOOK, event)[0] == 400  # not a Stripe event: nothing to record
+    assert stored_events(committed) == 0
+
+
+def test_stripe_unreachable_answers_502_so_stripe_retries(committed, standin, gateway, config) -> None:
+    _, sub, _ = subscribe(committed, standin, gateway, config, "unreachable@example.com")
+    down = StripeGateway(standin.api_key, api_base="http://127.0.0.1:9", max_network_retries=0)
+    event = standin.event("customer.subscription.updated", sub)
+    settings = billing_support.stripe_settings(standin)
+    with billing_support.serving(webhook_app.create_app(settings, engine=committed, client=down)) as server:
+        assert standin.deliver(server.url + HOOK, event)[0] == 502
+    assert stored_events(committed) == 0  # not recorded: the retry will be processed
+    with billing_support.serving(webhook_app.create_app(settings, engine=committed, client=gateway)) as server:
+        assert standin.deliver(server.url + HOOK, event)[1]["processed"] is True  # Stripe's retry

@@ -2,8 +2,10 @@
 
 `serve(settings, port)` runs them with uvicorn as a process of their own beside `streamlit run`
 (what the runner starts). `routes(settings)` returns the same routes for `st.App(..., routes=...)`.
-Answers: 200 for a stored or duplicate event, 400 for a bad signature or body (nothing stored),
-503 when billing is not configured, 502 when Stripe cannot be reached to re-fetch (Stripe retries
+Answers: 200 for a stored or duplicate event, also for one that can never be acted on (a malformed id:
+stored as unprocessable, with `unprocessable` saying why), 400 for a bad signature or body (nothing
+stored), 413 once a body passes WEBHOOK_MAX_BYTES (counted as received, chunked or not; the rest is never
+read), 503 when billing is not configured, 502 when Stripe cannot be reached to re-fetch (Stripe retries
 every non-2xx answer for days, and a retried event is processed at most once).
 """
 
@@ -17,10 +19,11 @@ from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lib.accounts import bootstrap
+from lib.api import bodies
 from lib.billing import subscriptions
 from lib.billing.gateway import BillingGateway
 from lib.core import db
@@ -30,7 +33,6 @@ from lib.core.settings import Settings
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/api/v1/stripe/webhook"
-MAX_BODY_BYTES = 1024 * 1024  # Stripe events are a few kB; refuse anything absurd before reading it
 
 
 class _Endpoint:
@@ -67,8 +69,9 @@ class _Endpoint:
             return JSONResponse({"error": str(exc)}, status_code=400)
         except BillingError as exc:
             return JSONResponse({"error": str(exc)}, status_code=502)
-        return JSONResponse({"received": True, "id": result.event_id, "duplicate": result.duplicate,
-                             "processed": result.processed})
+        answer = {"received": True, "id": result.event_id, "duplicate": result.duplicate,
+                  "processed": result.processed}
+        return JSONResponse({**answer, "unprocessable": result.unprocessable} if result.unprocessable else answer)
 
     def health(self) -> JSONResponse:
         try:
@@ -84,16 +87,15 @@ def routes(settings: Settings, *, engine: Engine | None = None,
     """The webhook and health routes; without `engine`/`client` they are built from `settings` on first use."""
     endpoint = _Endpoint(settings, engine, client)
 
-    async def webhook(request: Request) -> JSONResponse:
-        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        payload = await request.body()  # the raw bytes: the signature covers them exactly
+    async def webhook(request: Request, payload: bytes) -> Response:  # the raw bytes: the signature covers them
         return await run_in_threadpool(endpoint.handle, payload, request.headers.get("stripe-signature"))
 
-    async def healthz(request: Request) -> JSONResponse:
+    async def healthz(request: Request, _body: bytes) -> Response:
         return await run_in_threadpool(endpoint.health)
 
-    return [Route(WEBHOOK_PATH, webhook, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])]
+    limit = settings.webhook_max_bytes
+    return [Route(WEBHOOK_PATH, bodies.bounded(webhook, limit=limit), methods=["POST"]),
+            Route("/healthz", bodies.bounded(healthz, limit=0), methods=["GET"])]
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, client: BillingGateway | None = None) -> Starlette:

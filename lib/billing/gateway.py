@@ -4,7 +4,8 @@ Everything the billing code needs from Stripe goes through `BillingGateway`, in 
 (no StripeObject escapes). Stripe's errors are translated here, once:
 
     stripe.SignatureVerificationError, malformed webhook body  ->  WebhookRejected
-    any other stripe.StripeError (refused, rate-limited, unreachable)  ->  BillingError
+    stripe.InvalidRequestError (Stripe's 400 or 404: the request itself is wrong)  ->  BillingRefused
+    any other stripe.StripeError (bad key, rate-limited, unreachable, Stripe's 5xx)  ->  BillingError
 
 Tests point the real implementation at `devtools/stripe_standin.py` with `api_base=`; nothing is patched.
 """
@@ -12,6 +13,7 @@ Tests point the real implementation at `devtools/stripe_standin.py` with `api_ba
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,10 +22,11 @@ from typing import Any, Protocol
 
 import stripe
 
-from lib.core.errors import BillingError, WebhookRejected
+from lib.core.errors import BillingError, BillingRefused, WebhookRejected
 
 log = logging.getLogger(__name__)
 WEBHOOK_TOLERANCE_SECONDS = 300
+EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ def _translated(action: str) -> Iterator[None]:
         yield
     except stripe.SignatureVerificationError as exc:
         raise WebhookRejected(f"bad Stripe signature: {exc.user_message or exc}") from None
+    except stripe.InvalidRequestError as exc:  # also raised before any request, e.g. for an empty id
+        log.warning("Stripe refused to %s: %s", action, exc)
+        raise BillingRefused(f"Stripe refused to {action}: {exc.user_message or exc}") from exc
     except stripe.StripeError as exc:
         log.warning("Stripe failed to %s: %s", action, exc)
         raise BillingError(f"Stripe could not {action}: {exc.user_message or type(exc).__name__}") from exc
@@ -151,7 +157,7 @@ class StripeGateway:
                 raise WebhookRejected(f"malformed webhook body: {exc}") from None
         data = event.to_dict()
         obj = (data.get("data") or {}).get("object")
-        if not isinstance(data.get("id"), str) or not isinstance(obj, dict):
+        if not isinstance(data.get("id"), str) or not EVENT_ID.fullmatch(data["id"]) or not isinstance(obj, dict):
             raise WebhookRejected("webhook body is not a Stripe event")
         return StripeEvent(id=data["id"], type=str(data.get("type")), object=obj)
 

@@ -5,7 +5,8 @@ each billed user's plan from it: the best plan among their active, trialing or p
 else free. Users who never had a subscription keep the plan an admin gave them.
 Webhooks are verified on the raw body, stored once per event id, and never trusted for state: the
 subscription is re-fetched from the API (under a per-subscription lock), so duplicates and any arrival
-order converge on the same rows. Each paid invoice grants its plan's monthly credits once
+order converge on the same rows; an event with a malformed id is stored as unprocessable (`events`) and
+answered 200, since Stripe would retry it for days. Each paid invoice grants its plan's monthly credits once
 (ledger key `invoice:<id>`). `reconcile` repairs whatever drifted while webhooks were missed.
 
 Data functions take the connection first, then the `BillingGateway`, and never commit.
@@ -22,8 +23,9 @@ from uuid import UUID
 
 from sqlalchemy import Connection
 
+from lib.billing import events
 from lib.billing.gateway import BillingGateway, StripeEvent, StripeGateway, StripeSubscription
-from lib.core.errors import ConfigError, InvalidInput, NotFound
+from lib.core.errors import BillingRefused, ConfigError, InvalidInput, NotFound
 from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.credits import ledger as credits
@@ -103,6 +105,7 @@ class WebhookResult:
     processed: bool = False
     granted: int = 0
     sync: SyncResult | None = None
+    unprocessable: str | None = None  # why the event can never be acted on
 
 
 @dataclass
@@ -270,23 +273,6 @@ def _forget(conn: Connection, *, subscription_id: str, before: Any) -> SyncResul
                       plan_before, plan_after)
 
 
-def _invoice_subscription(invoice: Mapping[str, Any]) -> str | None:
-    """The subscription an invoice bills (API 2025+: under parent.subscription_details)."""
-    details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    found = details.get("subscription") or invoice.get("subscription")
-    return found.get("id") if isinstance(found, dict) else found
-
-
-def _invoice_price(invoice: Mapping[str, Any]) -> str | None:
-    """The Price of an invoice's first line: what was paid for, whatever the subscription is now."""
-    for line in (invoice.get("lines") or {}).get("data") or []:
-        pricing = (line.get("pricing") or {}).get("price_details") or {}
-        price = pricing.get("price") or (line.get("price") or {}).get("id")
-        if price:
-            return price.get("id") if isinstance(price, dict) else price
-    return None
-
-
 def _monthly_credits(conn: Connection, plan: str) -> int:
     return next(p.monthly_credits for p in plans(conn) if p.key == plan)
 
@@ -294,29 +280,31 @@ def _monthly_credits(conn: Connection, plan: str) -> int:
 def _on_invoice_paid(conn: Connection, client: BillingGateway, *, config: BillingConfig,
                      invoice: Mapping[str, Any]) -> tuple[int, SyncResult | None]:
     """Sync the invoice's subscription and grant its plan's monthly credits once per invoice."""
-    subscription_id = _invoice_subscription(invoice)
+    invoice_id = events.stripe_id(invoice.get("id"), prefix="in", what="invoice")
+    subscription_id = events.invoice_subscription(invoice)
     if not subscription_id:
         return 0, None  # a one-off invoice: nothing to do with plans
     sync = sync_subscription(conn, client, config=config, subscription_id=subscription_id)
     if sync is None:
         return 0, None
-    price = _invoice_price(invoice)
+    price = events.invoice_price(invoice)
     plan = config.plan_of(price) if price else sync.plan
     if plan == "free":
         return 0, sync
     amount = _monthly_credits(conn, plan)
-    done = credits.grant(conn, user_id=sync.user_id, amount=amount, key=f"invoice:{invoice['id']}",
-                         reason=f"{plan} plan, Stripe invoice {invoice['id']}")
+    done = credits.grant(conn, user_id=sync.user_id, amount=amount, key=f"invoice:{invoice_id}",
+                         reason=f"{plan} plan, Stripe invoice {invoice_id}")
     return (amount if done else 0), sync
 
 
 def _on_checkout_completed(conn: Connection, client: BillingGateway, *, config: BillingConfig,
                            session: Mapping[str, Any]) -> SyncResult | None:
     """Link the customer to the user who checked out, then sync the new subscription."""
-    user_id, customer = _uuid(session.get("client_reference_id")), session.get("customer")
+    user_id = _uuid(session.get("client_reference_id"))
+    customer = events.optional_id(session.get("customer"), prefix="cus", what="customer")
     if user_id and customer:
         conn.execute(q("set_stripe_customer"), {"user_id": str(user_id), "customer_id": customer})
-    subscription_id = session.get("subscription")
+    subscription_id = events.optional_id(session.get("subscription"), prefix="sub", what="subscription")
     if not subscription_id:
         return None
     return sync_subscription(conn, client, config=config, subscription_id=subscription_id)
@@ -328,6 +316,7 @@ def handle_webhook(conn: Connection, client: BillingGateway, *, config: BillingC
 
     Raises WebhookRejected (before touching the database) when the signature or body is bad;
     BillingError when Stripe cannot be reached to re-fetch (the caller answers 5xx and Stripe retries).
+    An event that can never be acted on (BillingRefused) is stored as unprocessable and returned.
     """
     if not config.webhook_secret:
         raise ConfigError("STRIPE_WEBHOOK_SECRET is unset: webhooks cannot be verified")
@@ -336,7 +325,12 @@ def handle_webhook(conn: Connection, client: BillingGateway, *, config: BillingC
     if stored is None:
         log.info("Stripe event %s (%s) was already received", event.id, event.type)
         return WebhookResult(event.id, event.type, duplicate=True)
-    return _act(conn, client, config=config, event=event)
+    try:
+        with conn.begin_nested():  # a refused event leaves nothing behind but its record
+            return _act(conn, client, config=config, event=event)
+    except BillingRefused as exc:
+        events.record_unprocessable(conn, event_id=event.id, event_type=event.type, reason=str(exc))
+        return WebhookResult(event.id, event.type, unprocessable=str(exc))
 
 
 def _act(conn: Connection, client: BillingGateway, *, config: BillingConfig, event: StripeEvent) -> WebhookResult:
@@ -346,7 +340,8 @@ def _act(conn: Connection, client: BillingGateway, *, config: BillingConfig, eve
     elif event.type == "checkout.session.completed":
         sync = _on_checkout_completed(conn, client, config=config, session=event.object)
     elif event.type in SUBSCRIPTION_EVENTS:
-        sync = sync_subscription(conn, client, config=config, subscription_id=event.object["id"])
+        subscription_id = events.stripe_id(event.object.get("id"), prefix="sub", what="subscription")
+        sync = sync_subscription(conn, client, config=config, subscription_id=subscription_id)
     else:
         return WebhookResult(event.id, event.type)
     conn.execute(q("mark_stripe_event_processed"), {"event_id": event.id})

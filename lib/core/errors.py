@@ -14,6 +14,7 @@ complete.
     │   └── AlignmentFailed  a result cannot be placed on its base [lib.consistency.align]
     ├── StorageError         the object store failed
     ├── BillingError         Stripe refused a request or could not be reached (lib.billing.gateway)
+    │   └── BillingRefused   Stripe refused the request, or an event carries a malformed id: retrying cannot help
     ├── InsufficientCredits  the balance cannot cover a request; nothing was held [lib.credits.ledger]
     ├── GenerationFailed     a backend made no image; carries the failure kind [lib.backends.base]
     ├── NotReady             a variant's expression is not finished; run it later [lib.generation.pipeline]
@@ -57,4 +58,8 @@ class WebhookRejected(InvalidInput):
 
 
 class BillingError(StudioError):
+    pass
+
+
+class BillingRefused(BillingError):
     pass

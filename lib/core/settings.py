@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     stripe_price_pro: str | None = None
     stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
     stripe_webhook_port: int = Field(default=8502, ge=1, le=65535)
+    webhook_max_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024,
+                                   description="largest body a public route reads; more gets 413")
     studio_public_url: str = "http://127.0.0.1:8501"
 
     @classmethod

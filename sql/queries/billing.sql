@@ -20,6 +20,10 @@ INSERT INTO stripe_events (id, type) VALUES (:event_id, :type) ON CONFLICT (id) 
 -- The studio acted on this event.
 UPDATE stripe_events SET processed_at = now() WHERE id = :event_id;
 
+-- name: mark_stripe_event_unprocessable
+-- The studio can never act on this event; why (answered 200 so that Stripe stops retrying).
+UPDATE stripe_events SET unprocessable_reason = :reason WHERE id = :event_id;
+
 -- name: lock_subscription_key
 -- Serialise work on one Stripe subscription: whoever holds the lock re-fetches the newest state.
 SELECT pg_advisory_xact_lock(hashtextextended('stripe-subscription:' || :subscription_id, 0));

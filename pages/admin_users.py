@@ -5,6 +5,7 @@ import streamlit as st
 
 from lib.accounts import signin, users
 from lib.core.errors import StudioError
+from lib.generation import access
 from lib.web import auth, resources, widgets
 
 admin = auth.require_admin()
@@ -65,11 +66,12 @@ with tab_password, st.form("reset-password", clear_on_submit=True):
             widgets.show_error(exc)
 with tab_access:
     label = "Disable account" if target.is_active else "Enable account"
-    st.caption("Disabling signs the user out everywhere; their characters are kept.")
+    st.caption("Disabling signs the user out everywhere and cancels their queued images (credits released); "
+               "their characters are kept.")
     if st.button(label, disabled=target.id == admin.id):
         try:
             with resources.transaction() as conn:
-                users.set_active(conn, actor=admin, user_id=target.id, active=not target.is_active)
+                access.set_user_active(conn, actor=admin, user_id=target.id, active=not target.is_active)
             st.rerun()
         except StudioError as exc:
             widgets.show_error(exc)

@@ -60,8 +60,10 @@ for character in rows:
                                key=f"sure-{character.id}")
             if st.button("Delete", key=f"delete-{character.id}", disabled=not sure, type="primary"):
                 with resources.transaction() as conn:
-                    characters.delete_character(conn, resources.store(), actor=user, character_id=character.id)
-                widgets.flash(f"Deleted {character.name}.")
+                    deleted = characters.delete_character(conn, actor=user, character_id=character.id)
+                characters.remove_objects(resources.store(), deleted)
+                widgets.flash(f"Deleted {character.name}." + (f" Its unfinished images were cancelled and "
+                              f"{deleted.released_credits} held credits released." if deleted.released_credits else ""))
                 st.rerun()
 
 st.header("New character")

@@ -74,7 +74,7 @@ def test_each_user_sees_only_their_own(conn, store, two_users) -> None:
         lambda: characters.get_character(conn, actor=ann, character_id=theirs.id, any_owner=True),
         lambda: characters.rename_character(conn, actor=ann, character_id=theirs.id, name="stolen"),
         lambda: characters.update_features(conn, actor=ann, character_id=theirs.id, features={}),
-        lambda: characters.delete_character(conn, store, actor=ann, character_id=theirs.id),
+        lambda: characters.delete_character(conn, actor=ann, character_id=theirs.id),
         lambda: characters.get_character(conn, actor=ann, character_id=uuid.uuid4()),
         lambda: characters.get_character(conn, actor=ann, character_id="not-a-uuid"),
     ):
@@ -105,7 +105,7 @@ def test_rename_update_and_delete_own(conn, store, two_users) -> None:
     again = characters.get_character(conn, actor=ann, character_id=made.id)
     assert again.name == "Renamed" and again.features.eye_color == "#00aa00"
     store.put(f"characters/{ann.id}/{made.id}/diffs/happy.png", b"png")
-    characters.delete_character(conn, store, actor=ann, character_id=made.id)
+    characters.remove_objects(store, characters.delete_character(conn, actor=ann, character_id=made.id))
     assert store.list(f"characters/{ann.id}/{made.id}/") == []
     with pytest.raises(NotFound):
         characters.get_character(conn, actor=ann, character_id=made.id)

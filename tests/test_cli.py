@@ -196,3 +196,18 @@ def test_readme_lists_every_command() -> None:
     listed = {c.replace("credits-grant", "credits grant") for c in commands(build_parser())}
     assert {c for c in listed if f"python -m lib {c} " not in readme} == set()
     assert "python -m lib standin" not in readme and "python -m devtools standin --port" in readme
+
+
+def test_a_reused_grant_key_replays_or_fails_never_pretends(committed_env) -> None:
+    ok_json("users", "add", "boss@example.com", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    for email in ("ann@example.com", "ben@example.com"):
+        ok_json("users", "add", email, "--password-stdin", stdin=PASSWORD + "\n")
+    grant = ("credits", "grant", "--reason", "gift", "--as", "boss@example.com", "--key", "k1")
+    first = ok_json(*grant, "ann@example.com", "5")
+    assert first["available"] == 35 and first["replayed"] is False
+    again = cli(*grant, "ann@example.com", "5")
+    assert again.returncode == 0 and "already recorded under key k1" in again.stdout
+    assert "key 'k1' was already used" in fails(*grant, "ben@example.com", "5")
+    assert "key 'k1' was already used" in fails(*grant, "ann@example.com", "7")
+    assert ok_json("credits", "ann@example.com")["available"] == 35
+    assert ok_json("credits", "ben@example.com")["available"] == 30

@@ -216,3 +216,19 @@ def test_ledger_state_machine(conn) -> None:
     run.settings = settings(max_examples=25, stateful_step_count=25, deadline=None,
                             suppress_health_check=[HealthCheck.too_slow])
     run().runTest()
+
+
+def test_a_reused_key_for_another_request_is_refused_not_reported_as_done(conn, make_user) -> None:
+    admin, member, other = make_user(role="admin"), make_user(), make_user()
+    assert credits.adjust(conn, user_id=member.id, amount=5, reason="gift", key="k1", actor_id=admin.id)
+    assert not credits.adjust(conn, user_id=member.id, amount=5, reason="gift", key="k1", actor_id=admin.id)
+    for user_id, amount, reason in ((other.id, 5, "gift"), (member.id, 7, "gift"), (member.id, 5, "bonus")):
+        with pytest.raises(credits.IdempotencyConflict, match="key 'k1' was already used"):
+            credits.adjust(conn, user_id=user_id, amount=amount, reason=reason, key="k1", actor_id=admin.id)
+    with pytest.raises(InvalidInput, match="already used"):  # a grant's key cannot name another user's grant
+        credits.grant(conn, user_id=other.id, amount=5, key="k1", reason="gift")
+    assert credits.grant(conn, user_id=member.id, amount=9, key="invoice:1", reason="basic plan")
+    with pytest.raises(credits.IdempotencyConflict):
+        credits.grant(conn, user_id=other.id, amount=9, key="invoice:1", reason="basic plan")
+    assert credits.balance(conn, user_id=member.id).available == 30 + 5 + 9
+    assert credits.balance(conn, user_id=other.id).available == 30

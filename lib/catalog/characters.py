@@ -23,6 +23,7 @@ from lib.core.images import CleanImage, clean_upload
 from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.core.storage import ObjectStore
+from lib.credits import ledger
 from lib.design.face_box import FaceBox
 from lib.design.features import Features
 
@@ -188,13 +189,38 @@ def update_features(
         raise NotFound(f"character {cid} not found")
 
 
-def delete_character(conn: Connection, store: ObjectStore, *, actor: User, character_id: str | UUID) -> None:
-    """Delete the actor's character, its variants and every stored object under its prefix."""
+@dataclass(frozen=True)
+class DeletedCharacter:
+    """A deleted character: what to tell the user and where its stored objects were."""
+
+    id: UUID
+    name: str
+    prefix: str
+    released_credits: int
+
+
+def delete_character(conn: Connection, *, actor: User, character_id: str | UUID) -> DeletedCharacter:
+    """Delete the actor's character with its variants, cancelling its unfinished work and releasing its holds.
+
+    Nothing waits for a running item: its worker finds the item gone, stores nothing and charges nothing.
+    The caller removes the stored objects after commit (`remove_objects`), so a rolled-back delete keeps them.
+    """
     cid = parse_id(character_id)
-    row = conn.execute(q("delete_character"), {"character_id": str(cid), "user_id": str(actor.id)}).one_or_none()
+    params = {"character_id": str(cid), "user_id": str(actor.id)}
+    row = conn.execute(q("lock_character_of_user"), params).one_or_none()
     if row is None:
         raise NotFound(f"character {cid} not found")
-    store.delete_prefix(storage.character_prefix(user_id=row.user_id, character_id=row.id))
+    conn.execute(q("cancel_work_of_character"), {"character_id": str(cid)})
+    released = sum(ledger.release(conn, difference_id=held)
+                   for held in conn.execute(q("open_holds_of_character"), {"character_id": str(cid)}).scalars().all())
+    conn.execute(q("delete_character"), params).one()
+    return DeletedCharacter(id=row.id, name=row.name, released_credits=released,
+                            prefix=storage.character_prefix(user_id=row.user_id, character_id=row.id))
+
+
+def remove_objects(store: ObjectStore, deleted: DeletedCharacter) -> int:
+    """Remove every stored object of a deleted character (after its delete committed); returns how many."""
+    return store.delete_prefix(deleted.prefix)
 
 
 def load_base(store: ObjectStore, character: Character) -> bytes:

@@ -45,9 +45,10 @@ def cmd_characters_list(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_characters_delete(args: argparse.Namespace, settings: Settings) -> None:
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
-        characters.delete_character(conn, make_store(settings), actor=actor(conn, args.as_email),
-                                    character_id=args.id)
-    emit(args, {"deleted": args.id}, f"deleted {args.id}")
+        deleted = characters.delete_character(conn, actor=actor(conn, args.as_email), character_id=args.id)
+    characters.remove_objects(make_store(settings), deleted)
+    released = f"; {deleted.released_credits} held credits released" if deleted.released_credits else ""
+    emit(args, {"deleted": args.id}, f"deleted {args.id}{released}")
 
 
 def register(subparsers: Any, leaf: Leaf) -> None:

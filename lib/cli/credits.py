@@ -32,10 +32,13 @@ def cmd_credits_grant(args: argparse.Namespace, settings: Settings) -> None:
         admin = actor(conn, args.as_email)
         users.require_admin(admin)
         user = users.get_user(conn, email=args.email)
-        ledger.adjust(conn, user_id=user.id, amount=args.amount, reason=args.reason,
-                      key=args.key or f"adjust:{uuid.uuid4()}", actor_id=admin.id)
-        data = _balance_json(ledger.balance(conn, user_id=user.id), user.email)
-    emit(args, data, f"{args.amount:+d} credits for {user.email}; {data['available']} available")
+        key = args.key or f"adjust:{uuid.uuid4()}"
+        recorded = ledger.adjust(conn, user_id=user.id, amount=args.amount, reason=args.reason, key=key,
+                                 actor_id=admin.id)
+        data = _balance_json(ledger.balance(conn, user_id=user.id), user.email) | {"replayed": not recorded}
+    done = f"{args.amount:+d} credits for {user.email}"
+    emit(args, data, f"{done}; {data['available']} available" if recorded else
+         f"already recorded under key {key}: {done}; nothing changed, {data['available']} available")
 
 
 def register(subparsers: Any, leaf: Leaf) -> None:

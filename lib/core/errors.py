@@ -11,6 +11,7 @@ complete.
     ├── InvalidInput         a request or value is malformed (bad features, bad email, ...)
     │   ├── InvalidUpload    an uploaded image was refused; nothing was stored
     │   ├── WebhookRejected  a webhook's signature or body is invalid; nothing was stored
+    │   ├── IdempotencyConflict  a key was already used for a different request [lib.credits.ledger]
     │   └── AlignmentFailed  a result cannot be placed on its base [lib.consistency.align]
     ├── StorageError         the object store failed
     ├── BillingError         Stripe refused a request or could not be reached (lib.billing.gateway)

@@ -46,6 +46,7 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> int: ...
+    def delete(self, key: str) -> None: ...
     def download_url(self, key: str) -> str | None: ...
 
 
@@ -89,6 +90,10 @@ class LocalStore:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
         return len(keys)
+
+    def delete(self, key: str) -> None:
+        """Remove one object; a missing one is fine."""
+        self._path(key).unlink(missing_ok=True)
 
     def download_url(self, key: str) -> str | None:
         return None  # served through the app itself
@@ -148,6 +153,10 @@ class S3Store:
             chunk = [{"Key": self.prefix + k} for k in keys[start : start + 1000]]
             self._call("delete_objects", Delete={"Objects": chunk, "Quiet": True})
         return len(keys)
+
+    def delete(self, key: str) -> None:
+        """Remove one object; a missing one is fine (S3 answers 204 either way)."""
+        self._call("delete_object", Key=self._key(key))
 
     def download_url(self, key: str) -> str | None:
         return self.client.generate_presigned_url(

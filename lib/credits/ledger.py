@@ -3,7 +3,8 @@
 Each row carries the change it makes to `available` and `held`, so the ledger sums to the balance
 (Postgres checks each row's deltas against its kind). Balances move only through one conditional
 UPDATE that refuses to go below zero, backed by CHECK constraints. Every row has an idempotency key
-chosen by the caller: replaying an operation changes nothing. An item's hold resolves exactly once,
+chosen by the caller: replaying an operation changes nothing, and a key reused for a different request
+(another user, amount or reason) is refused, never reported as done. An item's hold resolves exactly once,
 captured when its image is made or released when it fails or is cancelled.
 """
 
@@ -22,6 +23,10 @@ from lib.core.queries import q
 
 class InsufficientCredits(StudioError):
     """The balance cannot cover a request; nothing was held."""
+
+
+class IdempotencyConflict(InvalidInput):
+    """An idempotency key was already used for a different request; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,13 @@ def balance(conn: Connection, *, user_id: UUID) -> Balance:
 def _record(
     conn: Connection, *, user_id: UUID, kind: str, amount: int, delta_available: int, delta_held: int, key: str,
     reason: str | None = None, job_id: UUID | None = None, difference_id: UUID | None = None,
-    actor_id: UUID | None = None,
+    actor_id: UUID | None = None, same_request: tuple[str, ...] = (),
 ) -> bool:
-    """Append a ledger row and move the balance with it; False when the key was already used."""
+    """Append a ledger row and move the balance with it; False when the key was already used.
+
+    A used key replays only the request it was first used for: the fields named in `same_request` (and the
+    kind) must match the original row, else IdempotencyConflict.
+    """
     inserted = conn.execute(q("insert_credit_transaction"), {
         "user_id": str(user_id), "kind": kind, "amount": amount, "delta_available": delta_available,
         "delta_held": delta_held, "key": key, "reason": reason, "job_id": str(job_id) if job_id else None,
@@ -70,6 +79,9 @@ def _record(
         "actor_id": str(actor_id) if actor_id else None,
     }).first()
     if inserted is None:
+        if same_request:
+            _check_replay(conn, key=key, kind=kind, fields=same_request,
+                          request={"user_id": user_id, "amount": amount, "reason": reason})
         return False
     moved = conn.execute(q("apply_credit_deltas"), {"user_id": str(user_id), "delta_available": delta_available,
                                                     "delta_held": delta_held}).first()
@@ -81,22 +93,40 @@ def _record(
     return True
 
 
+def _check_replay(conn: Connection, *, key: str, kind: str, fields: tuple[str, ...], request: dict[str, Any]) -> None:
+    """Refuse a used key unless this is the request it was first used for."""
+    original = conn.execute(q("credit_transaction_by_key"), {"key": key}).one()
+    differs = ["kind"] if original.kind != kind else []
+    differs += [name.removesuffix("_id") for name in fields if str(getattr(original, name)) != str(request[name])]
+    if differs:
+        raise IdempotencyConflict(f"key {key!r} was already used for a different request (different "
+                                  f"{', '.join(differs)}); nothing was changed. Use a new key for a new request.")
+
+
 def grant(conn: Connection, *, user_id: UUID, amount: int, key: str, reason: str) -> bool:
-    """Add credits (a paid invoice, a top-up); idempotent per key."""
+    """Add credits (a paid invoice, a top-up); idempotent per key.
+
+    A key names one outside event for one user (an invoice): a redelivery is a no-op even when the amount it
+    computes changed since (the plan's quota was edited), but the key can never grant to another user.
+    """
     if amount <= 0:
         raise InvalidInput("a grant must be positive")
     return _record(conn, user_id=user_id, kind="grant", amount=amount, delta_available=amount, delta_held=0,
-                   key=key, reason=reason)
+                   key=key, reason=reason, same_request=("user_id",))
 
 
 def adjust(conn: Connection, *, user_id: UUID, amount: int, reason: str, key: str, actor_id: UUID | None) -> bool:
-    """An admin's correction, positive or negative, always with a reason."""
+    """An admin's correction, positive or negative, always with a reason.
+
+    False when this exact request was already recorded under the key; IdempotencyConflict when the key was
+    used for another user, amount or reason.
+    """
     if not reason.strip():
         raise InvalidInput("an adjustment needs a reason")
     if amount == 0:
         raise InvalidInput("an adjustment of 0 changes nothing")
     return _record(conn, user_id=user_id, kind="adjustment", amount=amount, delta_available=amount, delta_held=0,
-                   key=key, reason=reason.strip(), actor_id=actor_id)
+                   key=key, reason=reason.strip(), actor_id=actor_id, same_request=("user_id", "amount", "reason"))
 
 
 def hold_items(conn: Connection, *, user_id: UUID, job_id: UUID, items: list[tuple[UUID, int]]) -> int:

@@ -3,7 +3,9 @@
 `run_difference` is idempotent: it claims a queued or running difference, stores the image under a key
 derived from its id, and only a running difference can finish, so running it twice never stores two
 results or charges twice. A variant (mouth_open, blink) edits its expression's finished image, so it
-waits for that parent (`NotReady`).
+waits for that parent (`NotReady`). Work follows its owner: a disabled account's item is cancelled and
+refunded instead of started, and an item whose character was deleted meanwhile stores nothing and is not
+charged (what its worker already wrote is removed again).
 """
 
 from __future__ import annotations
@@ -58,22 +60,52 @@ def _request_for(conn: Connection, store: ObjectStore, backend: ImageBackend, ro
     )
 
 
+GONE = "deleted"  # the status run_difference reports for an item that no longer exists (its character was deleted)
+
+
+def _status(conn: Connection, difference_id: UUID) -> str:
+    state = conn.execute(q("difference_state"), {"difference_id": str(difference_id)}).one_or_none()
+    return GONE if state is None else state.status
+
+
 def _check_parent(conn: Connection, difference_id: UUID) -> str | None:
     """None when the item may run; a failure reason when its parent failed; NotReady while it runs."""
-    state = conn.execute(q("difference_state"), {"difference_id": str(difference_id)}).one()
-    if state.parent_status in (None, "done"):
+    state = conn.execute(q("difference_state"), {"difference_id": str(difference_id)}).one_or_none()
+    if state is None or state.parent_status in (None, "done"):
         return None
     if state.parent_status in ("failed", "cancelled"):
         return "Its expression image could not be made, so this variant was not generated."
     raise NotReady("the expression image for this variant is not finished yet")
 
 
-def backend_of(conn: Connection, *, difference_id: UUID) -> str:
-    """The backend name an item's job asked for."""
+def backend_of(conn: Connection, *, difference_id: UUID) -> str | None:
+    """The backend name an item's job asked for; None when the item no longer exists."""
     row = conn.execute(q("difference_backend"), {"difference_id": str(difference_id)}).one_or_none()
+    return None if row is None else row.backend
+
+
+def _cancel_if_owner_disabled(conn: Connection, difference_id: UUID) -> bool:
+    """Cancel and refund an unfinished item of a disabled account instead of starting it."""
+    row = conn.execute(q("cancel_difference_of_disabled_owner"), {"difference_id": str(difference_id)}).one_or_none()
     if row is None:
-        raise NotFound(f"item {difference_id} not found")
-    return row.backend
+        return False
+    ledger.release(conn, difference_id=difference_id)
+    conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
+    return True
+
+
+def _claim(conn: Connection, difference_id: UUID) -> Any:
+    """The claimed item's row, or the final status to report when it must not run."""
+    if _cancel_if_owner_disabled(conn, difference_id):
+        return "cancelled"
+    parent_problem = _check_parent(conn, difference_id)
+    row = conn.execute(q("claim_difference"), {"difference_id": str(difference_id)}).one_or_none()
+    if row is None:
+        return _status(conn, difference_id)
+    if parent_problem:
+        _fail(conn, row.id, row.job_id, reason=parent_problem, kind="parent_failed", attempts=[])
+        return "failed"
+    return row
 
 
 def run_difference(
@@ -81,13 +113,9 @@ def run_difference(
 ) -> str:
     """Generate one item end to end; returns its final status (already-ended items are left alone)."""
     with engine.begin() as conn:
-        parent_problem = _check_parent(conn, difference_id)
-        row = conn.execute(q("claim_difference"), {"difference_id": str(difference_id)}).one_or_none()
-        if row is None:
-            return conn.execute(q("difference_state"), {"difference_id": str(difference_id)}).one().status
-        if parent_problem:
-            _fail(conn, row.id, row.job_id, reason=parent_problem, kind="parent_failed", attempts=[])
-            return "failed"
+        row = _claim(conn, difference_id)
+        if isinstance(row, str):
+            return row
         request = _request_for(conn, store, backend, row)
     try:
         result = backend.generate(request)
@@ -95,6 +123,9 @@ def run_difference(
         with engine.begin() as conn:
             _fail(conn, row.id, row.job_id, reason=exc.reason, kind=exc.kind, attempts=_attempts(exc.attempts))
         return "failed"
+    with engine.begin() as conn:
+        if (status := _status(conn, row.id)) != "running":
+            return status  # cancelled or deleted while at the model: store nothing
     box = FaceBox(*row.face_box) if row.face_box else default_face_box(row.base_width, row.base_height)
     try:
         finished = postprocess.finish(
@@ -106,6 +137,15 @@ def run_difference(
             _fail(conn, row.id, row.job_id, reason=f"The result could not be placed on the base: {exc}",
                   kind="misaligned", attempts=_attempts(result.attempts))
         return "failed"
+    return _store_and_finish(engine, store, row, result, finished)
+
+
+def _store_and_finish(engine: Engine, store: ObjectStore, row: Any, result: Any, finished: Any) -> str:
+    """Store the images, then record them and capture the hold in one transaction.
+
+    When the item ended or vanished meanwhile (cancelled, its character deleted), nothing is charged and
+    the objects just written are removed, so none is left under a deleted character's prefix.
+    """
     raw_key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}-raw.png")
     key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}.png")
     store.put(raw_key, result.png)
@@ -120,9 +160,12 @@ def run_difference(
         if done is not None:
             ledger.capture(conn, difference_id=row.id)  # same transaction: an image is charged exactly once
             conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
-        if done is not None:
             return "done"
-        return conn.execute(q("difference_state"), {"difference_id": str(row.id)}).one().status
+        status = _status(conn, row.id)
+    if status != "done":  # not ours to keep: a finished run (redelivery) already owns these keys
+        store.delete(raw_key)
+        store.delete(key)
+    return status
 
 
 def fail_difference(conn: Connection, *, difference_id: UUID, kind: str, reason: str) -> None:

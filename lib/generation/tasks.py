@@ -32,6 +32,9 @@ def generate_difference(job_id: str, difference_id: str = "", item_id: str = "")
     uid = UUID(difference_id or item_id)
     with rt.engine.begin() as conn:
         name = pipeline.backend_of(conn, difference_id=uid)
+    if name is None:
+        log.info("difference %s of job %s no longer exists (its character was deleted)", uid, job_id)
+        return pipeline.GONE
     try:
         status = pipeline.run_difference(rt.engine, rt.store, rt.backend(name), difference_id=uid,
                                          threshold=rt.settings.consistency_threshold)
@@ -39,6 +42,10 @@ def generate_difference(job_id: str, difference_id: str = "", item_id: str = "")
         raise  # retried by the task's strategy
     except Exception as exc:
         # Anything unexpected must not leave the difference running with its credits held forever.
+        with rt.engine.begin() as conn:
+            if pipeline.backend_of(conn, difference_id=uid) is None:  # its character was deleted meanwhile
+                log.info("difference %s of job %s was deleted while it ran (%s)", uid, job_id, type(exc).__name__)
+                return pipeline.GONE
         log.exception("difference %s of job %s failed unexpectedly", uid, job_id)
         with rt.engine.begin() as conn:
             pipeline.fail_difference(conn, difference_id=uid, kind="internal_error",

@@ -40,8 +40,28 @@ UPDATE characters SET features = CAST(:features AS jsonb), updated_at = now()
 WHERE id = CAST(:character_id AS uuid) AND user_id = CAST(:user_id AS uuid)
 RETURNING id;
 
+-- name: lock_character_of_user
+-- Lock a character the user owns before deleting it: a batch submitted meanwhile waits, then finds it gone.
+SELECT id, user_id, name FROM characters
+WHERE id = CAST(:character_id AS uuid) AND user_id = CAST(:user_id AS uuid)
+FOR UPDATE;
+
+-- name: cancel_work_of_character
+-- Cancel a character's queued and running items (locking them against a worker finishing one meanwhile).
+UPDATE differences SET status = 'cancelled', finished_at = now()
+WHERE character_id = CAST(:character_id AS uuid) AND status IN ('queued', 'running')
+RETURNING id;
+
+-- name: open_holds_of_character
+-- Items of a character whose credits are still held (neither captured nor released).
+SELECT h.difference_id FROM credit_transactions h JOIN differences d ON d.id = h.difference_id
+WHERE d.character_id = CAST(:character_id AS uuid) AND h.kind = 'hold'
+  AND NOT EXISTS (SELECT 1 FROM credit_transactions r
+                  WHERE r.difference_id = h.difference_id AND r.kind IN ('capture', 'release'))
+ORDER BY h.difference_id;
+
 -- name: delete_character
--- Delete a character the user owns (its jobs and variants go with it).
+-- Delete a character the user owns (its jobs and variants go with it; their holds must be released first).
 DELETE FROM characters
 WHERE id = CAST(:character_id AS uuid) AND user_id = CAST(:user_id AS uuid)
 RETURNING id, user_id;

@@ -72,3 +72,7 @@ SELECT date_trunc('day', created_at)::date AS day, sum(amount) AS credits
 FROM credit_transactions
 WHERE user_id = CAST(:user_id AS uuid) AND kind = 'capture' AND created_at >= :since
 GROUP BY 1 ORDER BY 1;
+
+-- name: credit_transaction_by_key
+-- The request a used idempotency key was first used for.
+SELECT user_id, kind, amount, reason FROM credit_transactions WHERE idempotency_key = :key;

@@ -160,15 +160,19 @@ ORDER BY d.expression_key, d.variant NULLS FIRST, (d.review = 'approved') DESC, 
          d.score DESC NULLS LAST, d.finished_at DESC;
 
 -- name: retry_candidate
--- A finished item with its job's best-of-n setting and how many attempts its expression/variant has had.
+-- A finished item of an active account with its job's best-of-n setting and how many attempts its
+-- expression/variant has had.
 SELECT d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt, d.position,
        d.score, d.score_parts, j.user_id, j.settings,
        (SELECT max(o.attempt) FROM differences o
         WHERE o.job_id = d.job_id AND o.expression_key = d.expression_key
           AND o.variant IS NOT DISTINCT FROM d.variant) AS attempts_made,
        (SELECT t.amount FROM credit_transactions t WHERE t.difference_id = d.id AND t.kind = 'hold') AS credits
-FROM differences d JOIN generation_jobs j ON j.id = d.job_id
-WHERE d.id = CAST(:difference_id AS uuid) AND d.status = 'done' AND j.status <> 'cancelled';
+FROM differences d JOIN generation_jobs j ON j.id = d.job_id JOIN users u ON u.id = j.user_id
+WHERE d.id = CAST(:difference_id AS uuid) AND d.status = 'done' AND j.status <> 'cancelled' AND u.is_active
+-- Shares the owner's row with a concurrent disable: either it waits and sees the account disabled, or the
+-- disable waits and then cancels the attempt queued here.
+FOR SHARE OF u;
 
 -- name: insert_retry_difference
 -- The next attempt of an expression/variant whose image scored below the threshold.
@@ -189,3 +193,20 @@ DELETE FROM differences WHERE id = CAST(:difference_id AS uuid) AND status = 'qu
 -- name: difference_job
 -- The job an item belongs to.
 SELECT job_id FROM differences WHERE id = CAST(:difference_id AS uuid);
+
+-- name: cancel_difference_of_disabled_owner
+-- Cancel an unfinished item whose account is disabled, instead of starting it.
+UPDATE differences d SET status = 'cancelled', finished_at = now(), failure_kind = 'account_disabled',
+       failure_reason = 'The account was disabled, so this image was not made; its credits were released.'
+FROM generation_jobs j JOIN users u ON u.id = j.user_id
+WHERE d.id = CAST(:difference_id AS uuid) AND j.id = d.job_id AND NOT u.is_active
+  AND d.status IN ('queued', 'running')
+RETURNING d.id, d.job_id;
+
+-- name: cancel_queued_work_of_user
+-- Cancel every item of a user's jobs that has not started; returns them so their holds can be released.
+UPDATE differences d SET status = 'cancelled', finished_at = now(), failure_kind = 'account_disabled',
+       failure_reason = 'The account was disabled, so this image was not made; its credits were released.'
+FROM generation_jobs j
+WHERE j.id = d.job_id AND j.user_id = CAST(:user_id AS uuid) AND d.status = 'queued'
+RETURNING d.id, d.job_id;

@@ -98,9 +98,10 @@ with st.form("adjust-credits", clear_on_submit=True):
         key = state.ADJUSTMENT_KEY.setdefault(frames.new_adjustment_key())
         try:
             with resources.transaction() as conn:
-                frames.adjust_credits(conn, actor=admin, user_id=by_email[who].id, amount=int(amount),
-                                       reason=reason, key=key)
+                recorded = frames.adjust_credits(conn, actor=admin, user_id=by_email[who].id, amount=int(amount),
+                                                 reason=reason, key=key)
             state.ADJUSTMENT_KEY.pop()  # the next submit is a new adjustment
-            st.success(f"Recorded {int(amount):+d} credits for {who}.")
+            st.success(f"Recorded {int(amount):+d} credits for {who}." if recorded
+                       else f"This adjustment was already recorded for {who}; nothing changed.")
         except StudioError as exc:
             widgets.show_error(exc)

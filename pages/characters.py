@@ -1,6 +1,7 @@
 """Characters: create one from a base image and its features, then rename or delete it."""
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lib.catalog import characters
 from lib.core.errors import StudioError
@@ -21,11 +22,26 @@ if not rows:
     st.info("No characters yet. Create your first one below: give it a name, upload the approved base image "
             "and describe what must never change.")
 
+
+def latest_variants_and_face_region(column: DeltaGenerator, character: characters.Character) -> None:
+    with column.expander("Latest variants"):
+        with resources.transaction() as conn:
+            made = jobs.character_differences(conn, actor=user, character_id=character.id, limit=20)
+        if made:
+            review.difference_grid(made, character=character, columns=4)
+        else:
+            st.caption("None yet: open the Generate page.")
+    with column.expander("Face region (what may change between expressions)"):
+        face_editor.face_region_editor(character, user=user)
+
+
 for character in rows:
     with st.container(border=True):
         left, right = st.columns([1, 3])
+        broken = characters.base_problem(character, settings=settings)
         try:
-            left.image(widgets.object_image(character.base_key), width=160)
+            if not broken:
+                left.image(widgets.object_image(character.base_key), width=160)
         except StudioError as exc:
             left.warning(f"Base image unavailable: {exc}")
         f = character.features
@@ -35,17 +51,12 @@ for character in rows:
                       + (f" · owner {character.owner_email}" if show_all else ""))
         right.write(f"Hair {f.hair_length} {widgets.words(f.hair_style)} · outfit: {f.outfit}"
                     + (f" · {', '.join(map(widgets.words, f.accessories))}" if f.accessories else ""))
+        if broken:
+            right.warning(broken)
         if character.user_id != user.id:
             continue
-        with right.expander("Latest variants"):
-            with resources.transaction() as conn:
-                made = jobs.character_differences(conn, actor=user, character_id=character.id, limit=20)
-            if made:
-                review.difference_grid(made, character=character, columns=4)
-            else:
-                st.caption("None yet: open the Generate page.")
-        with right.expander("Face region (what may change between expressions)"):
-            face_editor.face_region_editor(character, user=user)
+        if not broken:
+            latest_variants_and_face_region(right, character)
         with right.expander("Rename or delete"):
             with st.form(f"rename-{character.id}"):
                 new_name = st.text_input("Name", value=character.name)

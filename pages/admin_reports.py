@@ -101,6 +101,6 @@ with st.form("adjust-credits", clear_on_submit=True):
                 frames.adjust_credits(conn, actor=admin, user_id=by_email[who].id, amount=int(amount),
                                        reason=reason, key=key)
             state.ADJUSTMENT_KEY.pop()  # the next submit is a new adjustment
-            st.success(f"Recorded {int(amount):+d} credits for {who}.")
+            st.success(f"Recorded {int(amount):+d} credits for {widgets.escape_markdown(who)}.")
         except StudioError as exc:
             widgets.show_error(exc)

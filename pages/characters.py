@@ -43,14 +43,15 @@ for character in rows:
             if not broken:
                 left.image(widgets.object_image(character.base_key), width=160)
         except StudioError as exc:
-            left.warning(f"Base image unavailable: {exc}")
+            left.warning(f"Base image unavailable: {widgets.escape_markdown(exc)}")
         f = character.features
-        right.subheader(character.name)
+        right.subheader(widgets.escape_markdown(character.name))
         right.caption(f"{character.base_width}×{character.base_height} · {character.base_source} · "
                       f"created {character.created_at:%Y-%m-%d %H:%M}"
-                      + (f" · owner {character.owner_email}" if show_all else ""))
-        right.write(f"Hair {f.hair_length} {widgets.words(f.hair_style)} · outfit: {f.outfit}"
-                    + (f" · {', '.join(map(widgets.words, f.accessories))}" if f.accessories else ""))
+                      + (f" · owner {widgets.escape_markdown(character.owner_email)}" if show_all else ""))
+        right.write(f"Hair {f.hair_length} {widgets.words(f.hair_style)} · outfit: {widgets.escape_markdown(f.outfit)}"
+                    + (f" · {widgets.escape_markdown(', '.join(map(widgets.words, f.accessories)))}"
+                       if f.accessories else ""))
         if broken:
             right.warning(broken)
         if character.user_id != user.id:
@@ -72,7 +73,7 @@ for character in rows:
             if st.button("Delete", key=f"delete-{character.id}", disabled=not sure, type="primary"):
                 with resources.transaction() as conn:
                     characters.delete_character(conn, resources.store(), actor=user, character_id=character.id)
-                widgets.flash(f"Deleted {character.name}.")
+                widgets.flash(f"Deleted {widgets.escape_markdown(character.name)}.")
                 st.rerun()
 
 st.header("New character")
@@ -121,5 +122,6 @@ if submitted:
         widgets.show_error(exc)
     else:
         state.NEW_CHARACTER_FORM.set(version + 1)
-        widgets.flash(f"Created {created.name}. Next: open the Generate page to make its expressions.")
+        widgets.flash(f"Created {widgets.escape_markdown(created.name)}. "
+                      "Next: open the Generate page to make its expressions.")
         st.rerun()

@@ -108,7 +108,7 @@ def create_with_base(
 ) -> Character:
     """Create a character from an uploaded base, or from one drawn from its features: exactly one of the two."""
     if upload is not None and draw_base:
-        raise InvalidInput("Upload a base image **or** tick “draw the base from the features”, not both.")
+        raise InvalidInput("Upload a base image or tick “draw the base from the features”, not both.")
     if upload is None and not draw_base:
         raise InvalidInput("Choose a base image to upload, or tick “draw the base from the features”.")
     parsed = parse_features(features)

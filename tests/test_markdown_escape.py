@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from lib.core.markdown import escape_markdown
+from lib.core.markdown import WORD_JOINER, escape_markdown
 
 ALPHABET = string.printable + "桜笑顔ゆ　\u00a0·×é"
 PLANTED = "[sign in here](http://evil.example/login) ![x](http://evil.example/x.png) **bold** :red[x] $x$"
@@ -22,7 +22,7 @@ def only_text(source: str) -> str:
     """The paragraph's text when the source renders as one paragraph without any markup; else fail."""
     found = re.fullmatch(r"<p>([^<>]*)</p>\n", rendered(source))
     assert found, rendered(source)
-    return html.unescape(found[1])
+    return html.unescape(found[1]).replace(WORD_JOINER, "")  # invisible: it only keeps GFM from autolinking
 
 
 @given(st.text(alphabet=ALPHABET, min_size=1))
@@ -41,11 +41,12 @@ def test_the_planted_name_and_every_markdown_construct_stay_text() -> None:
 
 
 def test_directives_latex_and_autolinks_never_appear_unescaped() -> None:
-    escaped = escape_markdown(PLANTED + " www.evil.example WWW.Evil.example https://evil.example")
-    assert "http://" not in escaped and "https://" not in escaped and "www." not in escaped.lower()
+    escaped = escape_markdown(PLANTED + " www.evil.example WWW.Evil.example HTTPS://evil.example")
+    # GFM's autolink literal needs these exact letters together; the parsed text still reads them.
+    assert not re.search(r"https?:|https?\\:|www\.|www\\\.", escaped, re.IGNORECASE), escaped
     assert not re.search(r"(?<!\\)[$:\[\]!]", escaped)
 
 
 def test_plain_text_is_left_as_typed() -> None:
-    for plain in ("Sakura (school)", "mei@example.com", "桜 笑顔", "Hana 2.0, the second", "a-b c+d"):
+    for plain in ("Sakura (school)", "mei@example.com", "桜 笑顔", "Hana 2.0, the second", "a-b c+d", "http"):
         assert escape_markdown(plain) == plain

@@ -11,10 +11,13 @@ import re
 
 # Characters that start Markdown wherever they stand in Streamlit's renderer: links and images (`[`, `]`, `!`),
 # emphasis and code, headings, tables, quotes and HTML, GFM strikethrough, `$` LaTeX, `:red[...]` directives
-# and `:emoji:` shortcodes (the colon also breaks `http://` autolinks), entities, and the escape itself.
-# `(` and `)` mean nothing without `]` before them, so they stay as typed (readable in messages and tests).
+# and `:emoji:` shortcodes, entities, and the escape itself. `(` and `)` mean nothing without `]` before them,
+# so they stay as typed (readable in messages and tests).
 _ANYWHERE = re.compile(r"([\\`*_{}\[\]<>#|~$:&!])")
-_WWW_AUTOLINK = re.compile(r"(?<=www)\.", re.IGNORECASE)
+# GFM turns bare `http://…`, `https://…` and `www.…` in the *parsed* text into links, so a backslash cannot
+# stop it: an invisible WORD JOINER after the scheme or `www` does (the text reads the same).
+_AUTOLINK = re.compile(r"(https?(?=:)|www(?=\.))", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 _BLOCK_START = re.compile(r"^(\d+)([.)])|^([-+=])")  # an ordered or bulleted list, a setext underline
 
 
@@ -26,6 +29,6 @@ def escape_markdown(text: object) -> str:
     What stays as typed has no meaning on its own: `(`, `)`, `.`, `-`, `@` (an email address may still show
     as a mail link to that same address).
     """
-    escaped = _ANYWHERE.sub(r"\\\1", " ".join(str(text).split()))
-    escaped = _WWW_AUTOLINK.sub(r"\\.", escaped)
+    unlinked = _AUTOLINK.sub(rf"\1{WORD_JOINER}", " ".join(str(text).split()))
+    escaped = _ANYWHERE.sub(r"\\\1", unlinked)
     return _BLOCK_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped, count=1)

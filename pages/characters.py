@@ -88,7 +88,8 @@ def key(name: str) -> str:
 with st.form("create-character", clear_on_submit=False):
     name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura", key=key("name"))
     st.caption("Give the base in one of two ways: upload the approved image, **or** tick the box below to draw one.")
-    upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels)",
+    upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels; at least "
+                              f"{settings.min_upload_side} px a side, at most {settings.max_upload_aspect:g} to 1)",
                               type=["png", "jpg", "jpeg", "webp"], key=key("upload"))
     draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)",
                             key=key("draw"))

@@ -9,8 +9,6 @@ from lib.core.markdown import escape_markdown
 from lib.design import expressions
 from lib.web import resources, state
 
-__all__ = ["escape_markdown", "expression_label", "flash", "object_image", "show_error", "show_flash", "words"]
-
 
 def flash(message: str) -> None:
     """Confirm an action across the st.rerun that follows it (a toast alone is easy to miss)."""

@@ -10,7 +10,11 @@ from sqlalchemy import text
 from lib.catalog import characters
 from lib.core.errors import InvalidInput, NotFound, PermissionDenied
 from lib.core.images import clean_upload
+from lib.core.queries import q
 from lib.core.settings import load_settings
+from lib.credits import ledger
+from lib.design import expressions
+from lib.generation import batches, jobs
 
 
 def base_image(colour=(220, 120, 160, 255), size=(60, 80)):
@@ -165,3 +169,18 @@ def test_the_smallest_and_most_extreme_accepted_bases_get_a_face_box(conn, store
                                        upload=out.getvalue(), settings=load_settings())
     assert (made.base_width, made.base_height) == size and made.face_box is not None
     assert characters.base_problem(made, settings=load_settings()) is None
+
+
+def test_no_batch_is_paid_for_a_degenerate_base_stored_before_the_rule(conn, store, two_users) -> None:
+    ann, _ = two_users
+    row = conn.execute(q("insert_character"), {
+        "id": str(uuid.uuid4()), "user_id": str(ann.id), "name": "Strip", "features": "{}",
+        "base_key": f"characters/{ann.id}/strip.png", "base_width": 100_000, "base_height": 1,
+        "base_source": "upload", "face_box": None}).one()
+    strip = characters.get_character(conn, actor=ann, character_id=row.id)
+    before = ledger.balance(conn, user_id=ann.id)
+    request = jobs.JobRequest(expressions=[expressions.get("happy")], variants=[], backend="offline",
+                              model="offline", image_size="1K")
+    with pytest.raises(InvalidInput, match=r"100000×1.*cannot be used"):
+        batches.submit(conn, actor=ann, character=strip, request=request, settings=load_settings())
+    assert ledger.balance(conn, user_id=ann.id) == before

@@ -101,7 +101,8 @@ with st.form("adjust-credits", clear_on_submit=True):
                 recorded = frames.adjust_credits(conn, actor=admin, user_id=by_email[who].id, amount=int(amount),
                                                  reason=reason, key=key)
             state.ADJUSTMENT_KEY.pop()  # the next submit is a new adjustment
-            st.success(f"Recorded {int(amount):+d} credits for {who}." if recorded
-                       else f"This adjustment was already recorded for {who}; nothing changed.")
+            shown = widgets.escape_markdown(who)
+            st.success(f"Recorded {int(amount):+d} credits for {shown}." if recorded
+                       else f"This adjustment was already recorded for {shown}; nothing changed.")
         except StudioError as exc:
             widgets.show_error(exc)

@@ -33,7 +33,8 @@ with st.form("add-user", clear_on_submit=True):
         try:
             with resources.transaction() as conn:
                 created = users.create_user(conn, email=email, password=password, role=role, plan=plan)
-            widgets.flash(f"Added {created.email} ({created.role}, {created.plan} plan). They can sign in now.")
+            widgets.flash(f"Added {widgets.escape_markdown(created.email)} ({created.role}, {created.plan} plan). "
+                          "They can sign in now.")
             st.rerun()
         except StudioError as exc:
             widgets.show_error(exc)
@@ -50,7 +51,7 @@ with tab_plan, st.form("role-plan"):
         try:
             with resources.transaction() as conn:
                 users.set_role_and_plan(conn, actor=admin, user_id=target.id, role=new_role, plan=new_plan)
-            widgets.flash(f"Updated {target.email}: {new_role}, {new_plan} plan.")
+            widgets.flash(f"Updated {widgets.escape_markdown(target.email)}: {new_role}, {new_plan} plan.")
             st.rerun()
         except StudioError as exc:
             widgets.show_error(exc)
@@ -61,7 +62,7 @@ with tab_password, st.form("reset-password", clear_on_submit=True):
         try:
             with resources.transaction() as conn:
                 users.reset_password(conn, actor=admin, user_id=target.id, new_password=new_password)
-            st.success(f"Password reset for {target.email}; their sessions have ended.")
+            st.success(f"Password reset for {widgets.escape_markdown(target.email)}; their sessions have ended.")
         except StudioError as exc:
             widgets.show_error(exc)
 with tab_access:

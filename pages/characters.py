@@ -1,6 +1,7 @@
 """Characters: create one from a base image and its features, then rename or delete it."""
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lib.catalog import characters
 from lib.core.errors import StudioError
@@ -21,31 +22,42 @@ if not rows:
     st.info("No characters yet. Create your first one below: give it a name, upload the approved base image "
             "and describe what must never change.")
 
+
+def latest_variants_and_face_region(column: DeltaGenerator, character: characters.Character) -> None:
+    with column.expander("Latest variants"):
+        with resources.transaction() as conn:
+            made = jobs.character_differences(conn, actor=user, character_id=character.id, limit=20)
+        if made:
+            review.difference_grid(made, character=character, columns=4)
+        else:
+            st.caption("None yet: open the Generate page.")
+    with column.expander("Face region (what may change between expressions)"):
+        face_editor.face_region_editor(character, user=user)
+
+
 for character in rows:
     with st.container(border=True):
         left, right = st.columns([1, 3])
+        broken = characters.base_problem(character, settings=settings)
         try:
-            left.image(widgets.object_image(character.base_key), width=160)
+            if not broken:
+                left.image(widgets.object_image(character.base_key), width=160)
         except StudioError as exc:
-            left.warning(f"Base image unavailable: {exc}")
+            left.warning(f"Base image unavailable: {widgets.escape_markdown(exc)}")
         f = character.features
-        right.subheader(character.name)
+        right.subheader(widgets.escape_markdown(character.name))
         right.caption(f"{character.base_width}×{character.base_height} · {character.base_source} · "
                       f"created {character.created_at:%Y-%m-%d %H:%M}"
-                      + (f" · owner {character.owner_email}" if show_all else ""))
-        right.write(f"Hair {f.hair_length} {widgets.words(f.hair_style)} · outfit: {f.outfit}"
-                    + (f" · {', '.join(map(widgets.words, f.accessories))}" if f.accessories else ""))
+                      + (f" · owner {widgets.escape_markdown(character.owner_email)}" if show_all else ""))
+        right.write(f"Hair {f.hair_length} {widgets.words(f.hair_style)} · outfit: {widgets.escape_markdown(f.outfit)}"
+                    + (f" · {widgets.escape_markdown(', '.join(map(widgets.words, f.accessories)))}"
+                       if f.accessories else ""))
+        if broken:
+            right.warning(broken)
         if character.user_id != user.id:
             continue
-        with right.expander("Latest variants"):
-            with resources.transaction() as conn:
-                made = jobs.character_differences(conn, actor=user, character_id=character.id, limit=20)
-            if made:
-                review.difference_grid(made, character=character, columns=4)
-            else:
-                st.caption("None yet: open the Generate page.")
-        with right.expander("Face region (what may change between expressions)"):
-            face_editor.face_region_editor(character, user=user)
+        if not broken:
+            latest_variants_and_face_region(right, character)
         with right.expander("Rename or delete"):
             with st.form(f"rename-{character.id}"):
                 new_name = st.text_input("Name", value=character.name)
@@ -62,8 +74,9 @@ for character in rows:
                 with resources.transaction() as conn:
                     deleted = characters.delete_character(conn, actor=user, character_id=character.id)
                 characters.remove_objects(resources.store(), deleted)
-                widgets.flash(f"Deleted {character.name}." + (f" Its unfinished images were cancelled and "
-                              f"{deleted.released_credits} held credits released." if deleted.released_credits else ""))
+                released = (f" Its unfinished images were cancelled and {deleted.released_credits} held credits "
+                            "released." if deleted.released_credits else "")
+                widgets.flash(f"Deleted {widgets.escape_markdown(character.name)}.{released}")
                 st.rerun()
 
 st.header("New character")
@@ -78,7 +91,8 @@ def key(name: str) -> str:
 with st.form("create-character", clear_on_submit=False):
     name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura", key=key("name"))
     st.caption("Give the base in one of two ways: upload the approved image, **or** tick the box below to draw one.")
-    upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels)",
+    upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels; at least "
+                              f"{settings.min_upload_side} px a side, at most {settings.max_upload_aspect:g} to 1)",
                               type=["png", "jpg", "jpeg", "webp"], key=key("upload"))
     draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)",
                             key=key("draw"))
@@ -112,5 +126,6 @@ if submitted:
         widgets.show_error(exc)
     else:
         state.NEW_CHARACTER_FORM.set(version + 1)
-        widgets.flash(f"Created {created.name}. Next: open the Generate page to make its expressions.")
+        widgets.flash(f"Created {widgets.escape_markdown(created.name)}. "
+                      "Next: open the Generate page to make its expressions.")
         st.rerun()

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from lib.catalog import characters
 from lib.core.errors import StudioError
 from lib.design import expressions
 from lib.generation import batches, workspace
@@ -24,6 +25,9 @@ balance = context.balance
 character = st.selectbox("Character", context.characters, format_func=lambda c: c.name)
 with resources.transaction() as conn:
     choices = workspace.expression_choices(conn, actor=user, character_id=character.id)
+if broken := characters.base_problem(character, settings=settings):
+    st.warning(broken)
+    st.stop()
 left, right = st.columns([1, 3])
 left.image(widgets.object_image(character.base_key), caption="Approved base", width=180)
 with right:

@@ -10,13 +10,17 @@ from sqlalchemy import text
 from lib.catalog import characters
 from lib.core.errors import InvalidInput, NotFound, PermissionDenied
 from lib.core.images import clean_upload
+from lib.core.queries import q
 from lib.core.settings import load_settings
+from lib.credits import ledger
+from lib.design import expressions
+from lib.generation import batches, jobs
 
 
 def base_image(colour=(220, 120, 160, 255), size=(60, 80)):
     out = io.BytesIO()
     Image.new("RGBA", size, colour).save(out, format="PNG")
-    return clean_upload(out.getvalue(), max_bytes=10**7, max_pixels=10**7)
+    return clean_upload(out.getvalue(), max_bytes=10**7, max_pixels=10**7, min_side=16, max_aspect=4.0)
 
 
 @pytest.fixture
@@ -121,7 +125,7 @@ def test_features_json_file_errors_are_readable() -> None:
 
 def test_create_with_base_takes_an_upload_or_draws_one_never_both(conn, store, two_users) -> None:
     ann, _ = two_users
-    settings = load_settings(offline_base_size=(96, 128), max_upload_bytes=4000)
+    settings = load_settings(offline_base_size=(96, 128), max_upload_bytes=4000, min_upload_side=16)
     form = {"hair_color": "#FF88AA", "hair_length": "short"}
 
     uploaded = characters.create_with_base(conn, store, actor=ann, name=" Up ", features=form, upload=png(),
@@ -144,3 +148,39 @@ def test_create_with_base_takes_an_upload_or_draws_one_never_both(conn, store, t
             characters.create_with_base(conn, store, actor=ann, name="Nope", **{"features": form, **kwargs},
                                         settings=settings)
     assert [c.name for c in characters.list_characters(conn, actor=ann)].count("Nope") == 0
+
+
+@pytest.mark.parametrize("size", [(100_000, 1), (1, 100_000)])
+def test_a_degenerate_upload_is_refused_and_nothing_is_stored(conn, store, two_users, size) -> None:
+    ann, _ = two_users
+    with pytest.raises(InvalidInput, match=rf"{size[0]}×{size[1]}.*64 px.*4:1"):
+        characters.create_with_base(conn, store, actor=ann, name="Line", features=None, upload=png(size=size),
+                                    settings=load_settings())
+    assert characters.list_characters(conn, actor=ann) == [] and store.list("characters/") == []
+
+
+@pytest.mark.parametrize("size", [(64, 64), (64, 256), (256, 64)])
+def test_the_smallest_and_most_extreme_accepted_bases_get_a_face_box(conn, store, two_users, size) -> None:
+    source = Image.new("RGBA", size, (0, 0, 0, 0))
+    source.paste((240, 200, 180, 255), (size[0] // 4, size[1] // 8, 3 * size[0] // 4, size[1] // 2))
+    out = io.BytesIO()
+    source.save(out, format="PNG")
+    made = characters.create_with_base(conn, store, actor=two_users[0], name="Edge", features=None,
+                                       upload=out.getvalue(), settings=load_settings())
+    assert (made.base_width, made.base_height) == size and made.face_box is not None
+    assert characters.base_problem(made, settings=load_settings()) is None
+
+
+def test_no_batch_is_paid_for_a_degenerate_base_stored_before_the_rule(conn, store, two_users) -> None:
+    ann, _ = two_users
+    row = conn.execute(q("insert_character"), {
+        "id": str(uuid.uuid4()), "user_id": str(ann.id), "name": "Strip", "features": "{}",
+        "base_key": f"characters/{ann.id}/strip.png", "base_width": 100_000, "base_height": 1,
+        "base_source": "upload", "face_box": None}).one()
+    strip = characters.get_character(conn, actor=ann, character_id=row.id)
+    before = ledger.balance(conn, user_id=ann.id)
+    request = jobs.JobRequest(expressions=[expressions.get("happy")], variants=[], backend="offline",
+                              model="offline", image_size="1K")
+    with pytest.raises(InvalidInput, match=r"100000×1.*cannot be used"):
+        batches.submit(conn, actor=ann, character=strip, request=request, settings=load_settings())
+    assert ledger.balance(conn, user_id=ann.id) == before

@@ -101,6 +101,17 @@ def test_errors_are_one_line_and_nonzero(committed_env, image_file: Path, tmp_pa
     assert ok_json("characters", "list", "--as", "ann@example.com") == []  # nothing was stored
 
 
+def test_degenerate_uploads_are_refused_by_the_cli(committed_env, tmp_path: Path) -> None:
+    ok_json("users", "add", "ann@example.com", "--password-stdin", stdin=PASSWORD + "\n")
+    for width, height in ((100_000, 1), (1, 100_000)):
+        path = tmp_path / f"line-{width}x{height}.png"
+        Image.new("RGBA", (width, height), (250, 200, 210, 255)).save(path)
+        message = fails("characters", "add", "--as", "ann@example.com", "--name", "Line", "--image", str(path))
+        assert f"{width}×{height}" in message and "64 px" in message and "4:1" in message
+    assert ok_json("characters", "list", "--as", "ann@example.com") == []
+    assert not list((committed_env / "objects").rglob("*.png"))
+
+
 def test_usage_errors_exit_2() -> None:
     result = cli("characters", "frobnicate")
     assert result.returncode == 2 and "invalid choice" in result.stderr

@@ -37,7 +37,7 @@ def test_checked_and_parse_give_the_same_box() -> None:
 def _upload(size=SIZE):
     out = io.BytesIO()
     Image.new("RGBA", size, (240, 200, 180, 255)).save(out, format="PNG")
-    return clean_upload(out.getvalue(), max_bytes=10**7, max_pixels=10**7)
+    return clean_upload(out.getvalue(), max_bytes=10**7, max_pixels=10**7, min_side=16, max_aspect=4.0)
 
 
 def test_a_box_the_character_accepts_is_one_the_renderer_paste_back_and_score_accept(conn, store, make_user) -> None:

@@ -49,7 +49,7 @@ def uploaded_character(engine, store, owner):
     source.paste((240, 200, 180, 255), (40, 30, 150, 140))
     out = io.BytesIO()
     source.save(out, format="PNG")
-    image = clean_upload(out.getvalue(), max_bytes=10**7, max_pixels=10**7)
+    image = clean_upload(out.getvalue(), max_bytes=10**7, max_pixels=10**7, min_side=16, max_aspect=4.0)
     with engine.begin() as conn:
         return characters.create_character(conn, store, actor=owner, name="Upload", image=image)
 

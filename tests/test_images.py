@@ -10,9 +10,11 @@ from PIL import Image
 
 from lib.core.errors import InvalidUpload
 from lib.core.images import clean_upload, png_bytes
+from lib.core.settings import load_settings
 
 MB = 1024 * 1024
-LIMITS = {"max_bytes": 20 * MB, "max_pixels": 40_000_000}
+# The format corpus is made of tiny pictures: the shape rule is tested on its own, with the real defaults.
+LIMITS = {"max_bytes": 20 * MB, "max_pixels": 40_000_000, "min_side": 1, "max_aspect": 4.0}
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -142,8 +144,29 @@ def test_refused_uploads_have_clear_messages(case: str) -> None:
 def test_too_many_bytes_is_refused_before_decoding() -> None:
     data = encode(Image.new("RGB", (8, 8)), "PNG")
     with pytest.raises(InvalidUpload, match=r"limit is 0\.0 MB|limit is"):
-        clean_upload(data, max_bytes=len(data) - 1, max_pixels=LIMITS["max_pixels"])
-    assert clean_upload(data, max_bytes=len(data), max_pixels=LIMITS["max_pixels"]).width == 8
+        clean_upload(data, **(LIMITS | {"max_bytes": len(data) - 1}))
+    assert clean_upload(data, **(LIMITS | {"max_bytes": len(data)})).width == 8
+
+
+def shape_limits() -> dict:
+    settings = load_settings()
+    return {"max_bytes": settings.max_upload_bytes, "max_pixels": settings.max_upload_pixels,
+            "min_side": settings.min_upload_side, "max_aspect": settings.max_upload_aspect}
+
+
+@pytest.mark.parametrize("size", [(100_000, 1), (1, 100_000), (63, 200), (200, 63), (1000, 249), (249, 1000)])
+def test_degenerate_shapes_are_refused_before_decoding_with_the_numbers(size: tuple[int, int]) -> None:
+    data = encode(Image.new("RGBA", size, (240, 200, 180, 255)), "PNG")
+    with pytest.raises(InvalidUpload) as refused:
+        clean_upload(data, **shape_limits())
+    message = str(refused.value)
+    assert f"{size[0]}×{size[1]}" in message and "64 px" in message and "4:1" in message
+
+
+@pytest.mark.parametrize("size", [(64, 64), (64, 256), (256, 64), (600, 2000), (1000, 250)])
+def test_sprite_shapes_within_the_rule_are_accepted(size: tuple[int, int]) -> None:
+    clean = clean_upload(encode(Image.new("RGB", size, (240, 200, 180)), "PNG"), **shape_limits())
+    assert (clean.width, clean.height) == size
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P"])

@@ -149,7 +149,7 @@ def test_characters_page_lists_renames_and_guards_creation(accounts, engine, com
     with engine.begin() as conn:
         made = characters.create_character(
             conn, LocalStore(committed_env / "objects"), actor=member, name="Sakura",
-            image=clean_upload(png.getvalue(), max_bytes=10**7, max_pixels=10**7),
+            image=clean_upload(png.getvalue(), max_bytes=10**7, max_pixels=10**7, min_side=16, max_aspect=4.0),
         )
     at = sign_in(app(), "mei@example.com")
     assert [s.value for s in at.subheader] == ["Sakura"]

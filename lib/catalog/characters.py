@@ -19,12 +19,12 @@ from sqlalchemy import Connection
 from lib.accounts.users import User
 from lib.core import storage
 from lib.core.errors import InvalidInput, NotFound, PermissionDenied
-from lib.core.images import CleanImage, clean_upload
+from lib.core.images import CleanImage, clean_upload, shape_problem
 from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.core.storage import ObjectStore
 from lib.credits import ledger
-from lib.design.face_box import FaceBox
+from lib.design.face_box import MIN_SIDE, FaceBox
 from lib.design.features import Features
 
 BaseSource = Literal["upload", "generated"]
@@ -109,7 +109,7 @@ def create_with_base(
 ) -> Character:
     """Create a character from an uploaded base, or from one drawn from its features: exactly one of the two."""
     if upload is not None and draw_base:
-        raise InvalidInput("Upload a base image **or** tick “draw the base from the features”, not both.")
+        raise InvalidInput("Upload a base image or tick “draw the base from the features”, not both.")
     if upload is None and not draw_base:
         raise InvalidInput("Choose a base image to upload, or tick “draw the base from the features”.")
     parsed = parse_features(features)
@@ -117,8 +117,21 @@ def create_with_base(
         image, face_box = generate_base(parsed, size=settings.offline_base_size)
         return create_character(conn, store, actor=actor, name=name, image=image, features=parsed,
                                 face_box=face_box, source="generated")
-    image = clean_upload(upload, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
+    image = clean_upload(upload, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels,
+                         min_side=settings.min_upload_side, max_aspect=settings.max_upload_aspect)
     return create_character(conn, store, actor=actor, name=name, image=image, features=parsed, source="upload")
+
+
+def base_problem(character: Character, *, settings: Settings) -> str | None:
+    """Why this character's stored base cannot be shown or used, else None.
+
+    Bases stored before the shape rule may be strips or specks. A small base that still holds a face box
+    keeps working, so the floor here is the face box's, not the (stricter) one for new uploads.
+    """
+    problem = shape_problem(character.base_width, character.base_height, min_side=MIN_SIDE,
+                            max_aspect=settings.max_upload_aspect)
+    return f"{problem} It cannot be used: delete this character and create it again from a new base." \
+        if problem else None
 
 
 def estimate_upload_face_box(image: CleanImage) -> FaceBox:

@@ -1,7 +1,8 @@
-"""Upload hardening: only real PNG, JPEG or WebP stills within size limits become a clean PNG.
+"""Upload hardening: only real PNG, JPEG or WebP stills within size and shape limits become a clean PNG.
 
-The format is decided from the bytes. EXIF orientation is applied, metadata is dropped by
-re-encoding, transparency is kept, and CMYK, 16-bit and palette images are converted to 8-bit RGB(A).
+The format is decided from the bytes; the size and shape are checked from the header, before decoding.
+EXIF orientation is applied, metadata is dropped by re-encoding, transparency is kept, and CMYK,
+16-bit and palette images are converted to 8-bit RGB(A).
 """
 
 from __future__ import annotations
@@ -33,7 +34,19 @@ def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def _open(data: bytes, *, max_pixels: int) -> Image.Image:
+def shape_problem(width: int, height: int, *, min_side: int, max_aspect: float) -> str | None:
+    """Why a picture of this size cannot be a character base, or None when it can.
+
+    Strips and specks (100000×1, 5×5) pass every format check but leave no room for a face and break
+    thumbnails, overlays and face finding, so the short side has a floor and the long side a ratio cap.
+    """
+    if min(width, height) >= min_side and max(width, height) <= max_aspect * min(width, height):
+        return None
+    return (f"The image is {width}×{height} px; a character base needs at least {min_side} px on each side "
+            f"and at most {max_aspect:g}:1 between its long and short sides.")
+
+
+def _open(data: bytes, *, max_pixels: int, min_side: int, max_aspect: float) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -50,6 +63,8 @@ def _open(data: bytes, *, max_pixels: int) -> Image.Image:
             f"The image is {width}×{height} ({width * height / 1e6:.1f} megapixels); "
             f"the limit is {max_pixels / 1e6:.0f} megapixels."
         )
+    if problem := shape_problem(width, height, min_side=min_side, max_aspect=max_aspect):
+        raise InvalidUpload(problem)
     if getattr(image, "is_animated", False) or getattr(image, "n_frames", 1) > 1:
         raise InvalidUpload("Animated images are not accepted: upload a single still frame.")
     return image
@@ -98,13 +113,16 @@ def _normalise(image: Image.Image) -> Image.Image:
     return image
 
 
-def clean_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> CleanImage:
-    """Validate an uploaded file and return it as a clean PNG, or raise InvalidUpload."""
+def clean_upload(data: bytes, *, max_bytes: int, max_pixels: int, min_side: int, max_aspect: float) -> CleanImage:
+    """Validate an uploaded file and return it as a clean PNG, or raise InvalidUpload.
+
+    `min_side` (px) and `max_aspect` (long side ÷ short side) are the shape rule of `shape_problem`.
+    """
     if not data:
         raise InvalidUpload("The file is empty.")
     if len(data) > max_bytes:
         raise InvalidUpload(f"The file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}.")
-    image = _normalise(_decode(_open(data, max_pixels=max_pixels)))
+    image = _normalise(_decode(_open(data, max_pixels=max_pixels, min_side=min_side, max_aspect=max_aspect)))
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False, compress_level=6)
     return CleanImage(png=out.getvalue(), width=image.width, height=image.height, has_alpha=image.mode == "RGBA")

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_upload_pixels: int = Field(default=40_000_000, ge=1)
+    # A base's short side (px) and long-to-short ratio: room for a 16 px face box; tall full-body
+    # sprites (~1:3) pass, strips and banners do not.
+    min_upload_side: int = Field(default=64, ge=16)
+    max_upload_aspect: float = Field(default=4.0, ge=1.0)
 
     port: int = 8501
 

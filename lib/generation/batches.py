@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, Row
 
 from lib.accounts.users import User
 from lib.catalog import custom_expressions
-from lib.catalog.characters import Character
+from lib.catalog.characters import Character, base_problem
 from lib.core.errors import InvalidInput, NotFound, StudioError
 from lib.core.queries import q
 from lib.core.settings import Settings
@@ -103,6 +103,8 @@ def submit(
     images = len(request.expressions) * (1 + len(request.variants))
     if images == 0:
         raise InvalidInput("choose at least one expression")
+    if problem := base_problem(character, settings=settings):
+        raise InvalidInput(problem)  # a base stored before the shape rule: every image would fail
     check_plan(ledger.balance(conn, user_id=actor.id), request=request, images=images)
     _, total = estimate(conn, actor=actor, request=request, settings=settings)
     job_id, difference_ids = jobs.create_job(conn, actor=actor, character=character, request=request)

@@ -19,6 +19,7 @@ from streamlit_authenticator.utilities.exceptions import LoginError
 
 from lib.accounts import signin, users
 from lib.accounts.users import User
+from lib.core.markdown import escape_markdown
 from lib.web import state
 from lib.web.resources import settings, transaction
 
@@ -224,7 +225,7 @@ def _signed_out_page() -> None:
 
 def _account_box(user: User) -> None:
     with st.sidebar:
-        st.caption(f"Signed in as **{user.email}** ({user.role}, {user.plan} plan)")
+        st.caption(f"Signed in as **{escape_markdown(user.email)}** ({user.role}, {user.plan} plan)")
         st.button("Sign out", key="studio_sign_out_button", on_click=_on_sign_out, args=(user.id,))
 
 

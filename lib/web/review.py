@@ -8,6 +8,7 @@ from streamlit.delta_generator import DeltaGenerator
 from lib.accounts.users import User
 from lib.catalog.characters import Character
 from lib.core.errors import StudioError
+from lib.core.markdown import escape_markdown
 from lib.core.settings import Settings
 from lib.generation import batches, jobs
 from lib.generation.jobs import Difference
@@ -62,11 +63,13 @@ def _review_buttons(
 
 
 def _label(item: Difference) -> str:
-    return expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
+    """The item's expression (a character's own expressions are named by their owner) and variant, as Markdown."""
+    label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
+    return escape_markdown(label)
 
 
 def _caption(item: Difference, *, preview: bool) -> str:
-    note = "offline preview" if preview and item.backend == "offline" else item.model
+    note = "offline preview" if preview and item.backend == "offline" else escape_markdown(item.model)
     cost = f" · {item.cost_credits} cr" if item.cost_credits else ""
     # Plain ✓/✗ rather than colour emoji: machines without an emoji font draw those as empty boxes.
     review = {"approved": " · **✓ approved**", "rejected": " · **✗ rejected**"}.get(item.review, "")
@@ -92,6 +95,6 @@ def _difference_cell(cell: DeltaGenerator, item: Difference, *, character: Chara
         cell.caption(_caption(item, preview=character.base_source == "upload"))
         _score_badge(cell, item)
     elif item.status == "failed":
-        cell.error(f"**{_label(item)}**: {item.failure_reason}", icon=":material/block:")
+        cell.error(f"**{_label(item)}**: {escape_markdown(item.failure_reason)}", icon=":material/block:")
     else:
         cell.info(f"**{_label(item)}**  \n{item.status}…", icon=":material/hourglass_empty:")

@@ -1,10 +1,11 @@
-"""Small shared widgets: confirmations and errors, labels for choices, stored images."""
+"""Small shared widgets: confirmations and errors, labels for choices, stored images, user text in Markdown."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from lib.core.errors import StudioError
+from lib.core.markdown import escape_markdown
 from lib.design import expressions
 from lib.web import resources, state
 
@@ -21,8 +22,8 @@ def show_flash() -> None:
 
 
 def show_error(exc: StudioError) -> None:
-    """Show an expected error as a message the user can act on."""
-    st.error(str(exc))
+    """Show an expected error as a message the user can act on; messages may quote what the user typed."""
+    st.error(escape_markdown(exc))
 
 
 def words(key: str) -> str:

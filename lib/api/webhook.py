@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from lib.accounts import bootstrap
+from lib.api.boundary import guarded
 from lib.billing import subscriptions
 from lib.billing.gateway import BillingGateway
 from lib.core import db
@@ -93,7 +94,8 @@ def routes(settings: Settings, *, engine: Engine | None = None,
     async def healthz(request: Request) -> JSONResponse:
         return await run_in_threadpool(endpoint.health)
 
-    return [Route(WEBHOOK_PATH, webhook, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])]
+    return [Route(WEBHOOK_PATH, guarded(webhook), methods=["POST"]),
+            Route("/healthz", guarded(healthz), methods=["GET"])]
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, client: BillingGateway | None = None) -> Starlette:

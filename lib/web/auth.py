@@ -52,16 +52,31 @@ def _on_sign_out(user_id: object) -> None:
     state.SIGN_OUT.set(True)
 
 
-def _cookie_issued_at() -> datetime | None:
-    """When the re-authentication cookie was issued (the library stores only its expiry)."""
+def _cookie_claims() -> dict | None:
+    """The re-authentication cookie's claims if we signed it (HS256, our key); None if absent or foreign."""
     s = settings()
     token = st.context.cookies.get(s.studio_cookie_name)
     if not isinstance(token, str) or not token:
         return None
     try:
-        data = jwt.decode(token, s.cookie_key(), algorithms=["HS256"])
-        return datetime.fromtimestamp(data["exp_date"], UTC) - timedelta(days=s.studio_cookie_days)
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return jwt.decode(token, s.cookie_key(), algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+
+
+def _ignore_foreign_cookie() -> None:
+    """Make the library skip a cookie we did not sign: it catches only some PyJWT errors, and an
+    `alg: none` or HS512 token raised InvalidAlgorithmError from its login, before the form rendered."""
+    if st.context.cookies.get(settings().studio_cookie_name) and _cookie_claims() is None:
+        state.ignore_auth_cookie()
+
+
+def _cookie_issued_at() -> datetime | None:
+    """When the re-authentication cookie was issued (the library stores only its expiry)."""
+    data = _cookie_claims()
+    try:
+        return datetime.fromtimestamp(data["exp_date"], UTC) - timedelta(days=settings().studio_cookie_days)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
 
 
@@ -103,6 +118,7 @@ def _remember_browser(auth: stauth.Authenticate, email: str) -> None:
 
 def _show_form(auth: stauth.Authenticate, form: DeltaGenerator) -> bool:
     """Render the library's sign-in form (or accept its cookie); False when the account is locked."""
+    _ignore_foreign_cookie()
     try:
         with form.container(), st.columns([1, 2, 1])[1]:
             st.header("Miyabi Character Studio", anchor=False)

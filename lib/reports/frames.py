@@ -34,7 +34,7 @@ REPORTS: tuple[str, ...] = ("credits_by_day", "cost_vs_revenue", "top_users", "f
 SAFETY_KINDS: tuple[str, ...] = ("safety", "prompt_blocked")
 MAX_DAYS = 3 * 366
 # Reports cover the years the studio can have data for; month arithmetic past year 9999 would overflow.
-FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 
 
 def _params(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUID | None) -> dict[str, Any]:

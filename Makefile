@@ -26,8 +26,9 @@ $(VENV)/.installed-notebook: requirements.txt requirements-dev.txt requirements-
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# exec: make forwards SIGTERM to its recipe's process; a shell in between would die and orphan the studio.
 run: install
-	PORT=$(PORT) $(PY) -m lib run
+	PORT=$(PORT) exec $(PY) -m lib run
 
 # Debian packages the tests need, installed when missing (as root, e.g. in CI): an independent PSD reader, and
 # the browser the Playwright tests drive plus a CJK font for the Japanese labels (never `playwright install`).

@@ -3,24 +3,26 @@
 import streamlit as st
 
 from lib.web import auth
+from lib.web.boundary import boundary
 
 st.set_page_config(page_title="Miyabi Character Studio", page_icon="🎨", layout="wide")
 
-user = auth.sign_in_gate()
+with boundary():  # the sign-in gate and every page run inside it: errors show an incident id, not a traceback
+    user = auth.sign_in_gate()
 
-pages = {
-    "Studio": [
-        st.Page("pages/characters.py", title="Characters", icon=":material/face:", default=True),
-        st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
-        st.Page("pages/exports.py", title="Exports", icon=":material/download:"),
-        st.Page("pages/credits.py", title="Credits", icon=":material/toll:"),
-        st.Page("pages/billing.py", title="Billing", icon=":material/credit_card:"),
-    ],
-}
-if user.is_admin:
-    pages["Admin"] = [
-        st.Page("pages/admin_users.py", title="Users", icon=":material/group:"),
-        st.Page("pages/admin_reports.py", title="Reports", icon=":material/monitoring:"),
-    ]
+    pages = {
+        "Studio": [
+            st.Page("pages/characters.py", title="Characters", icon=":material/face:", default=True),
+            st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
+            st.Page("pages/exports.py", title="Exports", icon=":material/download:"),
+            st.Page("pages/credits.py", title="Credits", icon=":material/toll:"),
+            st.Page("pages/billing.py", title="Billing", icon=":material/credit_card:"),
+        ],
+    }
+    if user.is_admin:
+        pages["Admin"] = [
+            st.Page("pages/admin_users.py", title="Users", icon=":material/group:"),
+            st.Page("pages/admin_reports.py", title="Reports", icon=":material/monitoring:"),
+        ]
 
-st.navigation(pages).run()
+    st.navigation(pages).run()

@@ -1,5 +1,6 @@
 """`make run`'s process from nothing: embedded Postgres, migrations, first admin, web app, shared by the CLI."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -120,3 +121,48 @@ def test_cli_alone_starts_and_stops_the_embedded_database(home: Path) -> None:
     assert json.loads(result.stdout) == {"version": names[-1], "applied_now": names}
     assert (home / "pgdata" / "PG_VERSION").exists()
     assert stopped_within(home / "pgdata", seconds=20), "the CLI left its embedded database running"
+
+
+
+def processes_mentioning(path: Path) -> list[int]:
+    """Pids whose command line names `path` (the postmaster runs with `-D <pgdata>`, the app with STUDIO_HOME)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(path).encode() in (proc / "cmdline").read_bytes() + (
+                    proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_sigterm_to_make_run_stops_the_web_app_worker_and_database(home: Path, tmp_path: Path) -> None:
+    """A service manager stops `make run` with SIGTERM to make; nothing it started may outlive it.
+
+    make forwards SIGTERM to the recipe's process: before the recipe exec'd, that was `/bin/sh -c`, which
+    died and left the runner, the web app, the worker and the database running without a parent.
+    """
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL", "MAKEFLAGS")}
+    env |= {"STUDIO_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    log_path = tmp_path / "run.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}"], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log_path)
+        assert postgres_running(home / "pgdata")
+        os.kill(process.pid, signal.SIGTERM)  # make alone, as `systemctl stop` or `kill` would
+        process.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while processes_mentioning(home) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = processes_mentioning(home)
+    finally:
+        for pid in processes_mentioning(home):  # never leave a stray studio behind on failure
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert left == [], f"still running after make stopped: {left}\n{log_path.read_text()}"
+    assert not postgres_running(home / "pgdata")

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from lib.accounts import bootstrap
 from lib.api import bodies
+from lib.api.boundary import guarded
 from lib.billing import subscriptions
 from lib.billing.gateway import BillingGateway
 from lib.core import db
@@ -94,8 +95,8 @@ def routes(settings: Settings, *, engine: Engine | None = None,
         return await run_in_threadpool(endpoint.health)
 
     limit = settings.webhook_max_bytes
-    return [Route(WEBHOOK_PATH, bodies.bounded(webhook, limit=limit), methods=["POST"]),
-            Route("/healthz", bodies.bounded(healthz, limit=0), methods=["GET"])]
+    return [Route(WEBHOOK_PATH, guarded(bodies.bounded(webhook, limit=limit)), methods=["POST"]),
+            Route("/healthz", guarded(bodies.bounded(healthz, limit=0)), methods=["GET"])]
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, client: BillingGateway | None = None) -> Starlette:

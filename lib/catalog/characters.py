@@ -7,6 +7,7 @@ users' characters only when they ask with `any_owner=True`. Another user's id re
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,9 +66,12 @@ def parse_id(value: str | UUID) -> UUID:
 
 
 def clean_name(name: str) -> str:
+    """A name with runs of whitespace made single spaces; control characters (NUL, …) are refused."""
     cleaned = " ".join(name.split())
     if not 1 <= len(cleaned) <= 100:
         raise InvalidInput("a character name needs 1 to 100 characters")
+    if any(unicodedata.category(c) == "Cc" for c in cleaned):
+        raise InvalidInput("a character name cannot contain control characters (such as NUL)")
     return cleaned
 
 
@@ -243,6 +247,8 @@ def load_base(store: ObjectStore, character: Character) -> bytes:
 
 def features_from_json(text: str) -> Features:
     """Features from a JSON document (the CLI's --features FILE)."""
+    if _nesting(text) > MAX_FEATURES_NESTING:
+        raise InvalidInput(f"features file is nested more than {MAX_FEATURES_NESTING} levels deep")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -250,3 +256,23 @@ def features_from_json(text: str) -> Features:
     if not isinstance(data, dict):
         raise InvalidInput("features file must hold a JSON object")
     return parse_features(data)
+
+
+MAX_FEATURES_NESTING = 10  # features are an object of strings and one list; the parser recurses per level
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting in a JSON text, ignoring brackets inside strings (checked before parsing)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

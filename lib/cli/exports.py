@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +22,30 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
     out = Path(args.out)
     if out.is_dir():
         raise InvalidInput(f"{out} is a directory; give a file path")
+    _check_writable(out)
     engine = bootstrap.prepare_database(settings)
     with engine.begin() as conn:
         user = actor(conn, args.as_email)
+        # Written beside its destination, then renamed: a failed export leaves no file anywhere.
         made = export_sets.write(conn, make_store(settings), actor=user, character_id=args.character_id,
-                                 fmt=args.format, approved_only=args.approved_only)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(made, out)
+                                 fmt=args.format, approved_only=args.approved_only, directory=out.parent)
+    try:
+        made.replace(out)
+    except OSError as exc:
+        made.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {out}: {exc.strerror}") from None
     emit(args, {"path": str(out), "format": args.format, "bytes": out.stat().st_size,
                 "mime": FORMATS[args.format].mime}, f"wrote {out} ({out.stat().st_size} bytes)")
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an output path whose folder cannot be created or written, before any export work."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def register(subparsers: Any, leaf: Leaf) -> None:

@@ -50,7 +50,13 @@ def announce(line: str) -> None:
     print(line, flush=True)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C, so exit handlers stop the database this process started
+
+
 def run(settings: Settings, *, port: int | None = None) -> None:
+    # Until the children run, SIGTERM unwinds too: its default would end the process without exit handlers.
+    signal.signal(signal.SIGTERM, _interrupt)
     settings.validate_for_startup()
     engine = bootstrap.prepare_database(settings)
     seeded = bootstrap.seed_admin(engine, settings)

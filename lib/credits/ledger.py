@@ -103,6 +103,15 @@ def _check_replay(conn: Connection, *, key: str, kind: str, fields: tuple[str, .
                                   f"{', '.join(differs)}); nothing was changed. Use a new key for a new request.")
 
 
+# Balances are Postgres integers (at most 2,147,483,647); one grant or adjustment stays far below that.
+MAX_CREDIT_CHANGE = 1_000_000
+
+
+def _check_size(amount: int, what: str) -> None:
+    if abs(amount) > MAX_CREDIT_CHANGE:
+        raise InvalidInput(f"{what} of {amount:,} credits is more than the limit of {MAX_CREDIT_CHANGE:,} at once")
+
+
 def grant(conn: Connection, *, user_id: UUID, amount: int, key: str, reason: str) -> bool:
     """Add credits (a paid invoice, a top-up); idempotent per key.
 
@@ -111,6 +120,7 @@ def grant(conn: Connection, *, user_id: UUID, amount: int, key: str, reason: str
     """
     if amount <= 0:
         raise InvalidInput("a grant must be positive")
+    _check_size(amount, "a grant")
     return _record(conn, user_id=user_id, kind="grant", amount=amount, delta_available=amount, delta_held=0,
                    key=key, reason=reason, same_request=("user_id",))
 
@@ -125,6 +135,7 @@ def adjust(conn: Connection, *, user_id: UUID, amount: int, reason: str, key: st
         raise InvalidInput("an adjustment needs a reason")
     if amount == 0:
         raise InvalidInput("an adjustment of 0 changes nothing")
+    _check_size(amount, "an adjustment")
     return _record(conn, user_id=user_id, kind="adjustment", amount=amount, delta_available=amount, delta_held=0,
                    key=key, reason=reason.strip(), actor_id=actor_id, same_request=("user_id", "amount", "reason"))
 

@@ -44,7 +44,19 @@ class Features(BaseModel):
         cleaned = [item.strip() for item in value if item.strip()]
         if any(len(item) > 60 for item in cleaned):
             raise ValueError("each accessory must be at most 60 characters")
-        return cleaned
+        return [_no_nul(item) for item in cleaned]
+
+    @field_validator("outfit", "notes")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return _no_nul(value)
+
+
+def _no_nul(text: str) -> str:
+    """Postgres text and JSONB cannot hold NUL: refuse it here with a message, not later with SQL."""
+    if "\x00" in text:
+        raise ValueError("must not contain a NUL character")
+    return text
 
 
 # Accessories the offline renderer knows how to draw; others are kept in prompts only.

@@ -39,6 +39,10 @@ class JobRequest:
     paste_back: bool = True
     best_of: int = 1  # up to this many attempts while an image scores below the consistency threshold
 
+    def __post_init__(self) -> None:
+        # A variant named twice is made once (as a repeated expression key is): one item per expression and variant.
+        object.__setattr__(self, "variants", list(dict.fromkeys(self.variants)))
+
 
 @dataclass(frozen=True)
 class Difference:

@@ -33,9 +33,13 @@ from lib.reports import rollup
 REPORTS: tuple[str, ...] = ("credits_by_day", "cost_vs_revenue", "top_users", "failure_rates", "latency")
 SAFETY_KINDS: tuple[str, ...] = ("safety", "prompt_blocked")
 MAX_DAYS = 3 * 366
+# Reports cover the years the studio can have data for; month arithmetic past year 9999 would overflow.
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 
 
 def _params(date_from: dt.date, date_to: dt.date, plan: str | None, user_id: UUID | None) -> dict[str, Any]:
+    if not (FIRST_DAY <= date_from <= LAST_DAY and FIRST_DAY <= date_to <= LAST_DAY):
+        raise InvalidInput(f"choose dates from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
     if date_from > date_to:
         raise InvalidInput("the start of the range is after its end")
     if (date_to - date_from).days > MAX_DAYS:

@@ -84,7 +84,7 @@ def _on_sign_out(user_id: object) -> None:
 
 
 def _cookie_token() -> dict | None:
-    """The re-authentication cookie's payload, if this browser sent one signed with our key."""
+    """The re-authentication cookie's payload, if this browser sent one signed with our key (HS256)."""
     s = settings()
     token = st.context.cookies.get(s.studio_cookie_name)
     if not isinstance(token, str) or not token:
@@ -96,12 +96,19 @@ def _cookie_token() -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _ignore_foreign_cookie() -> None:
+    """Make the library skip a cookie we did not sign: it catches only some PyJWT errors, and an
+    `alg: none` or HS512 token raised InvalidAlgorithmError from its login, before the form rendered."""
+    if st.context.cookies.get(settings().studio_cookie_name) and _cookie_token() is None:
+        state.ignore_auth_cookie()
+
+
 def _cookie_issued_at() -> datetime | None:
     """When the re-authentication cookie was issued (the library stores only its expiry)."""
     data = _cookie_token()
     try:
         return datetime.fromtimestamp(data["exp_date"], UTC) - timedelta(days=settings().studio_cookie_days)
-    except (KeyError, TypeError, ValueError, OverflowError):
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
 
 
@@ -155,6 +162,7 @@ def _remember_browser(auth: stauth.Authenticate, email: str) -> None:
 
 def _show_form(auth: stauth.Authenticate, form: DeltaGenerator, creds: dict) -> bool:
     """Render the library's sign-in form (or accept its cookie); False when the account is locked."""
+    _ignore_foreign_cookie()
     try:
         with form.container(), st.columns([1, 2, 1])[1]:
             st.header("Miyabi Character Studio", anchor=False)

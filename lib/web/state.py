@@ -83,6 +83,11 @@ def forget_sign_in() -> None:
     _AUTH_LOGOUT.set(True)
 
 
+def ignore_auth_cookie() -> None:
+    """Make the library's login skip its cookie for this session (as it does after its own logout)."""
+    _AUTH_LOGOUT.set(True)
+
+
 def watch_batch(*, job_id: UUID, character_id: UUID) -> None:
     """Show this batch on the Generate page while its character is selected."""
     WATCHED_BATCH.set(WatchedBatch(job_id=job_id, character_id=character_id))

@@ -106,8 +106,14 @@ def page(browser: Browser, studio: RunningStudio, request: pytest.FixtureRequest
     opened = new_browser_page(browser, studio)
     yield opened
     report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        opened.screenshot(path=SHOTS / f"FAILED_{request.node.name}.png", full_page=True)
+    if report is not None and report.failed:  # every open tab of every profile: the failing step may be in any
+        for n, tab in enumerate(t for context in browser.contexts for t in context.pages):
+            try:
+                state = tab.locator('[data-testid="stApp"]').get_attribute("data-test-connection-state", timeout=2000)
+                print(f"FAILED tab {n}: {tab.url} connection {state}")
+                tab.screenshot(path=SHOTS / f"FAILED_{request.node.name}_{n}.png", full_page=True)
+            except PlaywrightTimeoutError:
+                print(f"FAILED tab {n}: {tab.url} has no studio page")
     opened.context.close()
 
 
@@ -351,6 +357,8 @@ def download(page: Page, fmt: str, folder: Path) -> Path:
     """
     for attempt in (1, 2):
         settle(page, quiet_ms=600)  # no run in flight, and none about to start, before the click
+        # Streamlit disables every widget while its websocket is not connected; a person waits for it to reconnect.
+        expect(page.get_by_role("button", name=f"Download {fmt}", exact=True)).to_be_enabled(timeout=60_000)
         try:
             with page.expect_download(timeout=45_000) as info:
                 page.get_by_role("button", name=f"Download {fmt}", exact=True).click()

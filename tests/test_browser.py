@@ -18,6 +18,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -74,6 +75,16 @@ def studio() -> Iterator[RunningStudio]:
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env |= {"STUDIO_HOME": str(top / "studio"), "STUDIO_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
             "XDG_RUNTIME_DIR": str(runtime)}
+    try:
+        with serving(env, top) as running:
+            yield running
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@contextmanager
+def serving(env: dict[str, str], top: Path) -> Iterator[RunningStudio]:
+    """`python -m lib run` with `env` on a free port until the block ends; its log may hold no traceback."""
     port = free_port()
     log_path = top / "run.log"
     with log_path.open("w") as log:
@@ -87,7 +98,6 @@ def studio() -> Iterator[RunningStudio]:
             os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         log_text = log_path.read_text()
-        shutil.rmtree(top, ignore_errors=True)
     assert "Traceback" not in log_text, log_text
 
 

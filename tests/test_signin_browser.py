@@ -8,9 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,11 +24,11 @@ from tests.test_browser import (  # noqa: F401  (browser is a fixture)
     RunningStudio,
     browser,
     expect,
+    serving,
     settle,
     sign_in,
     sign_in_as,
 )
-from tests.test_run import free_port, wait_healthy
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,22 +43,12 @@ def served(engine: Engine, database_url: str) -> Iterator[RunningStudio]:
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "TRUSTED_PROXIES")}
     env |= {"DATABASE_URL": database_url, "STUDIO_HOME": str(top / "studio"), "STUDIO_COOKIE_KEY": COOKIE_KEY,
             "STUDIO_ADMIN_EMAIL": ADMIN, "STUDIO_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1"}
-    port = free_port()
-    log_path = top / "run.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "lib", "run", "--port", str(port)], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log_path)
-        yield RunningStudio(f"http://127.0.0.1:{port}", env)
+        with serving(env, top) as running:
+            yield running
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        log_text = log_path.read_text()
         shutil.rmtree(top, ignore_errors=True)
         wipe(engine)
-    assert "Traceback" not in log_text, log_text
 
 
 def open_page(browser, served: RunningStudio, *, forwarded_for: str | None = None):  # noqa: F811

@@ -149,6 +149,15 @@ def wipe(engine: Engine) -> None:
 
 
 @pytest.fixture
+def accounts(committed_env: Path, engine: Engine) -> tuple[users.User, users.User]:
+    """An admin (boss@example.com) and a member (mei@example.com), committed, for page tests."""
+    with engine.begin() as conn:
+        admin = users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
+        member = users.create_user(conn, email="mei@example.com", password=PASSWORD)
+    return admin, member
+
+
+@pytest.fixture
 def studio(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Studio]:
     """Committed data plus a way to start real worker processes on the test database; wiped afterwards."""
     home = tmp_path / "studio"

@@ -22,14 +22,6 @@ from tests.conftest import PASSWORD
 APP = "../app.py"
 
 
-@pytest.fixture
-def accounts(committed_env, engine):
-    with engine.begin() as conn:
-        admin = users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
-        member = users.create_user(conn, email="mei@example.com", password=PASSWORD)
-    return admin, member
-
-
 def app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=30).run()
 

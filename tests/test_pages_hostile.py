@@ -25,14 +25,6 @@ from tests.conftest import PASSWORD
 from tests.test_pages import app, messages, sign_in
 
 
-@pytest.fixture
-def accounts(committed_env, engine):
-    with engine.begin() as conn:
-        admin = users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
-        member = users.create_user(conn, email="mei@example.com", password=PASSWORD)
-    return admin, member
-
-
 def png(size: tuple[int, int]) -> bytes:
     out = io.BytesIO()
     Image.new("RGBA", size, (240, 200, 180, 255)).save(out, format="PNG")

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import tempfile
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +27,7 @@ from lib.api.boundary import guarded
 from lib.cli import characters as cli_characters
 from lib.core import settings as settings_module
 from lib.core.settings import load_settings
+from tests.billing_support import serving
 from tests.conftest import PASSWORD
 from tests.test_cli import cli, fails, ok_json
 from tests.test_run import free_port
@@ -167,26 +165,9 @@ def test_streamlit_never_sends_tracebacks_to_the_browser() -> None:
 
 @pytest.fixture
 def serve() -> Iterator:
-    servers = []
-
-    def start(app: Starlette) -> str:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        servers.append((server, thread, sock))
-        host, port = sock.getsockname()
-        return f"http://{host}:{port}"
-
-    yield start
-    for server, thread, sock in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    """Start ASGI apps under uvicorn in threads for one test; each call answers its base URL."""
+    with ExitStack() as stack:
+        yield lambda app: stack.enter_context(serving(app)).url
 
 
 def _post(url: str, body: bytes = b"{}") -> tuple[int, dict]:

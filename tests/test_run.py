@@ -138,11 +138,29 @@ def processes_mentioning(path: Path) -> list[int]:
 
 
 @pytest.mark.slow
+def open_sign_in_page(url: str) -> None:
+    """Load the studio in Chromium until its sign-in form shows (the page's script has read the database)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+        finally:
+            browser.close()
+
+
 def test_sigterm_to_make_run_stops_the_web_app_worker_and_database(home: Path, tmp_path: Path) -> None:
     """A service manager stops `make run` with SIGTERM to make; nothing it started may outlive it.
 
     make forwards SIGTERM to the recipe's process: before the recipe exec'd, that was `/bin/sh -c`, which
-    died and left the runner, the web app, the worker and the database running without a parent.
+    died and left the runner, the web app, the worker and the database running without a parent. Someone
+    opens a page first: the web app then holds a handle on the embedded server too, and Streamlit exits on
+    SIGTERM without giving it back, which kept the database running after everything else had stopped.
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DATABASE_URL", "MAKEFLAGS")}
@@ -154,6 +172,7 @@ def test_sigterm_to_make_run_stops_the_web_app_worker_and_database(home: Path, t
     try:
         wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log_path)
         assert postgres_running(home / "pgdata")
+        open_sign_in_page(f"http://127.0.0.1:{port}")
         os.kill(process.pid, signal.SIGTERM)  # make alone, as `systemctl stop` or `kill` would
         process.wait(timeout=60)
         deadline = time.monotonic() + 60

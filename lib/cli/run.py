@@ -19,6 +19,7 @@ from typing import Any
 
 from lib.accounts import bootstrap
 from lib.cli._common import Leaf
+from lib.core import db
 from lib.core.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,11 @@ def run(settings: Settings, *, port: int | None = None) -> None:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()
+    if settings.embedded:
+        # Streamlit exits on SIGTERM without detaching from the embedded server; drop the children that
+        # are gone, so this process is the last user and its exit handler stops the database.
+        db.forget_dead_handles(settings.pgdata_dir)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:

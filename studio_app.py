@@ -1,13 +1,16 @@
 """One process for the studio and its Stripe webhook: `streamlit run studio_app.py` (Streamlit 1.67 st.App).
 
 Streamlit serves app.py exactly as `streamlit run app.py` would, plus the routes of lib/api/webhook.py
-(`POST /api/v1/stripe/webhook`, `GET /healthz`) on the same port. st.App is experimental: if it changes,
+(`POST /api/v1/stripe/webhook`, `GET /healthz`) and lib/api/files.py (`GET /files/{token}`: the images and
+exports pages link to) on the same port. st.App is experimental: if it changes,
 serve the same routes as a second process instead (`python -m lib billing webhook`).
 """
 
 import streamlit as st
 
+from lib.api import files
 from lib.api import webhook as webhook_app
 from lib.core.settings import get_settings
 
-app = st.App("app.py", routes=webhook_app.routes(get_settings()))
+settings = get_settings()
+app = st.App("app.py", routes=[*webhook_app.routes(settings), *files.routes(settings)])

@@ -33,18 +33,11 @@ st.caption(f"{len(preview.items)} images: {preview.expressions} expressions"
            "approved images win over newer unreviewed ones, rejected images never ship.")
 
 
-def build_file(fmt: str):
-    """Make the export when the button is pressed; the temporary file vanishes once it is read."""
-    with resources.transaction() as conn:
-        path = export_sets.write(conn, resources.store(), actor=user, character_id=character.id, fmt=fmt,
-                                 approved_only=approved_only)
-    handle = path.open("rb")
-    path.unlink()
-    return handle
-
-
 for fmt, spec in FORMATS.items():
-    left, right = st.columns([3, 1])
+    left, right = st.columns([3, 1], vertical_alignment="center")
     left.markdown(f"**{fmt}** · {spec.description}")
-    right.download_button(f"Download {fmt}", data=lambda fmt=fmt: build_file(fmt), mime=spec.mime,
-                          file_name=f"{preview.slug}{spec.suffix}", key=f"download-{fmt}", width="stretch")
+    # A plain link: the studio builds the file when it is opened, so the first click downloads it.
+    right.html(widgets.download_link(
+        f"Download {fmt}", what={"export": {"character": str(character.id), "format": fmt,
+                                           "approved_only": approved_only,
+                                           "filename": f"{preview.slug}{spec.suffix}"}}))

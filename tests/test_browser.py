@@ -16,6 +16,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -284,6 +286,10 @@ def test_main_flow_from_new_member_to_admin_report(page: Page, browser: Browser,
     expect(page.get_by_role("heading", name="Latest batch")).to_be_visible()
     shot(page, "04_generate_in_progress")
     expect(page.get_by_text("5 of 5 finished · done")).to_be_visible(timeout=60_000)
+    expect(page.locator('[data-testid="stImage"] img')).to_have_count(6)  # the base and 5 results
+    shown = page.locator('[data-testid="stImage"] img').evaluate_all(
+        "images => images.map(i => [i.src, i.complete && i.naturalWidth > 0])")
+    assert all("/files/" in src and loaded for src, loaded in shown), shown  # signed links, never /media
     page.get_by_role("button", name="✓").first.click()
     expect(page.get_by_text("✓ approved")).to_have_count(1)
     expect(page.get_by_role("button", name="✓").first).to_have_attribute("data-testid", "stBaseButton-primary")
@@ -294,21 +300,10 @@ def test_main_flow_from_new_member_to_admin_report(page: Page, browser: Browser,
     page.get_by_role("option", name="Sakura").click()
     expect(page.get_by_text("5 images: 5 expressions")).to_be_visible()
     shot(page, "06_exports")
-    check_psd(download(page, "psd", tmp_path))
-    # Chromium holds back a second download that a tab starts outside a click (deferred downloads arrive after
-    # the server builds the file) behind its per-tab "download multiple files" prompt: the ZIP comes from a
-    # second tab, as a person opening Exports again would.
-    zip_tab = page.context.new_page()
-    zip_tab.goto("/")
-    settle(zip_tab, quiet_ms=600)
-    if zip_tab.get_by_role("button", name="Sign in").count():  # the cookie does not always reach a new tab
-        sign_in_as(zip_tab, MEMBER, MEMBER_PASSWORD)
-    open_page(zip_tab, "Exports")
-    zip_tab.get_by_test_id("stSelectbox").filter(has_text="Character").click()
-    zip_tab.get_by_role("option", name="Sakura").click()
-    expect(zip_tab.get_by_text("5 images: 5 expressions")).to_be_visible()
-    check_zip(download(zip_tab, "zip", tmp_path))
-    zip_tab.close()
+    files = {fmt: download(page, fmt, tmp_path) for fmt in ("zip", "psd", "renpy", "pngtuber", "sillytavern")}
+    check_psd(files["psd"])
+    check_zip(files["zip"])
+    assert all(zipfile.is_zipfile(files[fmt]) for fmt in ("renpy", "pngtuber", "sillytavern"))
 
     open_page(page, "Credits")
     expect(metric(page, "Available")).to_have_text("25")
@@ -352,6 +347,25 @@ def test_member_opening_an_admin_url_gets_no_admin_content(page: Page, studio: R
     shot(page, "11_member_opens_admin_url")
 
 
+def test_an_image_link_answers_without_cookies_only_until_its_user_signs_out(page: Page, tmp_path: Path) -> None:
+    page.goto("/")
+    sign_in_as(page, ADMIN, ADMIN_PASSWORD)
+    create_character(page, "Linked", upload=portrait_png(tmp_path / "linked.png"))
+    expect(page.get_by_role("heading", name="Linked")).to_be_visible()
+    image = page.locator('[data-testid="stImage"] img').first
+    expect(image).to_be_visible()
+    link = image.get_attribute("src")
+    assert link is not None and "/files/" in link, link
+    with urllib.request.urlopen(link, timeout=30) as answer:  # no cookies: the signed link alone
+        assert answer.headers["Content-Type"] == "image/png"
+        assert Image.open(io.BytesIO(answer.read())).size == UPLOAD_SIZE
+    sign_out(page)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(link, timeout=30)
+    assert refused.value.code == 403
+    assert b"Reload the page" in refused.value.read()
+
+
 # ------------------------------------------------------------------ checks
 
 
@@ -360,26 +374,13 @@ def metric(page: Page, label: str):
 
 
 def download(page: Page, fmt: str, folder: Path) -> Path:
-    """Click "Download <fmt>" and save the file; a second click if the first brought nothing, as a person would.
-
-    The file is built on the server after the click and the browser is then told to fetch it; a script run
-    that starts in between (the sign-in cookie component reports a moment after it mounts) can drop that.
-    """
-    for attempt in (1, 2):
-        settle(page, quiet_ms=600)  # no run in flight, and none about to start, before the click
-        # Streamlit disables every widget while its websocket is not connected; a person waits for it to reconnect.
-        expect(page.get_by_role("button", name=f"Download {fmt}", exact=True)).to_be_enabled(timeout=60_000)
-        try:
-            with page.expect_download(timeout=45_000) as info:
-                page.get_by_role("button", name=f"Download {fmt}", exact=True).click()
-        except PlaywrightTimeoutError:
-            if attempt == 2:
-                raise
-            continue
-        target = folder / info.value.suggested_filename
-        info.value.save_as(target)
-        return target
-    raise AssertionError("unreachable")
+    """Click "Download <fmt>" once and save the file: the link's route builds it, so the first click downloads."""
+    settle(page)
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name=f"Download {fmt}", exact=True).click()
+    target = folder / info.value.suggested_filename
+    info.value.save_as(target)
+    return target
 
 
 def check_psd(path: Path) -> None:

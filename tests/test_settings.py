@@ -55,8 +55,8 @@ def test_invalid_values_raise_config_error(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ConfigError, match="port"):
         load_settings()
     monkeypatch.setenv("PORT", "8502")
-    monkeypatch.setenv("PRESIGNED_URL_SECONDS", "3600")
-    with pytest.raises(ConfigError, match="presigned_url_seconds"):
+    monkeypatch.setenv("FILE_LINK_SECONDS", "10")
+    with pytest.raises(ConfigError, match="file_link_seconds"):
         load_settings()
 
 

@@ -1,7 +1,5 @@
 """Both object stores behave the same; S3 is exercised over real HTTP against a moto server."""
 
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 
@@ -79,15 +77,3 @@ def test_overwrite_replaces_whole_object(any_store: storage.ObjectStore) -> None
     assert any_store.get("characters/u/c/base/x.png") == b"second"
 
 
-def test_s3_download_url_is_presigned_and_short_lived(s3_store: S3Store) -> None:
-    s3_store.put("characters/u/c/base/x.png", b"\x89PNG-bytes")
-    url = s3_store.download_url("characters/u/c/base/x.png")
-    query = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)
-    assert int(query["X-Amz-Expires"][0]) <= 900
-    assert "/prod/characters/u/c/base/x.png" in url
-    with urllib.request.urlopen(url, timeout=10) as response:
-        assert response.read() == b"\x89PNG-bytes"
-
-
-def test_local_store_has_no_download_url(tmp_path) -> None:
-    assert LocalStore(tmp_path).download_url("characters/u/c/base/x.png") is None

@@ -60,11 +60,13 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     s3_prefix: str = ""
-    presigned_url_seconds: int = Field(default=900, ge=1, le=900)
 
     studio_cookie_key: str | None = None
     studio_cookie_name: str = "miyabi_studio_auth"
     studio_cookie_days: float = Field(default=7.0, gt=0, le=30)
+    # Links to a user's images and exports (lib/accounts/links.py) stay the same for this long within a
+    # session, so browsers cache them, and expire after one to two such windows.
+    file_link_seconds: int = Field(default=900, ge=60, le=86_400)
     studio_admin_email: str = "admin@studio.local"
     studio_admin_password: str | None = None
     login_max_failures: int = Field(default=5, ge=1)

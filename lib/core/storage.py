@@ -47,7 +47,6 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> list[str]: ...
     def delete_prefix(self, prefix: str) -> int: ...
     def delete(self, key: str) -> None: ...
-    def download_url(self, key: str) -> str | None: ...
 
 
 class LocalStore:
@@ -95,18 +94,14 @@ class LocalStore:
         """Remove one object; a missing one is fine."""
         self._path(key).unlink(missing_ok=True)
 
-    def download_url(self, key: str) -> str | None:
-        return None  # served through the app itself
-
 
 class S3Store:
     """Objects in an S3 bucket; downloads go through short-lived presigned URLs."""
 
-    def __init__(self, client: Any, *, bucket: str, prefix: str = "", url_seconds: int = 900) -> None:
+    def __init__(self, client: Any, *, bucket: str, prefix: str = "") -> None:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.url_seconds = min(url_seconds, 900)
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -158,11 +153,6 @@ class S3Store:
         """Remove one object; a missing one is fine (S3 answers 204 either way)."""
         self._call("delete_object", Key=self._key(key))
 
-    def download_url(self, key: str) -> str | None:
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=self.url_seconds
-        )
-
 
 def s3_client(settings: Settings) -> Any:
     """A boto3 S3 client from settings (path-style addressing when an endpoint is given)."""
@@ -179,8 +169,5 @@ def s3_client(settings: Settings) -> Any:
 def make_store(settings: Settings) -> ObjectStore:
     """The configured store: S3 when S3_BUCKET is set, else local disk under `.studio/objects`."""
     if settings.s3_bucket:
-        return S3Store(
-            s3_client(settings), bucket=settings.s3_bucket, prefix=settings.s3_prefix,
-            url_seconds=settings.presigned_url_seconds,
-        )
+        return S3Store(s3_client(settings), bucket=settings.s3_bucket, prefix=settings.s3_prefix)
     return LocalStore(settings.objects_dir)

@@ -195,6 +195,7 @@ def _sign_in() -> User | None:
         if state.AUTH_STATUS.get():
             auth.logout(location="unrendered")  # clears the library's state and deletes its cookie
         state.AUTHENTICATED_AT.pop()
+        state.VIEWER.pop()
         st.info("You have signed out.")
     _refuse_cookie_of_inactive_account(creds)
     form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
@@ -247,6 +248,7 @@ def require_user() -> User:
         user = _sign_in()
     if user is None:
         st.stop()
+    state.VIEWER.set(user.id)
     _account_box(user)
     return user
 

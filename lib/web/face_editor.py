@@ -14,14 +14,14 @@ from lib.consistency import face_region
 from lib.core.errors import StudioError
 from lib.design.face_box import FaceBox
 from lib.web.resources import store, transaction
-from lib.web.widgets import show_error
+from lib.web.widgets import inline_image, show_error
 
 
 def face_region_editor(character: Character, *, user: User) -> None:
     """Show the face region over the base and let the owner correct it."""
     box = character.face_box or FaceBox(0, 0, character.base_width, character.base_height)
     with Image.open(io.BytesIO(characters.load_base(store(), character))) as base:
-        st.image(face_region.overlay(base, box), width=260,
+        st.image(inline_image(face_region.overlay(base, box)), width=260,
                  caption="Outside the pink box every variant stays identical to the base.")
     with st.form(f"face-{character.id}"):
         cols = st.columns(4)

@@ -58,6 +58,7 @@ class BillingLink:
 
 # The sign-in gate's own values.
 AUTHENTICATED_AT: Slot[datetime | None] = Slot("studio_authenticated_at", None)
+VIEWER: Slot[UUID | None] = Slot("studio_viewer", None)  # the signed-in user's id, for the file links of this run
 SIGN_OUT: Slot[bool] = Slot("studio_sign_out", False)  # set by the Sign out button, acted on by the next run
 FLASH: Slot[str | None] = Slot("studio_flash", None)  # a confirmation shown once after the next st.rerun
 
@@ -80,6 +81,7 @@ def forget_sign_in() -> None:
     for key in _AUTH_KEYS:
         st.session_state[key] = None
     AUTHENTICATED_AT.set(None)
+    VIEWER.set(None)
     _AUTH_LOGOUT.set(True)
 
 

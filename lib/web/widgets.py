@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import streamlit as st
+import base64
+import html
+import io
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
-from lib.core.errors import StudioError
+import streamlit as st
+from PIL import Image
+
+from lib.accounts import links
+from lib.core.errors import PermissionDenied, StudioError
 from lib.core.markdown import escape_markdown
 from lib.design import expressions
 from lib.web import resources, state
@@ -37,14 +47,47 @@ def expression_label(key: str) -> str:
     return f"{found.label_en} {found.label_ja}" if found else key.replace("_", " ")
 
 
-@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
-def _object_bytes(key: str) -> bytes:
-    return resources.store().get(key)
+def _origin() -> str:
+    """Where the browser reaches the studio (scheme and host of the page's URL)."""
+    url = urlsplit(st.context.url or "")
+    if url.scheme and url.netloc:
+        return f"{url.scheme}://{url.netloc}"
+    return f"http://127.0.0.1:{resources.settings().port}"  # no browser (AppTest): the default address
 
 
-def object_image(key: str) -> str | bytes:
-    """What st.image needs for a stored object: a presigned URL (S3) or the bytes (local disk).
+def file_link(what: Mapping[str, Any]) -> str:
+    """A URL of `GET /files/{token}` for the signed-in user (lib/accounts/links.py), never a /media URL.
 
-    Callers pass keys of rows they already read with an access check; keys embed the owner's id.
+    Callers pass things of rows they already read with an access check (storage keys embed the owner's id).
     """
-    return resources.store().download_url(key) or _object_bytes(key)
+    viewer, authenticated_at = state.VIEWER.get(), state.AUTHENTICATED_AT.get()
+    if viewer is None or authenticated_at is None:
+        raise PermissionDenied("Sign in to see this.")
+    s = resources.settings()
+    token = links.sign(s.cookie_key(), user_id=viewer, authenticated_at=authenticated_at, what=what,
+                       now=datetime.now(UTC), window_seconds=s.file_link_seconds)
+    return _origin() + links.PATH.format(token=token)
+
+
+def object_image(key: str) -> str:
+    """What st.image needs for a stored object: its signed link."""
+    return file_link({"key": key})
+
+
+def download_link(label: str, *, what: Mapping[str, Any]) -> str:
+    """HTML for st.html: a button-like link that downloads `what` through its signed link on the first click."""
+    return (f'<a href="{html.escape(file_link(what))}" download role="button" style="{_BUTTON_STYLE}">'
+            f"{html.escape(label)}</a>")
+
+
+_BUTTON_STYLE = ("display:block;text-align:center;padding:0.4rem 0.75rem;border-radius:0.5rem;"
+                 "border:1px solid rgba(128,128,128,0.4);text-decoration:none;color:inherit;font-weight:400")
+
+
+def inline_image(image: Image.Image, *, max_side: int = 640) -> str:
+    """A picture made on the page (not stored) as a data: URL, so it never gets a /media URL either."""
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side))
+    buffer = io.BytesIO()
+    copy.save(buffer, format="WEBP", quality=90)
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -96,12 +96,6 @@ def premultiplied(img: np.ndarray) -> np.ndarray:
     return np.concatenate([np.rint(px[..., :3] * px[..., 3:] / 255), px[..., 3:]], axis=-1)
 
 
-def premultiplied_over(layer: np.ndarray, below: np.ndarray) -> np.ndarray:
-    """Ren'Py's "over" on premultiplied colour: out = layer + below * (1 - layer alpha), rounded to 8 bits."""
-    top, bottom = premultiplied(layer), premultiplied(below)
-    return np.rint(top + bottom * (1 - top[..., 3:] / 255))
-
-
 def max_difference(result: np.ndarray, finished: np.ndarray) -> int:
     """The largest difference in any channel; colour only counts where the finished pixel is not transparent."""
     diff = np.abs(result.astype(int) - finished.astype(int))

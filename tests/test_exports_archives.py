@@ -88,7 +88,9 @@ def test_renpy_pack_follows_renpy_rules(sample) -> None:
     script = pack.read("game/miyabi_layeredimage.rpy").decode("utf-8")
     _check_layeredimage(script, set(images))
     assert 'always "miyabi_base"' in script and "group face auto:" in script
-    assert 'attribute mouth_open if_all "happy":' in script
+    assert 'attribute mouth_open if_all "happy" if_not "blink":' in script
+    assert 'attribute happy if_not ["mouth_open", "blink"]:' in script
+    assert 'attribute joy if_not ["mouth_open"]:' in script
     assert 'attribute mouth_open if_all "anger"' not in script  # missing variant: no attribute
     assert 'attribute blink if_all "joy"' not in script
     # variant files must not match the auto group's pattern (<tag>_face_<attr>)
@@ -105,14 +107,15 @@ def _check_layeredimage(script: str, images: set[str]) -> None:
         assert indent % 4 == 0 and indent >= 4 and "\t" not in line
         text = line.strip()
         assert re.fullmatch(
-            rf'always "{_ATTR}"|group {_ATTR}( auto)?:|attribute {_ATTR}( if_all "{_ATTR}")?:|"{_ATTR}"', text
+            rf'always "{_ATTR}"|group {_ATTR}( auto)?:|"{_ATTR}"|attribute {_ATTR}( default)?( if_all "{_ATTR}")?'
+            rf'( if_not ("{_ATTR}"|\[("{_ATTR}", )*"{_ATTR}"\]))?:', text
         ), text
         if text.startswith('"'):
             assert indent == 12 and text.strip('"') in images
         if text.startswith("attribute"):
             assert indent == 8
-    referenced = set(re.findall(r'"([a-z0-9_]+)"', script)) - set(re.findall(r'if_all "([a-z0-9_]+)"', script))
-    assert referenced <= images
+    referenced = set(re.findall(r'^ +"([a-z0-9_]+)"$|always "([a-z0-9_]+)"', script, re.M))
+    assert {name for pair in referenced for name in pair if name} <= images
 
 
 # ---------------------------------------------------------------- PNGTuber / VTube Studio

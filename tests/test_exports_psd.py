@@ -16,7 +16,7 @@ from psd_tools.constants import ChannelID, Compression
 
 from devtools.export_sample import sample_set
 from lib.exports.psd import layer_names, write_psd
-from tests.export_support import layered_sets, load_set, max_difference, paste, rgba
+from tests.export_support import layered_sets, load_set, max_difference, paste, rgba, straight_over
 
 if shutil.which("identify") is None:  # `make test` installs ImageMagick; CI must never skip this reader
     raise RuntimeError("ImageMagick is needed for the PSD tests: apt-get install imagemagick (make test does it)")
@@ -135,6 +135,13 @@ def layered(request, tmp_path_factory):
     return request.param, export_set, store, path
 
 
+def _composite(psd: PSDImage, *layers) -> np.ndarray:
+    """psd-tools' composite on a transparent backdrop with only `layers` (and their parents) shown."""
+    shown = {id(psd[0]), id(psd[1]), *(id(layer) for layer in layers), *(id(layer.parent) for layer in layers)}
+    image = psd.composite(layer_filter=lambda lyr: id(lyr) in shown, ignore_preview=True, color=0.0, alpha=0.0)
+    return np.asarray(image.convert("RGBA"))
+
+
 def _item_layer(psd: PSDImage, item) -> object:
     (layer,) = [layer for layer in psd.descendants() if layer.name == layer_names(item)[1]]
     return layer
@@ -144,13 +151,9 @@ def test_body_with_one_layer_shown_is_the_finished_image(layered) -> None:
     """psd-tools' own composite of the body with exactly one expression or variant layer shown."""
     name, export_set, store, path = layered
     psd = PSDImage.open(path)
-    body = psd[0]
     worst = {}
     for item in export_set.items:
-        layer = _item_layer(psd, item)
-        shown = {id(body), id(layer), id(layer.parent), id(psd[1])}
-        result = np.asarray(psd.composite(layer_filter=lambda lyr: id(lyr) in shown, ignore_preview=True,
-                                          color=0.0, alpha=0.0).convert("RGBA"))
+        result = _composite(psd, _item_layer(psd, item))
         worst[(item.expression_key, item.role)] = max_difference(result, rgba(store[item.image_key]))
     assert max(worst.values()) <= 1, (name, worst)
 
@@ -160,9 +163,7 @@ def test_body_only_shows_the_base(layered) -> None:
     _, export_set, store, path = layered
     psd = PSDImage.open(path)
     patch = [layer for layer in psd.descendants() if layer.name == "*素体の顔 (base face)"]
-    shown = {id(psd[0]), *(id(p) for p in patch), *(id(p.parent) for p in patch), id(psd[1])}
-    result = np.asarray(psd.composite(layer_filter=lambda lyr: id(lyr) in shown, ignore_preview=True,
-                                      color=0.0, alpha=0.0).convert("RGBA"))
+    result = _composite(psd, *patch)
     assert max_difference(result, rgba(store[export_set.base_key])) <= 1
 
 
@@ -186,8 +187,10 @@ def test_imagemagick_stacks_the_same_layers(layered) -> None:
     pixel_layers = [layer for layer in psd.descendants() if layer.kind == "pixel"]
     for item in export_set.items:
         index = 1 + pixel_layers.index(_item_layer(psd, item))  # ImageMagick's [0] is the merged image
-        png = subprocess.run(["convert", f"{path}[1]", f"{path}[{index}]", "-background", "none", "-compose", "over",
-                              "-layers", "merge", "png32:-"], capture_output=True, check=True).stdout
+        # a hidden layer reads with compose "none": "-compose over" is ImageMagick's way of showing it
+        png = subprocess.run(["convert", f"{path}[1]", f"{path}[{index}]", "-background", "none",
+                              "-compose", "over", "-layers", "merge", "png32:-"], capture_output=True,
+                             check=True).stdout
         result = rgba(png)
         assert result.shape[:2] == (export_set.height, export_set.width)
         assert max_difference(result, rgba(store[item.image_key])) <= 1, (item.expression_key, item.role)
@@ -195,8 +198,6 @@ def test_imagemagick_stacks_the_same_layers(layered) -> None:
 
 def test_layer_pixels_over_the_body_reproduce_the_finished_image_in_numpy(layered) -> None:
     """The same check without any PSD reader's compositing: the stored layer pixels, blended by formula."""
-    from tests.export_support import straight_over
-
     _, export_set, store, path = layered
     psd = PSDImage.open(path)
     body = np.asarray(psd[0].topil().convert("RGBA"))

@@ -67,13 +67,18 @@ def test_every_format_from_the_cli(generated, tmp_path: Path) -> None:
         for entry in manifest["files"]:
             assert hashlib.sha256(archive.read(entry["path"])).hexdigest() == entry["sha256"]
     assert manifest["character"]["name"] == "結衣 Yui"
+    # the offline renderer draws at the base's size whatever tier the job asked for (1K here)
+    assert manifest["generation"]["image_size"] is None and manifest["generation"]["requested_image_size"] == "1K"
+    assert (manifest["generation"]["image_width"], manifest["generation"]["image_height"]) == (192, 256)
+    assert manifest["generation"]["runs"] == [{"backend": "offline", "model": "offline", "image_size": None,
+                                               "requested_image_size": "1K", "template_version": 1, "images": 6}]
     assert len(manifest["files"]) == 1 + len(items)
     psd = PSDImage.open(tmp_path / "yui.psd")
     assert psd.size == (192, 256)
     with zipfile.ZipFile(tmp_path / "yui.sillytavern") as archive:
         pngs = [n for n in archive.namelist() if n.endswith(".png")]
-        assert pngs == ["joy.png"]  # only SillyTavern's own labels; sad/angry are not among them
-        assert "sadness" in archive.read("missing.txt").decode()
+        assert sorted(pngs) == ["anger.png", "joy.png", "sadness.png"]  # joy is a label; sad, angry map to theirs
+        assert "covered: 3 of 28" in archive.read("missing.txt").decode()
 
 
 def test_export_errors_are_clear(generated, tmp_path: Path, engine) -> None:

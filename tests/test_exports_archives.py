@@ -16,9 +16,10 @@ from PIL import Image
 
 from devtools.export_sample import sample_set
 from lib.core.errors import StorageError
+from lib.design.expressions import PRESETS
 from lib.exports import export
 from lib.exports.pngtuber import VTS_MAX_BYTES, VTS_MAX_SIDE, vts_item_png
-from lib.exports.sillytavern import LABELS
+from lib.exports.sillytavern import LABELS, SILLYTAVERN_LABEL
 
 
 @pytest.fixture(scope="module")
@@ -203,9 +204,36 @@ def test_sillytavern_pack_is_flat_with_valid_labels(sample) -> None:
     names = pack.namelist()
     assert all("/" not in n for n in names)
     pngs = sorted(n[:-4] for n in names if n.endswith(".png"))
-    assert pngs == ["anger", "joy"]  # happy is not a classifier label; variants never go in
-    assert set(pngs) <= set(LABELS)
-    assert pack.read("joy.png") == store["joy/face.png"]
+    # joy and anger are labels themselves; happy would map to joy, which joy fills: kept as a custom label
+    assert pngs == ["anger", "happy", "joy"]
+    assert pack.read("joy.png") == store["joy/face.png"] and pack.read("happy.png") == store["happy/face.png"]
     missing = pack.read("missing.txt").decode("utf-8")
-    assert "covered: 2 of 28" in missing and "admiration" in missing and "\njoy\n" not in missing
-    assert "happy" in missing.split("Not included", 1)[1]
+    assert "covered: 2 of 28" in missing and "admiration" in missing
+    assert "happy.png  <- happy (笑顔 / Happy)  [custom label]" in missing
+    assert "happy" in missing.split("Custom labels", 1)[1].split("Missing labels", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("preset", "files"),
+    [("basic", {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad", "surprise": "surprised"}),
+     ("visual_novel", {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad",
+                       "surprise": "surprised", "embarrassment": "embarrassed", "pride": "smug",
+                       "nervousness": "worried", "grief": "crying", "amusement": "laughing",
+                       "thinking": "thinking", "sleepy": "sleepy"})],
+)
+def test_sillytavern_maps_every_expression_of_a_preset(preset: str, files: dict[str, str]) -> None:
+    keys = PRESETS[preset]
+    export_set, store = sample_set(size=(64, 80), expressions=keys, variants=("mouth_open",))
+    pack = _pack("sillytavern", (export_set, store))
+    pngs = {n[:-4] for n in pack.namelist() if n.endswith(".png")}
+    assert pngs == set(files)
+    for label, key in files.items():
+        assert pack.read(f"{label}.png") == store[f"{key}/face.png"]
+    missing = pack.read("missing.txt").decode("utf-8")
+    covered = len(set(files) & set(LABELS))
+    assert f"covered: {covered} of 28" in missing
+    assert all(f"{label}.png  <- {key} " in missing for label, key in files.items())
+    not_mapped = sorted(set(files) - set(LABELS))
+    assert all(label in missing.split("Custom labels", 1)[1] for label in not_mapped)
+    assert ("Custom labels" in missing) == bool(not_mapped)
+    assert set(SILLYTAVERN_LABEL.values()) <= set(LABELS)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import io
 
-from PIL import Image, ImageChops
+import numpy as np
+from PIL import Image
 
 from lib.core.errors import InvalidInput
 from lib.exports.model import Fetch
@@ -31,11 +31,14 @@ def decode_rgba(data: bytes, key: str, size: tuple[int, int]) -> Image.Image:
     return rgba
 
 
-def diff_box(base: Image.Image, other: Image.Image) -> Bounds | None:
-    """The smallest box holding every pixel (colour or alpha) where `other` differs from `base`."""
-    diff = ImageChops.difference(base, other)
-    merged = functools.reduce(ImageChops.lighter, diff.split())
-    return merged.getbbox()
+def diff_box(base: Image.Image | np.ndarray, other: Image.Image | np.ndarray) -> Bounds | None:
+    """The smallest box holding every pixel (colour or alpha) where `other` differs from `base` (both RGBA)."""
+    packed = [np.ascontiguousarray(np.asarray(img)).view(np.uint32)[..., 0] for img in (base, other)]
+    changed = packed[0] != packed[1]
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if not rows.size:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def union(boxes: list[Bounds]) -> Bounds | None:

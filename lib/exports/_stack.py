@@ -57,8 +57,8 @@ class _Solved:
 class Stack:
     """The body (base minus the cut) and one exact layer per finished image, by key."""
 
-    def __init__(self, base: Image.Image, solved: dict[str, _Solved | None], cut: np.ndarray) -> None:
-        self._base = np.asarray(base.convert("RGBA"))
+    def __init__(self, base: np.ndarray, solved: dict[str, _Solved | None], cut: np.ndarray) -> None:
+        self._base = base
         self._solved = solved
         self._cut = cut
         rows, cols = np.nonzero(cut)
@@ -131,38 +131,58 @@ def stack_of(export_set: ExportSet, fetch: Fetch, items: Iterable[ExportItem]) -
 
 def build_stack(base: Image.Image, images: Iterable[tuple[str, Image.Image]]) -> Stack:
     """Solve one layer per `(key, finished image)` over `base`, reading the images one at a time."""
-    base = base.convert("RGBA")
-    base_px = np.asarray(base)
+    base_px = np.asarray(base.convert("RGBA") if base.mode != "RGBA" else base)
     cut = np.zeros(base_px.shape[:2], bool)
     solved: dict[str, _Solved | None] = {}
     for key, img in images:
-        box = diff_box(base, img)
+        img_px = np.asarray(img.convert("RGBA") if img.mode != "RGBA" else img)
+        box = diff_box(base_px, img_px)
         if box is None:
             solved[key] = None
             continue
         left, top, right, bottom = box
-        finished = np.asarray(img.crop(box))
+        finished = img_px[top:bottom, left:right].copy()
+        del img, img_px
         layer, bad = solve_layer(finished, base_px[top:bottom, left:right])
         cut[top:bottom, left:right] |= bad
         solved[key] = _Solved(box, finished, layer)
-    return Stack(base, solved, cut)
+    return Stack(base_px, solved, cut)
 
 
 def solve_layer(finished: np.ndarray, below: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The uint8 RGBA layer whose source-over on `below` gives `finished`, and where that fails."""
+    """The uint8 RGBA layer whose source-over on `below` gives `finished`, and where that fails.
+
+    Only pixels that differ are solved (a face box is mostly unchanged skin and hair).
+    """
+    layer = np.zeros(finished.shape, np.uint8)
+    bad = np.zeros(finished.shape[:2], bool)
+    differs = _packed(finished) != _packed(below)
+    e, b = finished[differs], below[differs]
+    todo = ~already_there(b, e)
+    where = tuple(axis[todo] for axis in np.nonzero(differs))
+    solved = _solve(e[todo], b[todo])
+    layer[where] = solved
+    bad[where] = ~stacks_back(solved, b[todo], e[todo])
+    return layer, bad
+
+
+def _packed(px: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(px).view(np.uint32)[..., 0]
+
+
+def _solve(finished: np.ndarray, below: np.ndarray) -> np.ndarray:
+    """Per pixel: the layer alpha from the alpha equation, then the colour for the alpha actually stored."""
     e, b = finished.astype(np.float32) / 255, below.astype(np.float32) / 255
     ea, ba = e[..., 3:], b[..., 3:]
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = np.where(ba < 1, (ea - ba) / (1 - ba), 1.0)
-    la = np.clip(np.rint(alpha * 255), 0, 255)
-    la /= 255
+    la = np.clip(np.rint(alpha * 255), 0, 255) / 255
     out_a = la + ba * (1 - la)
     with np.errstate(divide="ignore", invalid="ignore"):
         colour = np.where(la > 0, (e[..., :3] * out_a - b[..., :3] * ba * (1 - la)) / la, 0.0)
     layer = np.concatenate([np.clip(np.rint(colour * 255), 0, 255), la * 255], axis=-1).astype(np.uint8)
-    layer[already_there(below, finished)] = 0
     layer[layer[..., 3] == 0] = 0
-    return layer, ~stacks_back(layer, below, finished)
+    return layer
 
 
 def already_there(below: np.ndarray, finished: np.ndarray) -> np.ndarray:
@@ -194,8 +214,7 @@ def stacks_back(layer: np.ndarray, below: np.ndarray, finished: np.ndarray) -> n
     seen = target[..., 3] > 0
     ok &= ~seen | (np.abs(np.nan_to_num(straight) - target[..., :3]) <= TOLERANCE).all(axis=-1)
     premultiplied = np.rint(lf[..., :3] * la) + np.rint(bf[..., :3] * ba) * (1 - la)
-    ok &= (np.abs(premultiplied - _premultiplied(finished)) <= TOLERANCE).all(axis=-1)
-    return ok | ((layer[..., 3] == 0) & already_there(below, finished))
+    return ok & (np.abs(premultiplied - _premultiplied(finished)) <= TOLERANCE).all(axis=-1)
 
 
 def _trimmed(layer: np.ndarray, left: int, top: int) -> Layer:

@@ -237,3 +237,23 @@ def test_sillytavern_maps_every_expression_of_a_preset(preset: str, files: dict[
     assert all(label in missing.split("Custom labels", 1)[1] for label in not_mapped)
     assert ("Custom labels" in missing) == bool(not_mapped)
     assert set(SILLYTAVERN_LABEL.values()) <= set(LABELS)
+
+
+def test_pngtuber_packs_every_expression_past_the_tenth() -> None:
+    """12 expressions: keys 1-0 in <slug>.save, the last two in <slug>_2.save; every image a VTube Studio item."""
+    keys = PRESETS["visual_novel"]
+    export_set, store = sample_set(size=(64, 80), expressions=keys, variants=("blink",))
+    pack = _pack("pngtuber", (export_set, store))
+    first, second = json.loads(pack.read("miyabi.save")), json.loads(pack.read("miyabi_2.save"))
+    assert len(first) == 1 + 10 * 2 and len(second) == 1 + 2 * 2
+    second_paths = {s["path"] for s in second.values() if s["parentId"] is not None}
+    assert second_paths == {f"miyabi_{k}_{role}.png" for k in keys[10:] for role in ("expression", "blink")}
+    items = {n for n in pack.namelist() if n.startswith("vtube-studio-items/")}
+    assert items == {"vtube-studio-items/miyabi_base.png"} | {
+        f"vtube-studio-items/miyabi_{k}{suffix}.png" for k in keys for suffix in ("", "_blink")}
+    readme = pack.read("README.txt").decode("utf-8")
+    assert "miyabi_2.save:" in readme and "key 2: 眠い / Sleepy" in readme.split("miyabi_2.save:")[1]
+    assert "64x80 px (as generated)" in readme and f"The {len(items)} PNGs" in readme
+    manifest = json.loads(pack.read("manifest.json"))
+    assert [c["save"] for c in manifest["costumes"]] == ["miyabi.save"] * 10 + ["miyabi_2.save"] * 2
+    assert manifest["not_included"] == []

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 from lib.core.errors import InvalidInput
 from lib.exports.model import Fetch
@@ -22,23 +21,17 @@ def decode_rgba(data: bytes, key: str, size: tuple[int, int]) -> Image.Image:
     """Decode PNG bytes to RGBA, refusing other formats and other sizes."""
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+            if img.size != size:  # from the header, before decoding anything
+                raise InvalidInput(f"image {key!r} is {img.width}x{img.height}, but the base is {size[0]}x{size[1]}")
             img.load()
-            rgba = img.convert("RGBA")
+            return img if img.mode == "RGBA" else img.convert("RGBA")
     except (OSError, Image.DecompressionBombError) as exc:
         raise InvalidInput(f"image {key!r} is not a readable PNG: {exc}") from exc
-    if rgba.size != size:
-        raise InvalidInput(f"image {key!r} is {rgba.width}x{rgba.height}, but the base is {size[0]}x{size[1]}")
-    return rgba
 
 
-def diff_box(base: Image.Image | np.ndarray, other: Image.Image | np.ndarray) -> Bounds | None:
+def diff_box(base: Image.Image, other: Image.Image) -> Bounds | None:
     """The smallest box holding every pixel (colour or alpha) where `other` differs from `base` (both RGBA)."""
-    packed = [np.ascontiguousarray(np.asarray(img)).view(np.uint32)[..., 0] for img in (base, other)]
-    changed = packed[0] != packed[1]
-    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-    if not rows.size:
-        return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return ImageChops.difference(base, other).getbbox(alpha_only=False)
 
 
 def union(boxes: list[Bounds]) -> Bounds | None:

@@ -77,6 +77,8 @@ class Stack:
 
     def body(self) -> Image.Image:
         """The base with the cut pixels made transparent (the base itself when nothing is cut)."""
+        if self.cut_box is None:
+            return Image.fromarray(self._base, "RGBA")
         body = self._base.copy()
         body[self._cut] = 0
         return Image.fromarray(body, "RGBA")
@@ -106,16 +108,17 @@ class Stack:
             return Layer(Image.new("RGBA", (1, 1), (0, 0, 0, 0)), 0, 0)
         left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
         right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
-        layer = np.zeros((bottom - top, right - left, 4), np.uint8)
-        finished = self._base[top:bottom, left:right].copy()
+        layer = np.zeros((bottom - top, right - left), np.uint32)
+        finished = _packed(self._base[top:bottom, left:right])
         if solved is not None:
             sl, st, sr, sb = solved.box
             inner = (slice(st - top, sb - top), slice(sl - left, sr - left))
-            layer[inner] = solved.layer
-            finished[inner] = solved.finished
+            layer[inner] = _packed(solved.layer)
+            finished = finished.copy()
+            finished[inner] = _packed(solved.finished)
         cut = self._cut[top:bottom, left:right]
         layer[cut] = finished[cut]
-        return _trimmed(layer, left, top)
+        return _trimmed(layer.view(np.uint8).reshape(*layer.shape, 4), left, top)
 
 
 def item_key(item: ExportItem) -> str:
@@ -131,18 +134,19 @@ def stack_of(export_set: ExportSet, fetch: Fetch, items: Iterable[ExportItem]) -
 
 def build_stack(base: Image.Image, images: Iterable[tuple[str, Image.Image]]) -> Stack:
     """Solve one layer per `(key, finished image)` over `base`, reading the images one at a time."""
-    base_px = np.asarray(base.convert("RGBA") if base.mode != "RGBA" else base)
+    base = base.convert("RGBA") if base.mode != "RGBA" else base
+    base_px = np.asarray(base)
     cut = np.zeros(base_px.shape[:2], bool)
     solved: dict[str, _Solved | None] = {}
     for key, img in images:
-        img_px = np.asarray(img.convert("RGBA") if img.mode != "RGBA" else img)
-        box = diff_box(base_px, img_px)
+        img = img.convert("RGBA") if img.mode != "RGBA" else img
+        box = diff_box(base, img)
         if box is None:
             solved[key] = None
             continue
         left, top, right, bottom = box
-        finished = img_px[top:bottom, left:right].copy()
-        del img, img_px
+        finished = np.asarray(img.crop(box))
+        del img
         layer, bad = solve_layer(finished, base_px[top:bottom, left:right])
         cut[top:bottom, left:right] |= bad
         solved[key] = _Solved(box, finished, layer)
@@ -154,19 +158,27 @@ def solve_layer(finished: np.ndarray, below: np.ndarray) -> tuple[np.ndarray, np
 
     Only pixels that differ are solved (a face box is mostly unchanged skin and hair).
     """
-    layer = np.zeros(finished.shape, np.uint8)
+    finished, below = np.ascontiguousarray(finished), np.ascontiguousarray(below)
+    fin32, below32 = _packed(finished), _packed(below)
+    differs = fin32 != below32
+    # over an empty pixel, or opaque over opaque, the finished pixel itself is the exact layer
+    fin_a, below_a = finished[..., 3], below[..., 3]
+    replace = differs & (((below_a == 255) & (fin_a == 255)) | (below_a == 0))
+    layer32 = np.where(replace, fin32, np.uint32(0))
     bad = np.zeros(finished.shape[:2], bool)
-    differs = _packed(finished) != _packed(below)
-    e, b = finished[differs], below[differs]
+    blend = np.flatnonzero(differs & ~replace)
+    e, b = finished.reshape(-1, 4)[blend], below.reshape(-1, 4)[blend]
     todo = ~already_there(b, e)
-    where = tuple(axis[todo] for axis in np.nonzero(differs))
     solved = _solve(e[todo], b[todo])
-    layer[where] = solved
-    bad[where] = ~stacks_back(solved, b[todo], e[todo])
+    layer32.reshape(-1)[blend[todo]] = _packed(solved)
+    bad.reshape(-1)[blend[todo]] = ~stacks_back(solved, b[todo], e[todo])
+    layer = layer32.view(np.uint8).reshape(finished.shape)
+    layer32[layer[..., 3] == 0] = 0
     return layer, bad
 
 
 def _packed(px: np.ndarray) -> np.ndarray:
+    """RGBA pixels as one uint32 each (a view when `px` is contiguous)."""
     return np.ascontiguousarray(px).view(np.uint32)[..., 0]
 
 

@@ -71,10 +71,6 @@ class Stack:
         """How many base pixels no normal-blend layer could reproduce for some image."""
         return int(self._cut.sum())
 
-    @property
-    def size(self) -> tuple[int, int]:
-        return (self._base.shape[1], self._base.shape[0])
-
     def body(self) -> Image.Image:
         """The base with the cut pixels made transparent (the base itself when nothing is cut)."""
         if self.cut_box is None:
@@ -230,6 +226,8 @@ def stacks_back(layer: np.ndarray, below: np.ndarray, finished: np.ndarray) -> n
 
 
 def _trimmed(layer: np.ndarray, left: int, top: int) -> Layer:
+    """The layer cropped to its visible pixels (colour cleared where it is transparent)."""
+    layer[layer[..., 3] == 0] = 0
     rows, cols = np.nonzero(layer[..., 3])
     if not rows.size:
         return Layer(Image.new("RGBA", (1, 1), (0, 0, 0, 0)), left, top)

@@ -257,3 +257,12 @@ def test_pngtuber_packs_every_expression_past_the_tenth() -> None:
     manifest = json.loads(pack.read("manifest.json"))
     assert [c["save"] for c in manifest["costumes"]] == ["miyabi.save"] * 10 + ["miyabi_2.save"] * 2
     assert manifest["not_included"] == []
+
+
+def test_renpy_keeps_the_body_only_attribute_for_itself(sample) -> None:
+    export_set, store = sample
+    items = [dataclasses.replace(i, expression_key="body_only") if i.expression_key == "joy" else i
+             for i in export_set.items]
+    pack = _pack("renpy", (dataclasses.replace(export_set, items=items), store))
+    script = pack.read("game/miyabi_layeredimage.rpy").decode("utf-8")
+    assert "attribute body_only_expression if_not" in script and "miyabi_face_body_only_expression" in script

@@ -37,8 +37,9 @@ BODY_ONLY = "body_only"
 
 
 def attribute_name(key: str, index: int) -> str:
-    """A Ren'Py attribute for an expression key: lower-case ascii, no spaces."""
-    return slugify(key, f"expression_{index + 1}")
+    """A Ren'Py attribute for an expression key: lower-case ascii, no spaces, never the reserved `body_only`."""
+    attr = slugify(key, f"expression_{index + 1}")
+    return f"{attr}_expression" if attr == BODY_ONLY else attr
 
 
 def image_names(slug: str, attr: str) -> dict[str, str]:

@@ -51,7 +51,8 @@ def sample_set(
         width=size[0],
         height=size[1],
         features=features.model_dump(),
-        generation={"backend": "offline", "model": "offline-renderer", "size": list(size), "template_version": 1},
+        generation={"backend": "offline", "model": "offline", "image_size": None, "requested_image_size": "1K",
+                    "template_version": 1, "image_width": size[0], "image_height": size[1]},
         items=items,
     )
     return export_set, store

@@ -6,6 +6,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from psd_tools import PSDImage
@@ -18,10 +19,12 @@ from lib.catalog import characters
 from lib.cli.main import main
 from lib.core import settings as settings_module
 from lib.core.errors import InvalidInput, NotFound
+from lib.core.images import clean_upload
 from lib.core.storage import LocalStore
 from lib.design import expressions
 from lib.design.features import Features
 from lib.exports import sets as export_sets
+from lib.exports.psd import layer_names
 from lib.generation import jobs
 from tests.conftest import PASSWORD
 
@@ -67,13 +70,18 @@ def test_every_format_from_the_cli(generated, tmp_path: Path) -> None:
         for entry in manifest["files"]:
             assert hashlib.sha256(archive.read(entry["path"])).hexdigest() == entry["sha256"]
     assert manifest["character"]["name"] == "結衣 Yui"
+    # the offline renderer draws at the base's size whatever tier the job asked for (1K here)
+    assert manifest["generation"]["image_size"] is None and manifest["generation"]["requested_image_size"] == "1K"
+    assert (manifest["generation"]["image_width"], manifest["generation"]["image_height"]) == (192, 256)
+    assert manifest["generation"]["runs"] == [{"backend": "offline", "model": "offline", "image_size": None,
+                                               "requested_image_size": "1K", "template_version": 1, "images": 6}]
     assert len(manifest["files"]) == 1 + len(items)
     psd = PSDImage.open(tmp_path / "yui.psd")
     assert psd.size == (192, 256)
     with zipfile.ZipFile(tmp_path / "yui.sillytavern") as archive:
         pngs = [n for n in archive.namelist() if n.endswith(".png")]
-        assert pngs == ["joy.png"]  # only SillyTavern's own labels; sad/angry are not among them
-        assert "sadness" in archive.read("missing.txt").decode()
+        assert sorted(pngs) == ["anger.png", "joy.png", "sadness.png"]  # joy is a label; sad, angry map to theirs
+        assert "covered: 3 of 28" in archive.read("missing.txt").decode()
 
 
 def test_export_errors_are_clear(generated, tmp_path: Path, engine) -> None:
@@ -153,3 +161,38 @@ def test_empty_character_cannot_be_exported(committed_env, engine) -> None:
         with pytest.raises(InvalidInput, match="no expression images"):
             export_sets.write(conn, store, actor=owner, character_id=character.id, fmt="zip", approved_only=False)
     assert Image.open(io.BytesIO(store.get(character.base_key))).size == (96, 128)
+
+
+def test_a_real_upload_stacks_back_in_every_layered_export(committed_env, engine, tmp_path: Path) -> None:
+    """An artist's sprite (soft edges) uploaded and generated offline: body + each layer is each stored image."""
+    from tests.export_support import REAL_DEV, max_difference, paste, premultiplied, rgba, straight_over
+
+    store = LocalStore(committed_env / "objects")
+    upload = (REAL_DEV / "tyrano" / "akane_normal.png").read_bytes()
+    with engine.begin() as conn:
+        owner = users.create_user(conn, email="akane@example.com", password=PASSWORD)
+        character = characters.create_character(
+            conn, store, actor=owner, name="Akane", source="upload",
+            image=clean_upload(upload, max_bytes=10**7, max_pixels=10**7, min_side=64, max_aspect=4.0))
+    request = jobs.JobRequest(expressions=[expressions.get(k) for k in ("happy", "sad")],
+                              variants=["mouth_open", "blink"], backend="offline", model="offline", image_size="1K")
+    generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id, request=request)
+    with engine.begin() as conn:
+        export_set = export_sets.build(conn, actor=owner, character_id=character.id)
+        paths = {fmt: export_sets.write(conn, store, actor=owner, character_id=character.id, fmt=fmt,
+                                        approved_only=False, directory=tmp_path) for fmt in ("psd", "renpy")}
+    assert len(export_set.items) == 6
+    psd = PSDImage.open(paths["psd"])
+    body = np.asarray(psd[0].topil().convert("RGBA"))
+    by_name = {layer.name: layer for layer in psd.descendants()}
+    with zipfile.ZipFile(paths["renpy"]) as pack:
+        renpy_body = premultiplied(rgba(pack.read("game/images/akane/akane_base.png")))
+        for item in export_set.items:
+            finished = rgba(store.get(item.image_key))
+            layer = by_name[layer_names(item)[1]]
+            stacked = straight_over(paste(layer.topil(), layer.left, layer.top, export_set.size), body)
+            assert max_difference(stacked, finished) <= 1, item
+            stem = {"expression": "face", "mouth_open": "mouth_open", "blink": "blink"}[item.role]
+            top = premultiplied(rgba(pack.read(f"game/images/akane/akane_{stem}_{item.expression_key}.png")))
+            shown = np.rint(top + renpy_body * (1 - top[..., 3:] / 255))
+            assert np.abs(shown - premultiplied(finished)).max() <= 1, item

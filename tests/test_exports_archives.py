@@ -16,9 +16,10 @@ from PIL import Image
 
 from devtools.export_sample import sample_set
 from lib.core.errors import StorageError
+from lib.design.expressions import PRESETS
 from lib.exports import export
 from lib.exports.pngtuber import VTS_MAX_BYTES, VTS_MAX_SIDE, vts_item_png
-from lib.exports.sillytavern import LABELS
+from lib.exports.sillytavern import LABELS, SILLYTAVERN_LABEL
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +89,9 @@ def test_renpy_pack_follows_renpy_rules(sample) -> None:
     script = pack.read("game/miyabi_layeredimage.rpy").decode("utf-8")
     _check_layeredimage(script, set(images))
     assert 'always "miyabi_base"' in script and "group face auto:" in script
-    assert 'attribute mouth_open if_all "happy":' in script
+    assert 'attribute mouth_open if_all "happy" if_not "blink":' in script
+    assert 'attribute happy if_not ["mouth_open", "blink"]:' in script
+    assert 'attribute joy if_not ["mouth_open"]:' in script
     assert 'attribute mouth_open if_all "anger"' not in script  # missing variant: no attribute
     assert 'attribute blink if_all "joy"' not in script
     # variant files must not match the auto group's pattern (<tag>_face_<attr>)
@@ -105,14 +108,15 @@ def _check_layeredimage(script: str, images: set[str]) -> None:
         assert indent % 4 == 0 and indent >= 4 and "\t" not in line
         text = line.strip()
         assert re.fullmatch(
-            rf'always "{_ATTR}"|group {_ATTR}( auto)?:|attribute {_ATTR}( if_all "{_ATTR}")?:|"{_ATTR}"', text
+            rf'always "{_ATTR}"|group {_ATTR}( auto)?:|"{_ATTR}"|attribute {_ATTR}( default)?( if_all "{_ATTR}")?'
+            rf'( if_not ("{_ATTR}"|\[("{_ATTR}", )*"{_ATTR}"\]))?:', text
         ), text
         if text.startswith('"'):
             assert indent == 12 and text.strip('"') in images
         if text.startswith("attribute"):
             assert indent == 8
-    referenced = set(re.findall(r'"([a-z0-9_]+)"', script)) - set(re.findall(r'if_all "([a-z0-9_]+)"', script))
-    assert referenced <= images
+    referenced = set(re.findall(r'^ +"([a-z0-9_]+)"$|always "([a-z0-9_]+)"', script, re.M))
+    assert {name for pair in referenced for name in pair if name} <= images
 
 
 # ---------------------------------------------------------------- PNGTuber / VTube Studio
@@ -200,9 +204,65 @@ def test_sillytavern_pack_is_flat_with_valid_labels(sample) -> None:
     names = pack.namelist()
     assert all("/" not in n for n in names)
     pngs = sorted(n[:-4] for n in names if n.endswith(".png"))
-    assert pngs == ["anger", "joy"]  # happy is not a classifier label; variants never go in
-    assert set(pngs) <= set(LABELS)
-    assert pack.read("joy.png") == store["joy/face.png"]
+    # joy and anger are labels themselves; happy would map to joy, which joy fills: kept as a custom label
+    assert pngs == ["anger", "happy", "joy"]
+    assert pack.read("joy.png") == store["joy/face.png"] and pack.read("happy.png") == store["happy/face.png"]
     missing = pack.read("missing.txt").decode("utf-8")
-    assert "covered: 2 of 28" in missing and "admiration" in missing and "\njoy\n" not in missing
-    assert "happy" in missing.split("Not included", 1)[1]
+    assert "covered: 2 of 28" in missing and "admiration" in missing
+    assert "happy.png  <- happy (笑顔 / Happy)  [custom label]" in missing
+    assert "happy" in missing.split("Custom labels", 1)[1].split("Missing labels", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("preset", "files"),
+    [("basic", {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad", "surprise": "surprised"}),
+     ("visual_novel", {"neutral": "neutral", "joy": "happy", "anger": "angry", "sadness": "sad",
+                       "surprise": "surprised", "embarrassment": "embarrassed", "pride": "smug",
+                       "nervousness": "worried", "grief": "crying", "amusement": "laughing",
+                       "thinking": "thinking", "sleepy": "sleepy"})],
+)
+def test_sillytavern_maps_every_expression_of_a_preset(preset: str, files: dict[str, str]) -> None:
+    keys = PRESETS[preset]
+    export_set, store = sample_set(size=(64, 80), expressions=keys, variants=("mouth_open",))
+    pack = _pack("sillytavern", (export_set, store))
+    pngs = {n[:-4] for n in pack.namelist() if n.endswith(".png")}
+    assert pngs == set(files)
+    for label, key in files.items():
+        assert pack.read(f"{label}.png") == store[f"{key}/face.png"]
+    missing = pack.read("missing.txt").decode("utf-8")
+    covered = len(set(files) & set(LABELS))
+    assert f"covered: {covered} of 28" in missing
+    assert all(f"{label}.png  <- {key} " in missing for label, key in files.items())
+    not_mapped = sorted(set(files) - set(LABELS))
+    assert all(label in missing.split("Custom labels", 1)[1] for label in not_mapped)
+    assert ("Custom labels" in missing) == bool(not_mapped)
+    assert set(SILLYTAVERN_LABEL.values()) <= set(LABELS)
+
+
+def test_pngtuber_packs_every_expression_past_the_tenth() -> None:
+    """12 expressions: keys 1-0 in <slug>.save, the last two in <slug>_2.save; every image a VTube Studio item."""
+    keys = PRESETS["visual_novel"]
+    export_set, store = sample_set(size=(64, 80), expressions=keys, variants=("blink",))
+    pack = _pack("pngtuber", (export_set, store))
+    first, second = json.loads(pack.read("miyabi.save")), json.loads(pack.read("miyabi_2.save"))
+    assert len(first) == 1 + 10 * 2 and len(second) == 1 + 2 * 2
+    second_paths = {s["path"] for s in second.values() if s["parentId"] is not None}
+    assert second_paths == {f"miyabi_{k}_{role}.png" for k in keys[10:] for role in ("expression", "blink")}
+    items = {n for n in pack.namelist() if n.startswith("vtube-studio-items/")}
+    assert items == {"vtube-studio-items/miyabi_base.png"} | {
+        f"vtube-studio-items/miyabi_{k}{suffix}.png" for k in keys for suffix in ("", "_blink")}
+    readme = pack.read("README.txt").decode("utf-8")
+    assert "miyabi_2.save:" in readme and "key 2: 眠い / Sleepy" in readme.split("miyabi_2.save:")[1]
+    assert "64x80 px (as generated)" in readme and f"The {len(items)} PNGs" in readme
+    manifest = json.loads(pack.read("manifest.json"))
+    assert [c["save"] for c in manifest["costumes"]] == ["miyabi.save"] * 10 + ["miyabi_2.save"] * 2
+    assert manifest["not_included"] == []
+
+
+def test_renpy_keeps_the_body_only_attribute_for_itself(sample) -> None:
+    export_set, store = sample
+    items = [dataclasses.replace(i, expression_key="body_only") if i.expression_key == "joy" else i
+             for i in export_set.items]
+    pack = _pack("renpy", (dataclasses.replace(export_set, items=items), store))
+    script = pack.read("game/miyabi_layeredimage.rpy").decode("utf-8")
+    assert "attribute body_only_expression if_not" in script and "miyabi_face_body_only_expression" in script

@@ -5,6 +5,8 @@
     select_items(export_set, approved_only) the items to export (refuses "nothing approved")
 
 Every writer reads images one at a time through `fetch` (an object-store get) and writes into `out`.
+The layered writers (PSD, Ren'Py, PNGTuber) store layers solved by `_stack` so that the body plus one
+shown layer is exactly the finished image; `sillytavern` maps our expressions to SillyTavern's labels.
 `sets` reads a character's newest finished differences from the database into an `ExportSet`, previews
 what an export would ship and writes one to a temporary file.
 May import `lib.catalog`, `lib.accounts` and the layers below.

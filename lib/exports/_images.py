@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 
 from PIL import Image, ImageChops
@@ -22,20 +21,17 @@ def decode_rgba(data: bytes, key: str, size: tuple[int, int]) -> Image.Image:
     """Decode PNG bytes to RGBA, refusing other formats and other sizes."""
     try:
         with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+            if img.size != size:  # from the header, before decoding anything
+                raise InvalidInput(f"image {key!r} is {img.width}x{img.height}, but the base is {size[0]}x{size[1]}")
             img.load()
-            rgba = img.convert("RGBA")
+            return img if img.mode == "RGBA" else img.convert("RGBA")
     except (OSError, Image.DecompressionBombError) as exc:
         raise InvalidInput(f"image {key!r} is not a readable PNG: {exc}") from exc
-    if rgba.size != size:
-        raise InvalidInput(f"image {key!r} is {rgba.width}x{rgba.height}, but the base is {size[0]}x{size[1]}")
-    return rgba
 
 
 def diff_box(base: Image.Image, other: Image.Image) -> Bounds | None:
-    """The smallest box holding every pixel (colour or alpha) where `other` differs from `base`."""
-    diff = ImageChops.difference(base, other)
-    merged = functools.reduce(ImageChops.lighter, diff.split())
-    return merged.getbbox()
+    """The smallest box holding every pixel (colour or alpha) where `other` differs from `base` (both RGBA)."""
+    return ImageChops.difference(base, other).getbbox(alpha_only=False)
 
 
 def union(boxes: list[Bounds]) -> Bounds | None:

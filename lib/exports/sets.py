@@ -57,15 +57,33 @@ def build(conn: Connection, *, actor: User, character_id: str | UUID) -> ExportS
     items = [ExportItem(expression_key=r.expression_key, label_en=labels.get(r.expression_key, (r.expression_key,))[0],
                         label_ja=labels.get(r.expression_key, ("", r.expression_key))[1], variant=r.variant,
                         image_key=r.image_key, score=r.score, approved=r.review == "approved") for r in rows]
-    generation: dict[str, Any] = {}
-    if rows:
-        newest = max(rows, key=lambda r: r.finished_at)
-        generation = {"backend": newest.backend, "model": newest.model, "image_size": newest.image_size,
-                      "template_version": newest.template_version}
     return ExportSet(character_id=str(character.id), character_name=character.name,
                      slug=slugify(character.name, f"char_{character.id.hex[:8]}"), base_key=character.base_key,
                      width=character.base_width, height=character.base_height,
-                     features=character.features.model_dump(), generation=generation, items=items)
+                     features=character.features.model_dump(),
+                     generation=generation_settings(rows, (character.base_width, character.base_height)), items=items)
+
+
+def generation_settings(rows: list[Any], size: tuple[int, int]) -> dict[str, Any]:
+    """How the exported images were really made: every distinct backend/model/size setting and the true size.
+
+    `image_size` is the model's output tier (1K/2K/4K) and only means something for Gemini; the offline
+    renderer draws at the base's own size, so its tier is reported as None. Every exported image is
+    aligned to the base: `image_width` x `image_height` is what the files hold.
+    """
+    runs: dict[tuple[Any, ...], int] = {}
+    for r in rows:
+        key = (r.backend, r.model, None if r.backend == "offline" else r.image_size, r.image_size, r.template_version)
+        runs[key] = runs.get(key, 0) + 1
+    settings = [{"backend": k[0], "model": k[1], "image_size": k[2], "requested_image_size": k[3],
+                 "template_version": k[4], "images": n} for k, n in runs.items()]
+    if not settings:
+        return {"image_width": size[0], "image_height": size[1]}
+    newest = max(rows, key=lambda r: r.finished_at)
+    main = next(s for s in settings if (s["backend"], s["model"], s["requested_image_size"]) ==
+                (newest.backend, newest.model, newest.image_size))
+    return {**{k: v for k, v in main.items() if k != "images"}, "image_width": size[0], "image_height": size[1],
+            "runs": settings}
 
 
 def preview(conn: Connection, *, actor: User, character_id: str | UUID, approved_only: bool) -> Preview:

@@ -242,9 +242,9 @@ def test_oversized_and_malformed_input_is_refused_and_nothing_is_stored(committe
 def test_a_burst_of_30_gets_exactly_the_limit_then_429_with_retry_after(committed, tmp_path: Path) -> None:
     server, _store, _settings = serve(committed, tmp_path, api_rate_limits="10 per 5 seconds; 100 per minute")
     aoi = person(committed, "aoi@example.com")
-    with server as running, httpx.Client(base_url=running.url + rest.PREFIX, headers=aoi.headers) as client:
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: client.get("/credits"), range(30)))
+    with (server as running, httpx.Client(base_url=running.url + rest.PREFIX, headers=aoi.headers) as client,
+          concurrent.futures.ThreadPoolExecutor(8) as pool):
+        answers = list(pool.map(lambda _: client.get("/credits"), range(30)))
     codes = [a.status_code for a in answers]
     assert codes.count(200) == 10 and codes.count(429) == 20, codes
     refused = next(a for a in answers if a.status_code == 429)

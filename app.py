@@ -17,6 +17,8 @@ with boundary():  # the sign-in gate and every page run inside it: errors show a
             st.Page("pages/exports.py", title="Exports", icon=":material/download:"),
             st.Page("pages/credits.py", title="Credits", icon=":material/toll:"),
             st.Page("pages/billing.py", title="Billing", icon=":material/credit_card:"),
+            st.Page("pages/account.py", title="Account", icon=":material/notifications:"),
+            st.Page("pages/api_tokens.py", title="API tokens", icon=":material/key:"),
         ],
     }
     if user.is_admin:

@@ -2,15 +2,18 @@
 
 Streamlit serves app.py exactly as `streamlit run app.py` would, plus the routes of lib/api/webhook.py
 (`POST /api/v1/stripe/webhook`, `GET /healthz`) and lib/api/files.py (`GET /files/{token}`: the images and
-exports pages link to) on the same port. st.App is experimental: if it changes,
+exports pages link to) and the REST API of lib/api/rest.py (`/api/v1/…`) on the same port. st.App is experimental: if it changes,
 serve the same routes as a second process instead (`python -m lib billing webhook`).
 """
 
 import streamlit as st
 
-from lib.api import files
+from starlette.routing import Mount
+
+from lib.api import files, rest
 from lib.api import webhook as webhook_app
 from lib.core.settings import get_settings
 
 settings = get_settings()
-app = st.App("app.py", routes=[*webhook_app.routes(settings), *files.routes(settings)])
+app = st.App("app.py", routes=[*webhook_app.routes(settings), *files.routes(settings),
+                               Mount(rest.PREFIX, app=rest.create_api(settings))])

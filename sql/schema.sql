@@ -30,6 +30,10 @@ CREATE TABLE users (
     sessions_valid_after  timestamptz NOT NULL DEFAULT now(),
     stripe_customer_id    text UNIQUE,
     created_at            timestamptz NOT NULL DEFAULT now(),
+    notify_email          boolean NOT NULL DEFAULT true,  -- an email when a batch ends
+    webhook_url           text CONSTRAINT users_webhook_url CHECK (webhook_url IS NULL OR
+                              (webhook_url ~ '^https?://[^[:space:]]+$' AND length(webhook_url) <= 2000)),
+    webhook_secret        text,
     CONSTRAINT users_email_key UNIQUE (email),
     CONSTRAINT users_email_lower CHECK (email = lower(btrim(email)) AND email LIKE '%_@_%'),
     CONSTRAINT users_password_bcrypt CHECK (password_hash LIKE '$2_$%')
@@ -430,3 +434,53 @@ END $$;
 
 CREATE TRIGGER differences_no_open_hold BEFORE DELETE ON differences
     FOR EACH ROW EXECUTE FUNCTION differences_refuse_open_hold();
+CREATE TABLE api_tokens (
+    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id       uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name          text NOT NULL CHECK (length(name) BETWEEN 1 AND 100 AND name !~ '[[:cntrl:]]'),
+    token_hash    bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+    prefix        text NOT NULL CHECK (length(prefix) BETWEEN 4 AND 16),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz CHECK (expires_at IS NULL OR expires_at > created_at),
+    last_used_at  timestamptz,
+    revoked_at    timestamptz
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_id, created_at DESC);
+
+CREATE TABLE notifications (
+    id               bigserial PRIMARY KEY,
+    user_id          uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    job_id           uuid NOT NULL UNIQUE REFERENCES generation_jobs (id) ON DELETE CASCADE,
+    outcome          text NOT NULL CHECK (outcome IN ('done', 'failed', 'cancelled')),
+    done             integer NOT NULL CHECK (done >= 0),
+    failed           integer NOT NULL CHECK (failed >= 0),
+    cancelled        integer NOT NULL CHECK (cancelled >= 0),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    seen_at          timestamptz,
+    email_state      text NOT NULL DEFAULT 'pending' CHECK (email_state IN ('pending', 'sent', 'skipped', 'gave_up')),
+    email_attempts   integer NOT NULL DEFAULT 0,
+    email_next_at    timestamptz NOT NULL DEFAULT now(),
+    email_error      text,
+    webhook_state    text NOT NULL DEFAULT 'pending'
+                     CHECK (webhook_state IN ('pending', 'sent', 'skipped', 'gave_up')),
+    webhook_attempts integer NOT NULL DEFAULT 0,
+    webhook_next_at  timestamptz NOT NULL DEFAULT now(),
+    webhook_error    text
+);
+CREATE INDEX notifications_of_user ON notifications (user_id, created_at DESC);
+CREATE INDEX notifications_email_due ON notifications (email_next_at) WHERE email_state = 'pending';
+CREATE INDEX notifications_webhook_due ON notifications (webhook_next_at) WHERE webhook_state = 'pending';
+
+CREATE FUNCTION generation_jobs_notify_end() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO notifications (user_id, job_id, outcome, done, failed, cancelled)
+    SELECT NEW.user_id, NEW.id, NEW.status,
+           count(*) FILTER (WHERE d.status = 'done'), count(*) FILTER (WHERE d.status = 'failed'),
+           count(*) FILTER (WHERE d.status = 'cancelled')
+    FROM differences d WHERE d.job_id = NEW.id
+    ON CONFLICT (job_id) DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER generation_jobs_notify_end AFTER UPDATE OF status ON generation_jobs
+    FOR EACH ROW WHEN (OLD.status IN ('queued', 'running') AND NEW.status IN ('done', 'failed', 'cancelled'))
+    EXECUTE FUNCTION generation_jobs_notify_end();

@@ -14,14 +14,28 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lib.cli import billing, characters, credits, db, exports, generate, jobs, reports, run, score, users, worker
+from lib.cli import (
+    billing,
+    characters,
+    credits,
+    db,
+    exports,
+    generate,
+    jobs,
+    reports,
+    run,
+    score,
+    tokens,
+    users,
+    worker,
+)
 from lib.cli._common import Handler
 from lib.core import incidents
 from lib.core.errors import StudioError
 from lib.core.settings import Settings, get_settings
 
 # In `--help` order; each module adds its command group with `register(subparsers, leaf)`.
-GROUPS = (db, users, characters, generate, credits, jobs, exports, score, worker, billing, reports, run)
+GROUPS = (db, users, tokens, characters, generate, credits, jobs, exports, score, worker, billing, reports, run)
 
 
 def build_parser() -> argparse.ArgumentParser:

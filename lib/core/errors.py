@@ -7,6 +7,7 @@ complete.
     StudioError
     ├── ConfigError          settings are missing or unsafe; the process refuses to start
     ├── NotFound             no such row for this user (also for another user's rows)
+    ├── NotAuthenticated     no valid credentials came with a request (an API token)
     ├── PermissionDenied     the acting user may not do this
     ├── InvalidInput         a request or value is malformed (bad features, bad email, ...)
     │   ├── InvalidUpload    an uploaded image was refused; nothing was stored
@@ -20,6 +21,7 @@ complete.
     ├── GenerationFailed     a backend made no image; carries the failure kind [lib.backends.base]
     ├── NotReady             a variant's expression is not finished; run it later [lib.generation.pipeline]
     ├── NoWorker             no worker is alive to run queued differences [lib.generation.batches]
+    ├── RateLimited          too many API requests; carries the seconds to wait [lib.api.ratelimit]
     └── CliError             a command-line usage problem found after parsing [lib.cli]
 """
 
@@ -35,6 +37,10 @@ class ConfigError(StudioError):
 
 
 class NotFound(StudioError):
+    pass
+
+
+class NotAuthenticated(StudioError):
     pass
 
 

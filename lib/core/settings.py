@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     webhook_max_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024,
                                    description="largest body a public route reads; more gets 413")
     studio_public_url: str = "http://127.0.0.1:8501"
+    # Emails when a batch ends: smtp://user:password@host:587 (STARTTLS when offered) or smtps://…; unset: no email.
+    smtp_url: SecretStr | None = None
+    smtp_from: str = "Miyabi Character Studio <studio@localhost>"
+    notify_retry_seconds: float = Field(default=30.0, gt=0)  # first retry of an email or webhook; doubles, <= 1 h
+    notify_webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    # REST API limits per token and per client address, in the `limits` library's notation.
+    api_rate_limits: str = "10 per 5 seconds; 100 per minute"
 
     @classmethod
     def settings_customise_sources(
@@ -138,6 +145,14 @@ class Settings(BaseSettings):
     @classmethod
     def _proxies_are_networks(cls, value: str) -> str:
         _networks(value)  # raises ValueError (a ConfigError at start-up) for anything but IPs and CIDRs
+        return value
+
+    @field_validator("api_rate_limits")
+    @classmethod
+    def _limits_parse(cls, value: str) -> str:
+        from limits import parse_many
+
+        parse_many(value)  # raises ValueError for anything the limits library cannot read
         return value
 
     @property

@@ -151,3 +151,16 @@ def recent_jobs(conn: Connection, *, actor: User, character_id: UUID, limit: int
     """The actor's latest jobs for a character, newest first."""
     params = {"user_id": str(actor.id), "character_id": str(character_id), "limit": limit}
     return list(conn.execute(q("recent_jobs"), params))
+
+
+def get_difference(conn: Connection, *, actor: User, difference_id: str | UUID) -> Difference:
+    """One item of the actor's jobs (NotFound for anyone else's, unless the actor is an admin)."""
+    try:
+        did = UUID(str(difference_id))
+    except ValueError:
+        raise NotFound(f"image {difference_id} not found") from None
+    row = conn.execute(q("difference_of_user"), {"difference_id": str(did), "user_id": str(actor.id),
+                                                 "any_owner": actor.is_admin}).one_or_none()
+    if row is None:
+        raise NotFound(f"image {did} not found")
+    return _difference(row)

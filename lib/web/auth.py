@@ -20,6 +20,7 @@ from streamlit_authenticator.utilities.exceptions import LoginError
 from lib.accounts import signin, users
 from lib.accounts.users import User
 from lib.core.markdown import escape_markdown
+from lib.notifications import inbox
 from lib.web import state
 from lib.web.resources import settings, transaction
 
@@ -250,7 +251,17 @@ def require_user() -> User:
         st.stop()
     state.VIEWER.set(user.id)
     _account_box(user)
+    _announce_ended_batches(user)
     return user
+
+
+def _announce_ended_batches(user: User) -> None:
+    """Batches that ended since the user last looked: one notice each, on whichever page they open next."""
+    with transaction() as conn:
+        notices = inbox.take_unseen(conn, actor=user)
+    for notice in notices:
+        icon = ":material/check_circle:" if notice.outcome == "done" and not notice.failed else ":material/info:"
+        st.toast(escape_markdown(notice.headline), icon=icon, duration="long")
 
 
 def require_admin() -> User:

@@ -74,6 +74,7 @@ NEW_CHARACTER_FORM: Slot[int] = Slot("new-character-version", 0)  # bumped after
 ADJUSTMENT_KEY: Slot[str | None] = Slot("adjust-key", None)  # one idempotency key per credit adjustment
 BILLING_LINK: Slot[BillingLink | None] = Slot("billing_url", None)
 BILLING_ERROR: Slot[str | None] = Slot("billing_error", None)
+NEW_TOKEN: Slot[str | None] = Slot("studio_new_token", None)  # an API token's secret, shown once after creating it
 
 
 def forget_sign_in() -> None:

@@ -16,6 +16,7 @@ from lib.billing import tasks as billing_tasks
 from lib.core.settings import get_settings
 from lib.credits import tasks as credits_tasks
 from lib.generation import tasks as generation_tasks
+from lib.notifications import tasks as notification_tasks
 from lib.reports import tasks as report_tasks
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ app.add_tasks_from(generation_tasks.blueprint, namespace=generation_tasks.NAMESP
 app.add_tasks_from(credits_tasks.blueprint, namespace="credits")
 app.add_tasks_from(report_tasks.blueprint, namespace="reports")
 app.add_tasks_from(billing_tasks.blueprint, namespace="billing")
+app.add_tasks_from(notification_tasks.blueprint, namespace="notifications")
 # The names tasks had before the blueprints: jobs an older studio queued still find their task.
 OLD_NAMES = {"generate_item": "generation:generate_difference", "monthly_resets": "credits:monthly_resets",
              "refresh_rollup": "reports:refresh_rollup", "billing_reconcile": "billing:billing_reconcile"}

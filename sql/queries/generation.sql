@@ -210,3 +210,10 @@ UPDATE differences d SET status = 'cancelled', finished_at = now(), failure_kind
 FROM generation_jobs j
 WHERE j.id = d.job_id AND j.user_id = CAST(:user_id AS uuid) AND d.status = 'queued'
 RETURNING d.id, d.job_id;
+
+-- name: difference_of_user
+-- One item of a job the user owns (or :any_owner).
+SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
+       d.cost_usd, d.cost_credits, d.attempts, d.score, d.score_parts, j.backend, j.model, j.image_size
+FROM differences d JOIN generation_jobs j ON j.id = d.job_id
+WHERE d.id = CAST(:difference_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner);

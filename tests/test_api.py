@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -287,3 +287,23 @@ def test_readme_curl_examples_run_as_written(committed, api: Api) -> None:
     assert '"status":"done"' in outputs[2] and '"done":10' in outputs[2]
     with zipfile.ZipFile(folder / "aoi.zip") as archive:
         assert len([n for n in archive.namelist() if n.endswith(".png")]) == 11  # the base and 10 images
+
+
+def test_with_redis_every_process_counts_against_the_same_limit() -> None:
+    """Two limiters (two studio processes) on one REDIS_URL: together they pass exactly the limit."""
+    from lib.api.ratelimit import ApiLimiter, RateLimited
+
+    redis_url = os.environ.get("STUDIO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    first, second = (ApiLimiter(limits="4 per 10 seconds", redis_url=redis_url) for _ in range(2))
+    key = f"token:{uuid4()}"
+    passed = refused = 0
+    for limiter in (first, second) * 4:
+        try:
+            limiter.hit(key)
+            passed += 1
+        except RateLimited as exc:
+            refused += 1
+            assert 1 <= exc.retry_after <= 10
+    assert (passed, refused) == (4, 4)
+    alone = ApiLimiter(limits="4 per 10 seconds")  # without Redis each process counts for itself
+    assert all(alone.limiter.hit(alone.items[0], "studio-api", key) for _ in range(4))

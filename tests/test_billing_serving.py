@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,14 @@ def test_streamlit_run_studio_app_serves_the_webhook_beside_the_app(committed, d
         payload, header = standin.signed(standin.event("invoice.paid", invoice))
         assert post_webhook(base + "/api/v1/stripe/webhook", payload, header + "0")[0] == 400
         assert post_webhook(base + "/api/v1/stripe/webhook", payload, header)[0] == 200
+        # The REST API and the signed file links share the port; the webhook above still wins its own path.
+        with urllib.request.urlopen(base + "/api/v1/openapi.json", timeout=30) as answer:
+            assert "/batches/{batch_id}" in json.load(answer)["paths"]
+        for path, status, needle in (("/api/v1/credits", 401, b'"code":"not_authenticated"'),
+                                     ("/files/not-a-token", 403, b"Reload the page")):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + path, timeout=30)
+            assert refused.value.code == status and needle in refused.value.read(), path
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -22,6 +22,7 @@ from lib.cli import (
     exports,
     generate,
     jobs,
+    ops,
     reports,
     run,
     score,
@@ -35,7 +36,7 @@ from lib.core.errors import StudioError
 from lib.core.settings import Settings, get_settings
 
 # In `--help` order; each module adds its command group with `register(subparsers, leaf)`.
-GROUPS = (db, users, tokens, characters, generate, credits, jobs, exports, score, worker, billing, reports, run)
+GROUPS = (db, users, tokens, characters, generate, credits, jobs, exports, score, worker, billing, reports, ops, run)
 
 
 def build_parser() -> argparse.ArgumentParser:

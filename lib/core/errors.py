@@ -21,6 +21,7 @@ complete.
     ├── GenerationFailed     a backend made no image; carries the failure kind [lib.backends.base]
     ├── NotReady             a variant's expression is not finished; run it later [lib.generation.pipeline]
     ├── NoWorker             no worker is alive to run queued differences [lib.generation.batches]
+    ├── BackupFailed         a backup or restore could not be completed [lib.ops.backup]
     ├── RateLimited          too many API requests; carries the seconds to wait [lib.api.ratelimit]
     └── CliError             a command-line usage problem found after parsing [lib.cli]
 """

@@ -484,3 +484,6 @@ END $$;
 CREATE TRIGGER generation_jobs_notify_end AFTER UPDATE OF status ON generation_jobs
     FOR EACH ROW WHEN (OLD.status IN ('queued', 'running') AND NEW.status IN ('done', 'failed', 'cancelled'))
     EXECUTE FUNCTION generation_jobs_notify_end();
+
+-- 0017: the queue as /metrics reads it.
+CREATE INDEX differences_queued ON differences (created_at) WHERE status = 'queued';

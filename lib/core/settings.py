@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     smtp_from: str = "Miyabi Character Studio <studio@localhost>"
     notify_retry_seconds: float = Field(default=30.0, gt=0)  # first retry of an email or webhook; doubles, <= 1 h
     notify_webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    # GET /metrics: with a token, scrapers send it as a bearer token; without, only this machine may scrape.
+    metrics_token: SecretStr | None = None
+    metrics_window_seconds: int = Field(default=300, ge=60, le=86_400)
     # REST API limits per token and per client address, in the `limits` library's notation.
     api_rate_limits: str = "10 per 5 seconds; 100 per minute"
 

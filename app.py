@@ -25,6 +25,7 @@ with boundary():  # the sign-in gate and every page run inside it: errors show a
         pages["Admin"] = [
             st.Page("pages/admin_users.py", title="Users", icon=":material/group:"),
             st.Page("pages/admin_reports.py", title="Reports", icon=":material/monitoring:"),
+            st.Page("pages/admin_health.py", title="Health", icon=":material/health_and_safety:"),
         ]
 
     st.navigation(pages).run()

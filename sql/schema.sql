@@ -487,3 +487,21 @@ CREATE TRIGGER generation_jobs_notify_end AFTER UPDATE OF status ON generation_j
 
 -- 0017: the queue as /metrics reads it.
 CREATE INDEX differences_queued ON differences (created_at) WHERE status = 'queued';
+
+-- 0018: alarms.
+CREATE TABLE alarm_states (
+    name        text PRIMARY KEY,
+    firing      boolean NOT NULL,
+    since       timestamptz NOT NULL DEFAULT now(),
+    value       double precision,
+    checked_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE alarm_events (
+    id        bigserial PRIMARY KEY,
+    name      text NOT NULL,
+    firing    boolean NOT NULL,
+    value     double precision,
+    at        timestamptz NOT NULL DEFAULT now(),
+    notified  text NOT NULL CHECK (notified IN ('email', 'log'))
+);
+CREATE INDEX alarm_events_recent ON alarm_events (at DESC);

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     # GET /metrics: with a token, scrapers send it as a bearer token; without, only this machine may scrape.
     metrics_token: SecretStr | None = None
     metrics_window_seconds: int = Field(default=300, ge=60, le=86_400)
+    # Alarms (lib/ops/alarms.py), evaluated every minute over the last ALARM_WINDOW_SECONDS.
+    alarm_window_seconds: int = Field(default=300, ge=60, le=86_400)
+    alarm_min_images: int = Field(default=10, ge=1)  # Gemini images that must end in the window before judging
+    alarm_gemini_error_rate: float = Field(default=0.10, gt=0, le=1)
+    alarm_db_connections: float = Field(default=0.80, gt=0, le=1)
+    alarm_queue_wait_seconds: float = Field(default=600.0, gt=0)
     # REST API limits per token and per client address, in the `limits` library's notation.
     api_rate_limits: str = "10 per 5 seconds; 100 per minute"
 

@@ -17,6 +17,7 @@ from lib.core.settings import get_settings
 from lib.credits import tasks as credits_tasks
 from lib.generation import tasks as generation_tasks
 from lib.notifications import tasks as notification_tasks
+from lib.ops import tasks as ops_tasks
 from lib.reports import tasks as report_tasks
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ app.add_tasks_from(credits_tasks.blueprint, namespace="credits")
 app.add_tasks_from(report_tasks.blueprint, namespace="reports")
 app.add_tasks_from(billing_tasks.blueprint, namespace="billing")
 app.add_tasks_from(notification_tasks.blueprint, namespace="notifications")
+app.add_tasks_from(ops_tasks.blueprint, namespace="ops")
 # The names tasks had before the blueprints: jobs an older studio queued still find their task.
 OLD_NAMES = {"generate_item": "generation:generate_difference", "monthly_resets": "credits:monthly_resets",
              "refresh_rollup": "reports:refresh_rollup", "billing_reconcile": "billing:billing_reconcile"}

@@ -26,6 +26,7 @@ from lib.cli import (
     reports,
     run,
     score,
+    storage,
     tokens,
     users,
     worker,
@@ -36,7 +37,8 @@ from lib.core.errors import StudioError
 from lib.core.settings import Settings, get_settings
 
 # In `--help` order; each module adds its command group with `register(subparsers, leaf)`.
-GROUPS = (db, users, tokens, characters, generate, credits, jobs, exports, score, worker, billing, reports, ops, run)
+GROUPS = (db, users, tokens, characters, generate, credits, jobs, exports, score, worker, billing, reports, ops,
+          storage, run)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     # GET /metrics: with a token, scrapers send it as a bearer token; without, only this machine may scrape.
     metrics_token: SecretStr | None = None
     metrics_window_seconds: int = Field(default=300, ge=60, le=86_400)
+    # Retention (lib/ops/retention.py): raw model answers are deleted after this many days (0 keeps them);
+    # `python -m lib storage lifecycle` also moves every object to S3_COLD_STORAGE_CLASS after the days below.
+    raw_retention_days: int = Field(default=30, ge=0)
+    s3_cold_storage_days: int = Field(default=90, ge=0)
+    s3_cold_storage_class: Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER",
+                                   "DEEP_ARCHIVE"] = "STANDARD_IA"
     # Alarms (lib/ops/alarms.py), evaluated every minute over the last ALARM_WINDOW_SECONDS.
     alarm_window_seconds: int = Field(default=300, ge=60, le=86_400)
     alarm_min_images: int = Field(default=10, ge=1)  # Gemini images that must end in the window before judging

@@ -38,6 +38,10 @@ def diff_key(*, user_id: UUID, character_id: UUID, name: str) -> str:
     return check_key(f"{character_prefix(user_id=user_id, character_id=character_id)}diffs/{name}")
 
 
+RAW_SUFFIX = "-raw.png"  # a model's answer as it came, kept beside the finished image
+RAW_TAG = "kind=raw"
+
+
 class ObjectStore(Protocol):
     """What the studio needs from object storage."""
 
@@ -120,7 +124,9 @@ class S3Store:
             raise StorageError(f"S3 {method} failed: {exc}") from exc
 
     def put(self, key: str, data: bytes, *, content_type: str = "image/png") -> None:
-        self._call("put_object", Key=self._key(key), Body=data, ContentType=content_type)
+        # Raw model answers carry a tag, so the bucket's lifecycle rule can expire them (lib/ops/retention.py).
+        tagging = {"Tagging": RAW_TAG} if key.endswith(RAW_SUFFIX) else {}
+        self._call("put_object", Key=self._key(key), Body=data, ContentType=content_type, **tagging)
 
     def get(self, key: str) -> bytes:
         return self._call("get_object", Key=self._key(key))["Body"].read()

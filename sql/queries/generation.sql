@@ -217,3 +217,13 @@ SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.fai
        d.cost_usd, d.cost_credits, d.attempts, d.score, d.score_parts, j.backend, j.model, j.image_size
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.id = CAST(:difference_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner);
+
+-- name: raw_answers_older_than
+-- Raw model answers of images that finished more than :days days ago, locked for this sweep.
+SELECT id, raw_key FROM differences
+WHERE raw_key IS NOT NULL AND finished_at < now() - make_interval(days => :days)
+ORDER BY finished_at LIMIT :limit FOR UPDATE SKIP LOCKED;
+
+-- name: forget_raw_answers
+-- The raw answers are gone from storage.
+UPDATE differences SET raw_key = NULL WHERE id = ANY(:ids);

@@ -32,7 +32,7 @@ from lib.cli import (
     worker,
 )
 from lib.cli._common import Handler
-from lib.core import incidents
+from lib.core import incidents, logs
 from lib.core.errors import StudioError
 from lib.core.settings import Settings, get_settings
 
@@ -68,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         settings = get_settings()
+        logs.configure(settings, level=logging.WARNING)
         args.handler(args, settings)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -84,7 +85,9 @@ def _incident(exc: Exception, command: str, settings: Settings | None) -> str:
     """Log an unexpected error with its traceback to the CLI log (not the terminal); the line to print."""
     log_file = _incident_log(settings)
     handler = logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logs.formatter(settings) if settings else logging.Formatter("%(levelname)s: %(message)s"))
+    if settings is not None:
+        handler.addFilter(logs.ids_filter())
     logger = logging.getLogger(incidents.__name__)
     logger.addHandler(handler)
     logger.propagate = False  # the traceback goes to the file, not to the person's terminal

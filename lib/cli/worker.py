@@ -8,6 +8,7 @@ from typing import Any
 
 from lib.accounts import bootstrap
 from lib.cli._common import Leaf
+from lib.core import logs
 from lib.core.settings import Settings
 
 
@@ -16,7 +17,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     from lib.worker import process
 
     bootstrap.prepare_database(settings)
-    logging.getLogger().setLevel(logging.INFO)
+    logs.configure(settings, level=logging.INFO)
     process.run_worker(settings, concurrency=args.concurrency)
 
 

@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     s3_cold_storage_days: int = Field(default=90, ge=0)
     s3_cold_storage_class: Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER",
                                    "DEEP_ARCHIVE"] = "STANDARD_IA"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with batch, item and user ids
     # Alarms (lib/ops/alarms.py), evaluated every minute over the last ALARM_WINDOW_SECONDS.
     alarm_window_seconds: int = Field(default=300, ge=60, le=86_400)
     alarm_min_images: int = Field(default=10, ge=1)  # Gemini images that must end in the window before judging

@@ -23,7 +23,7 @@ from lib.backends.offline import default_face_box
 from lib.catalog import custom_expressions
 from lib.consistency import postprocess
 from lib.consistency.align import AlignmentFailed
-from lib.core import storage
+from lib.core import logs, storage
 from lib.core.errors import NotFound, StudioError
 from lib.core.queries import q
 from lib.core.storage import ObjectStore
@@ -116,6 +116,7 @@ def run_difference(
         row = _claim(conn, difference_id)
         if isinstance(row, str):
             return row
+        logs.bind(user_id=row.user_id)  # the owner, on every line logged while this image is made
         request = _request_for(conn, store, backend, row)
     try:
         result = backend.generate(request)

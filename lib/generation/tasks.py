@@ -12,6 +12,7 @@ from uuid import UUID
 
 import procrastinate
 
+from lib.core import logs
 from lib.generation import batches, pipeline
 from lib.generation.enqueue import GENERATE_TASK
 from lib.generation.runtime import runtime
@@ -28,8 +29,13 @@ def generate_difference(job_id: str, difference_id: str = "", item_id: str = "")
 
     `item_id` is how jobs queued before the rename name the difference.
     """
-    rt = runtime()
     uid = UUID(difference_id or item_id)
+    with logs.bound(batch_id=job_id, item_id=uid):  # every line of this image says which batch and image
+        return _generate(job_id, uid)
+
+
+def _generate(job_id: str, uid: UUID) -> str:
+    rt = runtime()
     with rt.engine.begin() as conn:
         name = pipeline.backend_of(conn, difference_id=uid)
     if name is None:

@@ -93,27 +93,33 @@ def key(name: str) -> str:
     return f"new-character-{name}-{version}"
 
 
-name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura", key=key("name"))
 st.caption("Give the base in one of two ways: upload the approved image, **or** tick the box below to draw one.")
 upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels; at least "
                           f"{settings.min_upload_side} px a side, at most {settings.max_upload_aspect:g} to 1)",
                           type=["png", "jpg", "jpeg", "webp"], key=key("upload"))
-draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)", key=key("draw"))
-inspected, face_box, prefill = None, None, Features()
-if upload is not None and not draw_base:
+inspected, face_box, refused, prefill = None, None, False, Features()
+if upload is not None:
     try:
         inspected = face_editor.inspect(upload.getvalue(), settings)
     except StudioError as exc:
         widgets.show_error(exc)
+        refused = True
     else:
         face_box = face_editor.proposed_face(inspected, key=key(f"face-{upload.file_id}"))
-        prefill = inspected.features
-st.markdown("**Features** · what must never change between expressions"
-            + (" · read from the picture: check them" if inspected else ""))
-chosen = features_form.features_inputs(
-    prefill, lambda field: key(f"{field}-{upload.file_id if inspected and upload else 'none'}"))
+        prefill = face_editor.described(upload.file_id) or inspected.features
+        face_editor.describe_button(inspected, upload.file_id, user=user, settings=settings)
+source = f"{upload.file_id}-{face_editor.described_version(upload.file_id)}" if inspected and upload else "none"
 
-if st.button("Create character", type="primary", key=key("create")):
+with st.form("create-character", clear_on_submit=False):
+    name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura", key=key("name"))
+    draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)",
+                            key=key("draw"))
+    st.markdown("**Features** · what must never change between expressions"
+                + (" · read from the picture: check them" if inspected else ""))
+    chosen = features_form.features_inputs(prefill, lambda field: key(f"{field}-{source}"))
+    submitted = st.form_submit_button("Create character", type="primary")
+
+if submitted and not (refused and not draw_base):  # a refused upload already says why
     try:
         with resources.transaction() as conn:
             created = characters.create_with_base(

@@ -77,3 +77,23 @@ def _no_nul(text: str) -> str:
 
 # Accessories the offline renderer knows how to draw; others are kept in prompts only.
 KNOWN_ACCESSORIES = ("glasses", "hair_ribbon", "hairclip", "cat_ears", "earrings", "choker", "hat")
+
+
+class DescribedFeatures(BaseModel):
+    """Features as a model describing a picture answers them (the `response_schema` of "Describe with Gemini").
+
+    The same fields as `Features`, every one required and none with a default, so nothing in the schema
+    suggests a value; `features()` validates the answer into `Features` (every field then given).
+    """
+
+    hair_color: str = Field(description="hex colour of the hair, like #a1b2c3")
+    hair_style: HairStyle
+    hair_length: HairLength
+    eye_color: str = Field(description="hex colour of the irises, like #a1b2c3")
+    skin_tone: str = Field(description="hex colour of the skin, like #a1b2c3")
+    outfit: str = Field(description="the clothing in a few words, e.g. sailor uniform")
+    outfit_color: str = Field(description="hex colour of the main garment, like #a1b2c3")
+    accessories: list[str] = Field(description="worn accessories in one or two words each; empty when none")
+
+    def features(self) -> Features:
+        return Features.model_validate(self.model_dump())

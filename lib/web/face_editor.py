@@ -10,13 +10,15 @@ import streamlit as st
 from PIL import Image, ImageDraw
 
 from lib.accounts.users import User
-from lib.catalog import characters
+from lib.catalog import characters, describing
 from lib.catalog.characters import Character, Upload
 from lib.consistency import face_region
 from lib.core.errors import StudioError
 from lib.core.settings import Settings
 from lib.design.face_box import FaceBox, FacePoints
-from lib.web.resources import store, transaction
+from lib.design.features import Features
+from lib.web import state
+from lib.web.resources import describer, store, transaction
 from lib.web.widgets import escape_markdown, show_error
 
 SOURCES = {"detected": "found by the anime-face detector", "estimated": "a guess: please check it",
@@ -53,8 +55,7 @@ def face_region_editor(character: Character, *, user: User) -> None:
                    "Batches start once the box holds the brows, eyes, mouth and chin.")
     with st.form(f"face-{character.id}"):
         values = _box_inputs(box, (character.base_width, character.base_height), f"face-{character.id}")
-        label = "Confirm or save this face region" if character.face_unsure else "Save face region"
-        if st.form_submit_button(label):
+        if st.form_submit_button("Save face region", help="Saving confirms the box as yours, changed or not."):
             try:
                 with transaction() as conn:
                     characters.set_face_box(conn, actor=user, character_id=character.id, face_box=values)
@@ -92,3 +93,34 @@ def proposed_face(upload: Upload, *, key: str) -> FaceBox | None:
         confirmed = found.unsure and st.checkbox("I checked it: the box holds the brows, eyes, mouth and chin",
                                                  key=f"{key}-ok")
     return values if changed or confirmed else None
+
+
+def described(file_id: str) -> Features | None:
+    """The features Gemini described for this upload in this session, if it did."""
+    entry = state.DESCRIBED.get().get(file_id)
+    return entry[1] if entry else None
+
+
+def described_version(file_id: str) -> int:
+    entry = state.DESCRIBED.get().get(file_id)
+    return entry[0] if entry else 0
+
+
+def describe_button(upload: Upload, file_id: str, *, user: User, settings: Settings) -> None:
+    """"Describe with Gemini" (with an API key): one call fills the features; a failure changes nothing."""
+    if settings.gemini_api_key is None or not settings.gemini_api_key.get_secret_value().strip():
+        return
+    if not st.button("Describe with Gemini", key=f"describe-{file_id}",
+                     help="One Gemini call reads hair, eyes, skin, outfit and accessories from the picture."):
+        return
+    with st.spinner("Asking Gemini…"):
+        outcome = describing.describe_picture(describer(), upload.image.png)
+    with transaction() as conn:
+        describing.record_call(conn, actor=user, outcome=outcome)
+    if outcome.features is None:
+        st.error(escape_markdown(outcome.problem))
+        return
+    found = dict(state.DESCRIBED.get())
+    found[file_id] = (described_version(file_id) + 1, outcome.features)
+    state.DESCRIBED.set(found)
+    st.rerun()

@@ -8,3 +8,16 @@ ALTER TABLE characters
     ADD COLUMN face_note text NOT NULL DEFAULT '' CHECK (length(face_note) <= 300);
 
 UPDATE characters SET face_source = 'drawn' WHERE base_source = 'generated' AND face_box IS NOT NULL;
+
+-- "Describe with Gemini" calls: what each cost, for the reports, whether or not it gave a description.
+CREATE TABLE describe_calls (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id     uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    model       text NOT NULL CHECK (length(model) BETWEEN 1 AND 100),
+    ok          boolean NOT NULL,
+    cost_usd    numeric(10, 4) NOT NULL DEFAULT 0 CHECK (cost_usd >= 0),
+    usage       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(usage) = 'object'),
+    reason      text NOT NULL DEFAULT '' CHECK (length(reason) <= 500),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX describe_calls_by_day ON describe_calls (created_at);

@@ -73,3 +73,9 @@ UPDATE characters SET face_box = :face_box, face_points = CAST(:face_points AS j
        face_note = '', updated_at = now()
 WHERE id = CAST(:character_id AS uuid) AND user_id = CAST(:user_id AS uuid)
 RETURNING id;
+
+-- name: record_describe_call
+-- Record one "Describe with Gemini" call and its cost (the reports add it to the spend).
+INSERT INTO describe_calls (user_id, model, ok, cost_usd, usage, reason)
+VALUES (CAST(:user_id AS uuid), :model, :ok, :cost_usd, CAST(:usage AS jsonb), :reason)
+RETURNING id;

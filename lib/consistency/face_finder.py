@@ -35,6 +35,7 @@ SURE_NEIGHBOURS, LOOSE_NEIGHBOURS = 4, 2
 BOX_LEFT, BOX_TOP, BOX_RIGHT, BOX_BOTTOM = 0.04, 0.16, 0.96, 0.84
 EYE_Y, EYE_X = 0.46, 0.30  # expected eye centre in the square (the other eye mirrored)
 MOUTH_BELOW_EYES = 0.21  # the mouth, below the eyes' line, in the square's side
+HEAD_ASPECT = 1.3  # a figure at most this much taller than wide is taken for a head when no face is found
 EYE_SEARCH = 0.12  # how far (in the square's side) a found eye may sit from where it is expected
 
 
@@ -138,6 +139,26 @@ def find_face(image: Image.Image) -> FoundFace:
         box, points = _from_square(gray, loose[0], k, image.size)
         return FoundFace(box, points, "estimated", 0,
                          "The detector was not sure of this face; the likeliest place is proposed. Check it.")
-    box = estimate_face_box(image)
+    box = _head_only(image) or estimate_face_box(image)
     return FoundFace(box, proportional_points(box), "estimated", 0,
                      "No face was found; the region is a guess from the figure's shape. Correct it.")
+
+
+def _head_only(image: Image.Image) -> FaceBox | None:
+    """For a figure about as wide as it is tall (a head, an emoji, a chibi), its outline minus a margin;
+    None for taller figures (busts, full bodies), which the bust-up heuristic handles."""
+    k = work_scale(image.size, WORK_SIDE)
+    arr = rgba_array(image.resize((max(1, round(image.width * k)), max(1, round(image.height * k))),
+                                  Image.Resampling.BOX))
+    if (arr[..., 3] < 128).mean() > 0.02:
+        figure = arr[..., 3] >= 128
+    else:
+        figure = np.linalg.norm(arr[..., :3].astype(np.float32) - background_colour(arr), axis=2) > 30
+    ys, xs = np.nonzero(figure)
+    if len(ys) < 64:
+        return None
+    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    if (y1 - y0) > HEAD_ASPECT * (x1 - x0):
+        return None
+    w, h = x1 - x0, y1 - y0
+    return _clamp_box((x0 + 0.08 * w) / k, (y0 + 0.1 * h) / k, (x1 - 0.08 * w) / k, (y1 - 0.06 * h) / k, image.size)

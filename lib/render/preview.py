@@ -27,8 +27,9 @@ from lib.render.marks import draw_cues_over, draw_cues_under
 from lib.render.mouths import MOUTHS, MY
 
 EYE_HALF = (0.36, 0.30)  # removed around each eye, in eye distances (half width, half height)
-MOUTH_HALF = (0.22, 0.13)
+MOUTH_HALF = (0.24, 0.16)
 DARK = 110  # grey level of line art, lashes and pupils
+SKIN_DEPTH = 0.08  # of the eye distance: how far inside a removed area the fill becomes the face's skin
 
 
 def _ellipse_mask(shape: tuple[int, int], centres: list[tuple[float, float]], half: tuple[float, float]) -> np.ndarray:
@@ -67,6 +68,11 @@ def _remove(crop: np.ndarray, points: FacePoints, face: Face, neutral: bool, d: 
         mask = np.where((near > 0) & dark, 255, mask).astype(np.uint8)
         mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
         rgb = cv2.inpaint(rgb, mask, max(3.0, 0.06 * d), cv2.INPAINT_TELEA)
+        # Inpainting carries hair strands at the edge of a large hole into its middle as grey smears: deeper
+        # inside the hole, lean on the face's own skin colour.
+        depth = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3)
+        lean = np.clip(depth / max(2.0, SKIN_DEPTH * d), 0, 1)[..., None] * 0.85
+        rgb = (rgb * (1 - lean) + np.array(skin[:3], np.float32) * lean).astype(np.uint8)
     return np.dstack([rgb, alpha]), skin
 
 
@@ -89,6 +95,13 @@ def _draw(size: tuple[int, int], ss: int, points: FacePoints, face: Face, neutra
         MOUTHS[face.mouth](mouth, pal, face.mouth_open, face.teeth)
     draw_cues_over(c, face)
     return downsample(img, ss)
+
+
+def _colours(features: Features | None) -> Features:
+    """Colours to draw with: the character's where given; an eye colour nobody gave is a dark neutral brown,
+    not the renderer's default blue."""
+    given = features if features is not None else Features.model_validate({})
+    return given if "eye_color" in given.given() else given.model_copy(update={"eye_color": "#4a3c3c"})
 
 
 def edit_face(
@@ -117,7 +130,7 @@ def edit_face(
     cleaned, skin = _remove(crop, local, face, neutral, d)
     painted = Image.fromarray(cleaned, "RGBA")
     ss = max(1, min(4, 2048 // max(w, h)))
-    painted.alpha_composite(_draw((w, h), ss, local, face, neutral, features or Features(), skin))
+    painted.alpha_composite(_draw((w, h), ss, local, face, neutral, _colours(features), skin))
     painted.putalpha(Image.fromarray(crop[..., 3]))
     out.paste(painted, (x, y))
     return out

@@ -23,7 +23,7 @@ from lib.accounts.users import User
 from lib.consistency.face_finder import FoundFace
 from lib.core import storage
 from lib.core.errors import InvalidInput, NotFound, PermissionDenied
-from lib.core.images import CleanImage, clean_upload, shape_problem
+from lib.core.images import CleanImage, clean_upload_picture, shape_problem
 from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.core.storage import ObjectStore
@@ -109,18 +109,21 @@ class Upload:
 
 def inspect_upload(upload: bytes, *, settings: Settings) -> Upload:
     """Validate and re-encode an upload, find its face and read its colours (nothing is stored)."""
-    image = clean_upload(upload, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels,
-                         min_side=settings.min_upload_side, max_aspect=settings.max_upload_aspect)
-    return analyse(image)
+    image, picture = clean_upload_picture(
+        upload, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels,
+        min_side=settings.min_upload_side, max_aspect=settings.max_upload_aspect)
+    return analyse(image, picture)
 
 
-def analyse(image: CleanImage) -> Upload:
-    """The face and colours of an already cleaned picture."""
+def analyse(image: CleanImage, picture: Image.Image | None = None) -> Upload:
+    """The face and colours of an already cleaned picture (`picture`: its decoded pixels, when at hand)."""
     from lib.consistency.face_finder import find_face
     from lib.consistency.picture_features import read_features
 
-    with Image.open(io.BytesIO(image.png)) as picture:
-        rgba = picture.convert("RGBA")
+    if picture is None:
+        with Image.open(io.BytesIO(image.png)) as opened:
+            picture = opened.convert("RGBA")
+    rgba = picture if picture.mode == "RGBA" else picture.convert("RGBA")
     face = find_face(rgba)
     return Upload(image=image, face=face, features=read_features(rgba, face))
 

@@ -79,9 +79,13 @@ def proposed_face(upload: Upload, *, key: str) -> FaceBox | None:
     """Show the proposed face box of an upload with its source; returns the box the user confirmed or corrected,
     or None to store the finder's (an unsure one then waits for confirmation before the first batch)."""
     found, size = upload.face, (upload.image.width, upload.image.height)
-    left, right = st.columns([1, 2])
+    whole, near, right = st.columns([1, 1, 2])
     with Image.open(io.BytesIO(upload.image.png)) as image:
-        left.image(picture(image, found.box, found.points), width=240)
+        shown = picture(image, found.box, found.points)
+    x, y, w, h = found.box
+    whole.image(shown, width=150, caption="The picture")
+    near.image(shown.crop((max(0, x - w // 2), max(0, y - h // 2), min(shown.width, x + w + w // 2),
+                           min(shown.height, y + h + h // 2))), width=220, caption="The face box, closer")
     with right:
         if found.unsure:
             st.warning(escape_markdown(found.reason))

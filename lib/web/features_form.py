@@ -39,9 +39,9 @@ def features_inputs(prefill: Features, key: Callable[[str], str]) -> dict[str, A
     chosen |= {k: v for k, v in (("hair_style", style), ("hair_length", length)) if v != NOT_STATED}
     if outfit.strip():
         chosen["outfit"] = outfit
-    accessories = st.multiselect("Accessories", KNOWN_ACCESSORIES, default=[a for a in prefill.accessories
-                                 if a in KNOWN_ACCESSORIES], accept_new_options=True, key=key("accessories"),
-                                 format_func=words)
+    offered = [*KNOWN_ACCESSORIES, *(a for a in prefill.accessories if a not in KNOWN_ACCESSORIES)]
+    accessories = st.multiselect("Accessories", offered, default=prefill.accessories, accept_new_options=True,
+                                 key=key("accessories"), format_func=words)
     if accessories:
         chosen["accessories"] = accessories
     notes = st.text_area("Notes for prompts (anything else that must stay the same)", value=prefill.notes,

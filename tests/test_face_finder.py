@@ -113,3 +113,17 @@ def test_a_blink_preview_closes_the_eyes_where_they_are() -> None:
             patch = a[ey - r : ey + r, ex - r : ex + r, :3].astype(int)
             return int((patch[..., 2] > patch[..., 0] + 30).sum())
         assert blue(np.asarray(base)) > 100 and blue(out) < 0.1 * blue(np.asarray(base)), (ex, ey)  # irises gone
+
+
+@pytest.mark.parametrize("picture", [
+    Image.new("RGBA", (16, 16), (255, 0, 0, 255)), Image.new("RGB", (16, 64), "white"),
+    Image.new("RGB", (64, 16), "black"), Image.new("RGBA", (100, 100), (0, 0, 0, 0)), Image.new("L", (80, 120), 128),
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 200, 4), dtype=np.uint8)),
+], ids=["speck", "strip", "band", "transparent", "grey", "noise"])
+def test_pictures_without_any_face_get_a_valid_unsure_box(picture: Image.Image) -> None:
+    from lib.design.face_box import FaceBox
+
+    found = find_face(picture)
+    assert found.unsure and found.reason and found.faces == 0
+    assert FaceBox.checked(found.box, picture.size) == found.box and found.points.inside(found.box)
+    read_features(picture.convert("RGBA"), found)  # reads what it can, never fails

@@ -83,7 +83,7 @@ def _clamp_box(x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]
     ix0, iy0 = max(0, round(x0)), max(0, round(y0))
     ix1, iy1 = min(w, round(x1)), min(h, round(y1))
     ix0, iy0 = min(ix0, max(0, w - MIN_SIDE)), min(iy0, max(0, h - MIN_SIDE))
-    return FaceBox(ix0, iy0, max(ix1, ix0 + MIN_SIDE) - ix0, max(iy1, iy0 + MIN_SIDE) - iy0)
+    return FaceBox(ix0, iy0, max(ix1, min(w, ix0 + MIN_SIDE)) - ix0, max(iy1, min(h, iy0 + MIN_SIDE)) - iy0)
 
 
 def _find_eye(gray: np.ndarray, cx: float, cy: float, side: float) -> tuple[float, float] | None:

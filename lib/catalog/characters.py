@@ -147,11 +147,12 @@ def create_character(
         face_source = "drawn" if source == "generated" else "user"
     if box is not None and (face_points is None or not face_points.inside(box)):
         face_points = proportional_points(box)
+    parsed = parse_features(features)  # a drawn base shows every feature it was drawn with: all are given
     character_id = uuid.uuid4()
     key = storage.base_key(user_id=actor.id, character_id=character_id, name=f"base-{uuid.uuid4().hex[:12]}.png")
     params = {
         "id": str(character_id), "user_id": str(actor.id), "name": clean_name(name),
-        "features": parse_features(features).stored_json(), "base_key": key,
+        "features": (parsed.drawn() if source == "generated" else parsed).stored_json(), "base_key": key,
         "base_width": image.width, "base_height": image.height, "base_source": source,
         "face_box": list(box) if box else None, "face_source": face_source if box else "estimated",
         "face_points": json.dumps(face_points.to_json()) if box and face_points else None,
@@ -180,7 +181,7 @@ def create_with_base(
         image, box = generate_base(parsed, size=settings.offline_base_size)
         from lib.render.portrait import face_points
 
-        return create_character(conn, store, actor=actor, name=name, image=image, features=parsed.drawn(),
+        return create_character(conn, store, actor=actor, name=name, image=image, features=parsed,
                                 face_box=box, source="generated", face_points=face_points(settings.offline_base_size))
     inspected = inspect_upload(upload, settings=settings)
     found = inspected.face

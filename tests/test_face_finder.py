@@ -127,3 +127,13 @@ def test_pictures_without_any_face_get_a_valid_unsure_box(picture: Image.Image) 
     assert found.unsure and found.reason and found.faces == 0
     assert FaceBox.checked(found.box, picture.size) == found.box and found.points.inside(found.box)
     read_features(picture.convert("RGBA"), found)  # reads what it can, never fails
+
+
+def test_sessions_finding_faces_at_the_same_time_get_the_same_answers() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pictures = [_open(p) for p in ANIME[::3]]
+    alone = [find_face(p) for p in pictures]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(find_face, pictures * 2))
+    assert together == alone * 2

@@ -9,8 +9,8 @@ with a reason, and a person confirms or corrects it before the first batch.
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,11 +54,17 @@ class FoundFace:
         return self.source == "estimated"
 
 
-@functools.cache
+_local = threading.local()
+
+
 def _detector() -> cv2.CascadeClassifier:
-    detector = cv2.CascadeClassifier(str(CASCADE))
-    if detector.empty():
-        raise RuntimeError(f"the anime-face cascade at {CASCADE} did not load")
+    """This thread's detector: a CascadeClassifier is not safe to share between threads (web sessions)."""
+    detector = getattr(_local, "detector", None)
+    if detector is None:
+        detector = cv2.CascadeClassifier(str(CASCADE))
+        if detector.empty():
+            raise RuntimeError(f"the anime-face cascade at {CASCADE} did not load")
+        _local.detector = detector
     return detector
 
 

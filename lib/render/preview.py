@@ -29,6 +29,7 @@ from lib.render.mouths import MOUTHS, MY
 EYE_HALF = (0.36, 0.30)  # removed around each eye, in eye distances (half width, half height)
 MOUTH_HALF = (0.24, 0.16)
 DARK = 110  # grey level of line art, lashes and pupils
+UNLIKE_SKIN = 45.0  # RGB distance from the skin colour of lips and the inside of a mouth
 SKIN_DEPTH = 0.08  # of the eye distance: how far inside a removed area the fill becomes the face's skin
 
 
@@ -49,24 +50,47 @@ def _skin(rgb: np.ndarray, alpha: np.ndarray, keep: np.ndarray) -> Color:
     return (r, g, b, 255)
 
 
+def _whole_mouth(mouth: np.ndarray, unlike: np.ndarray, at: tuple[int, int], d: float) -> np.ndarray:
+    """The mouth mask grown over every blob of not-skin pixels it touches near the mouth point: a wide-open
+    laughing mouth is larger than the ellipse, and what is left of it would read as a second mouth."""
+    if not mouth.any():
+        return mouth
+    h, w = mouth.shape
+    x0, x1 = max(0, round(at[0] - 0.4 * d)), min(w, round(at[0] + 0.4 * d))
+    y0, y1 = max(0, round(at[1] - 0.25 * d)), min(h, round(at[1] + 0.45 * d))
+    _, labels = cv2.connectedComponents(unlike[y0:y1, x0:x1].astype(np.uint8), connectivity=8)
+    touched = np.unique(labels[(mouth[y0:y1, x0:x1] > 0) & (labels > 0)])
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    touched = np.setdiff1d(touched, edge)  # a blob reaching out of the window is an outline or hair, not a mouth
+    grown = mouth.copy()
+    grown[y0:y1, x0:x1][np.isin(labels, touched)] = 255
+    return grown
+
+
 def _remove(crop: np.ndarray, points: FacePoints, face: Face, neutral: bool, d: float) -> tuple[np.ndarray, Color]:
     """The crop with the eyes and/or mouth that this face redraws inpainted away, and the skin colour."""
     rgb, alpha = np.ascontiguousarray(crop[..., :3]), crop[..., 3]
     eyes = [(float(x), float(y)) for x, y in points[:2]]
     mask = np.zeros(alpha.shape, np.uint8)
+    mouth = np.zeros(alpha.shape, np.uint8)
     if face.eyes != "open":
         mask |= _ellipse_mask(alpha.shape, eyes, (EYE_HALF[0] * d, EYE_HALF[1] * d))
     if not neutral or face.mouth_open > 0:
-        mask |= _ellipse_mask(alpha.shape, [(float(points.mouth[0]), float(points.mouth[1]))],
+        mouth = _ellipse_mask(alpha.shape, [(float(points.mouth[0]), float(points.mouth[1]))],
                               (MOUTH_HALF[0] * d, MOUTH_HALF[1] * d))
-    skin = _skin(rgb, alpha, mask)
-    if mask.any():
-        # Lash tips and line art just outside the ellipses would smear into the fill as dark blots: take the
-        # dark pixels next to the removed areas too.
-        near = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (round(0.2 * d) | 1,) * 2))
+    skin = _skin(rgb, alpha, mask | mouth)
+    if (mask | mouth).any():
+        # Lash tips and line art just outside the ellipses would smear into the fill as dark blots, and the
+        # lips and inside of a wide mouth as pink ones: take those pixels next to the removed areas too.
+        grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (round(0.2 * d) | 1,) * 2)
         dark = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) < DARK
-        mask = np.where((near > 0) & dark, 255, mask).astype(np.uint8)
-        mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+        unlike_skin = np.linalg.norm(rgb.astype(np.float32) - np.array(skin[:3], np.float32), axis=2) > UNLIKE_SKIN
+        mask = np.where((cv2.dilate(mask, grow) > 0) & dark, 255, mask).astype(np.uint8)
+        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+        mouth_like = dark | ((hsv[..., 1] > 90) & (hsv[..., 2] < 235))  # lips, tongue, inside: not light blush
+        mouth = _whole_mouth(mouth, mouth_like, points.mouth, d)
+        mouth = np.where((cv2.dilate(mouth, grow) > 0) & (dark | unlike_skin), 255, mouth).astype(np.uint8)
+        mask = cv2.dilate(mask | mouth, np.ones((3, 3), np.uint8))
         rgb = cv2.inpaint(rgb, mask, max(3.0, 0.06 * d), cv2.INPAINT_TELEA)
         # Inpainting carries hair strands at the edge of a large hole into its middle as grey smears: deeper
         # inside the hole, lean on the face's own skin colour.

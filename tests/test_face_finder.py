@@ -137,3 +137,15 @@ def test_sessions_finding_faces_at_the_same_time_get_the_same_answers() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(find_face, pictures * 2))
     assert together == alone * 2
+
+
+def test_the_contact_sheet_command_draws_one_row_per_picture(tmp_path: Path) -> None:
+    from devtools.__main__ import main
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for path in ANIME[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())  # a copy in the test's own temporary folder
+    assert main(["face-sheet", str(tmp_path / "out"), str(folder)]) == 0
+    with Image.open(tmp_path / "out" / "faces_two.png") as sheet:
+        assert sheet.width == 6 * 150 and sheet.height > 2 * 150

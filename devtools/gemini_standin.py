@@ -51,6 +51,8 @@ IMAGE_TOKENS: dict[str, dict[str, int]] = {
     "gemini-3-pro-image": {"1K": 1120, "2K": 1120, "4K": 2000},
     "gemini-3.1-flash-lite-image": {"1K": 1120},
 }
+# Text models that answer structured-output requests ("Describe with Gemini").
+TEXT_MODELS = ("gemini-3-flash",)
 _SIZE_PIXELS = {"512": 512, "1K": 1024, "2K": 2048, "4K": 4096}
 _FAULTS = ("429", "503", "slow", "prompt_blocked", "image_safety", "text_only", "corrupt")
 _HTTP_STATUS = {
@@ -171,6 +173,7 @@ class ParsedRequest:
     image_size: str
     seed: int | None = None
     modalities: list[str] = field(default_factory=list)
+    mime_type: str = ""  # responseMimeType: "application/json" asks for a structured answer (describe)
 
 
 def b64decode_any(data: str) -> bytes:
@@ -204,6 +207,7 @@ def parse_generate(body: dict[str, Any]) -> ParsedRequest:
         image_size=image_config.get("imageSize") or image_config.get("image_size") or "1K",
         seed=config.get("seed"),
         modalities=list(config.get("responseModalities") or config.get("response_modalities") or []),
+        mime_type=config.get("responseMimeType") or config.get("response_mime_type") or "",
     )
 
 
@@ -354,6 +358,48 @@ def build_answer(engine: _Engine, outcome: str, model: str, req: ParsedRequest) 
     return _answer(model, parts, "STOP", _usage(prompt_tokens, image_tokens))
 
 
+def describe_answer(outcome: str, model: str, req: ParsedRequest) -> dict[str, Any]:
+    """A structured-output answer: the features read from the picture as JSON text (the real SDK parses it).
+
+    Faults map onto what a describing model does: prompt_blocked and image_safety block, text_only answers
+    in prose instead of JSON (bad JSON), corrupt answers JSON of the wrong shape.
+    """
+    prompt_tokens = 258 + max(1, len(req.prompt) // 4)
+    if outcome == "prompt_blocked":
+        return {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": _text_usage(prompt_tokens, 0),
+                "modelVersion": model}
+    if outcome == "image_safety":
+        return _answer(model, None, "SAFETY", _text_usage(prompt_tokens, 0))
+    if outcome == "text_only":
+        text = "Sure! She has lovely pink hair and blue eyes, and wears a school uniform."
+    elif outcome == "corrupt":
+        text = json.dumps({"hair_color": "pink", "hair_style": "very long"})
+    else:
+        text = json.dumps(_described(req.image))
+    return _answer(model, [{"text": text}], "STOP", _text_usage(prompt_tokens, max(1, len(text) // 4)))
+
+
+def _described(png: bytes) -> dict[str, Any]:
+    """What a describing model would say about the picture: its colours as the studio reads them."""
+    from lib.consistency.face_finder import find_face
+    from lib.consistency.picture_features import read_features
+
+    with Image.open(io.BytesIO(png)) as image:
+        picture = image.convert("RGBA")
+    read = read_features(picture, find_face(picture))
+    given = read.given()
+    return {"hair_color": read.hair_color if "hair_color" in given else "#808080", "hair_style": "twin_tails",
+            "hair_length": "long", "eye_color": read.eye_color if "eye_color" in given else "#4060a0",
+            "skin_tone": read.skin_tone if "skin_tone" in given else "#ffe0d0", "outfit": "school uniform",
+            "outfit_color": read.outfit_color if "outfit_color" in given else "#303850",
+            "accessories": ["hair ribbon"]}
+
+
+def _text_usage(prompt_tokens: int, answer_tokens: int) -> dict[str, Any]:
+    return {"promptTokenCount": prompt_tokens, "candidatesTokenCount": answer_tokens,
+            "totalTokenCount": prompt_tokens + answer_tokens}
+
+
 def _check_image(data: bytes) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -430,7 +476,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _generate(self, version: str, model: str, body: dict[str, Any]) -> None:
         engine = self.server.engine
         req = parse_generate(body)
-        _check_model(model, version, req.image_size)
+        describing = req.mime_type == "application/json"
+        if describing and model not in TEXT_MODELS:
+            raise RequestError(404, f"models/{model} is not found for API version {version}, or does not answer "
+                                    "structured output here.")
+        if not describing:
+            _check_model(model, version, req.image_size)
         _check_image(req.image)
         output_size(req.aspect_ratio, req.image_size)
         outcome = engine.draw()
@@ -446,6 +497,8 @@ class _Handler(BaseHTTPRequestHandler):
         if outcome.isdigit():
             code = int(outcome)
             return self._send(code, _error_body(code, f"Stand-in fault: {_HTTP_STATUS.get(code, 'error')}."))
+        if describing:
+            return self._send(200, describe_answer(outcome, model, req))
         return self._send(200, build_answer(engine, outcome, model, req))
 
     def _refuse_key(self) -> bool:

@@ -5,9 +5,9 @@ from streamlit.delta_generator import DeltaGenerator
 
 from lib.catalog import characters
 from lib.core.errors import StudioError
-from lib.design.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
+from lib.design.features import Features
 from lib.generation import jobs
-from lib.web import auth, face_editor, resources, review, state, widgets
+from lib.web import auth, face_editor, features_form, resources, review, state, widgets
 
 user = auth.require_user()
 settings = resources.settings()
@@ -49,9 +49,15 @@ for character in rows:
         right.caption(f"{character.base_width}×{character.base_height} · {character.base_source} · "
                       f"created {character.created_at:%Y-%m-%d %H:%M}"
                       + (f" · owner {widgets.escape_markdown(character.owner_email)}" if show_all else ""))
-        right.write(f"Hair {f.hair_length} {widgets.words(f.hair_style)} · outfit: {widgets.escape_markdown(f.outfit)}"
-                    + (f" · {widgets.escape_markdown(', '.join(map(widgets.words, f.accessories)))}"
-                       if f.accessories else ""))
+        given = f.given()
+        right.write(" · ".join(part for part in (
+            "Hair " + " ".join(widgets.words(getattr(f, k)) for k in ("hair_length", "hair_style") if k in given)
+            if {"hair_length", "hair_style"} & given else "",
+            f"outfit: {widgets.escape_markdown(f.outfit)}" if "outfit" in given else "",
+            widgets.escape_markdown(", ".join(map(widgets.words, f.accessories))) if f.accessories else "",
+        ) if part) or "No features stated yet.")
+        if character.face_unsure and not broken:
+            right.warning("Confirm its face region (below) before the first batch.")
         if broken:
             right.warning(broken)
         if character.user_id != user.id:
@@ -80,7 +86,6 @@ for character in rows:
                 st.rerun()
 
 st.header("New character")
-defaults = Features()
 version = state.NEW_CHARACTER_FORM.get()  # bumped after a success: a fresh, empty form
 
 
@@ -88,44 +93,43 @@ def key(name: str) -> str:
     return f"new-character-{name}-{version}"
 
 
+st.caption("Give the base in one of two ways: upload the approved image, **or** tick the box below to draw one.")
+upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels; at least "
+                          f"{settings.min_upload_side} px a side, at most {settings.max_upload_aspect:g} to 1)",
+                          type=["png", "jpg", "jpeg", "webp"], key=key("upload"))
+inspected, face_box, refused, prefill = None, None, False, Features()
+if upload is not None:
+    try:
+        inspected = face_editor.inspect(upload.getvalue(), settings)
+    except StudioError as exc:
+        widgets.show_error(exc)
+        refused = True
+    else:
+        face_box = face_editor.proposed_face(inspected, key=key(f"face-{upload.file_id}"))
+        prefill = face_editor.described(upload.file_id) or inspected.features
+        face_editor.describe_button(inspected, upload.file_id, user=user, settings=settings)
+source = f"{upload.file_id}-{face_editor.described_version(upload.file_id)}" if inspected and upload else "none"
+
 with st.form("create-character", clear_on_submit=False):
     name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura", key=key("name"))
-    st.caption("Give the base in one of two ways: upload the approved image, **or** tick the box below to draw one.")
-    upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels; at least "
-                              f"{settings.min_upload_side} px a side, at most {settings.max_upload_aspect:g} to 1)",
-                              type=["png", "jpg", "jpeg", "webp"], key=key("upload"))
     draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)",
                             key=key("draw"))
-    st.markdown("**Features** · what must never change between expressions")
-    c1, c2, c3, c4 = st.columns(4)
-    hair_color = c1.color_picker("Hair colour", defaults.hair_color, key=key("hair_color"))
-    eye_color = c2.color_picker("Eye colour", defaults.eye_color, key=key("eye_color"))
-    skin_tone = c3.color_picker("Skin tone", defaults.skin_tone, key=key("skin_tone"))
-    outfit_color = c4.color_picker("Outfit colour", defaults.outfit_color, key=key("outfit_color"))
-    c1, c2, c3 = st.columns(3)
-    hair_style = c1.selectbox("Hair style", HAIR_STYLES, key=key("hair_style"), format_func=widgets.words)
-    hair_length = c2.selectbox("Hair length", HAIR_LENGTHS, index=HAIR_LENGTHS.index(defaults.hair_length),
-                               key=key("hair_length"))
-    outfit = c3.text_input("Outfit", value=defaults.outfit, max_chars=200, key=key("outfit"))
-    accessories = st.multiselect("Accessories", KNOWN_ACCESSORIES, accept_new_options=True, key=key("accessories"),
-                                 format_func=widgets.words)
-    notes = st.text_area("Notes for prompts (anything else that must stay the same)", max_chars=2000,
-                         key=key("notes"))
+    st.markdown("**Features** · what must never change between expressions"
+                + (" · read from the picture: check them" if inspected else ""))
+    chosen = features_form.features_inputs(prefill, lambda field: key(f"{field}-{source}"))
     submitted = st.form_submit_button("Create character", type="primary")
 
-if submitted:
+if submitted and not (refused and not draw_base):  # a refused upload already says why
     try:
         with resources.transaction() as conn:
             created = characters.create_with_base(
                 conn, resources.store(), actor=user, name=name, upload=None if upload is None else upload.getvalue(),
-                draw_base=draw_base, settings=settings, features=dict(
-                    hair_color=hair_color, eye_color=eye_color, skin_tone=skin_tone, outfit_color=outfit_color,
-                    hair_style=hair_style, hair_length=hair_length, outfit=outfit, accessories=accessories,
-                    notes=notes))
+                draw_base=draw_base, settings=settings, features=chosen, face_box=face_box)
     except StudioError as exc:
         widgets.show_error(exc)
     else:
         state.NEW_CHARACTER_FORM.set(version + 1)
-        widgets.flash(f"Created {widgets.escape_markdown(created.name)}. "
-                      "Next: open the Generate page to make its expressions.")
+        then = ("Next: confirm its face region below, then open the Generate page." if created.face_unsure
+                else "Next: open the Generate page to make its expressions.")
+        widgets.flash(f"Created {widgets.escape_markdown(created.name)}. {then}")
         st.rerun()

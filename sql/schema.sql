@@ -73,9 +73,28 @@ CREATE TABLE characters (
     face_box     integer[]
                  CHECK (face_box IS NULL OR (array_length(face_box, 1) = 4 AND face_box[3] > 0 AND face_box[4] > 0)),
     created_at   timestamptz NOT NULL DEFAULT now(),
-    updated_at   timestamptz NOT NULL DEFAULT now()
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    -- Where face_box came from; an 'estimated' box is confirmed by a person before the first batch.
+    face_source  text NOT NULL DEFAULT 'estimated'
+                 CHECK (face_source IN ('detected', 'estimated', 'drawn', 'user')),
+    -- {"left_eye": [x, y], "right_eye": [x, y], "mouth": [x, y]} in base pixels; NULL = not known.
+    face_points  jsonb CHECK (face_points IS NULL OR jsonb_typeof(face_points) = 'object'),
+    face_note    text NOT NULL DEFAULT '' CHECK (length(face_note) <= 300)
 );
 CREATE INDEX characters_by_user ON characters (user_id, created_at DESC);
+
+-- "Describe with Gemini" calls: what each cost, for the reports, whether or not it gave a description.
+CREATE TABLE describe_calls (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id     uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    model       text NOT NULL CHECK (length(model) BETWEEN 1 AND 100),
+    ok          boolean NOT NULL,
+    cost_usd    numeric(10, 4) NOT NULL DEFAULT 0 CHECK (cost_usd >= 0),
+    usage       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(usage) = 'object'),
+    reason      text NOT NULL DEFAULT '' CHECK (length(reason) <= 500),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX describe_calls_by_day ON describe_calls (created_at);
 
 CREATE TABLE custom_expressions (
     id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -219,11 +219,12 @@ def portrait_png(path: Path) -> Path:
 
 def create_character(page: Page, name: str, *, upload: Path | None = None, draw: bool = False) -> None:
     settle(page)  # after a success the form is replaced by a fresh one: type into that one
+    if upload is not None:  # above the form: the studio finds the face and reads the colours first
+        page.locator("input[type=file]").set_input_files(upload)
+        expect(page.get_by_text(upload.name)).to_be_visible()
+        settle(page)
     form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Create character"))
     form.get_by_role("textbox", name="Name").fill(name)
-    if upload is not None:
-        form.locator("input[type=file]").set_input_files(upload)
-        expect(form.get_by_text(upload.name)).to_be_visible()
     if draw:
         form.get_by_text("draw the base from the features").check()
     form.get_by_role("button", name="Create character").click()

@@ -176,7 +176,8 @@ def test_no_batch_is_paid_for_a_degenerate_base_stored_before_the_rule(conn, sto
     row = conn.execute(q("insert_character"), {
         "id": str(uuid.uuid4()), "user_id": str(ann.id), "name": "Strip", "features": "{}",
         "base_key": f"characters/{ann.id}/strip.png", "base_width": 100_000, "base_height": 1,
-        "base_source": "upload", "face_box": None}).one()
+        "base_source": "upload", "face_box": None, "face_source": "estimated",
+        "face_points": None, "face_note": ""}).one()
     strip = characters.get_character(conn, actor=ann, character_id=row.id)
     before = ledger.balance(conn, user_id=ann.id)
     request = jobs.JobRequest(expressions=[expressions.get("happy")], variants=[], backend="offline",

@@ -72,10 +72,16 @@ def test_users_and_characters_end_to_end(committed_env, image_file: Path, tmp_pa
     features.write_text(json.dumps({"hair_color": "#112233", "accessories": ["glasses"]}))
     made = ok_json("characters", "add", "--as", "ann@example.com", "--name", "Sakura", "--image", str(image_file),
                    "--features", str(features))
-    assert made["width"] == 90 and made["features"]["hair_color"] == "#112233"
+    assert made["width"] == 90 and made["features"] == {"hair_color": "#112233", "accessories": ["glasses"]}
+    x, y, w, h = made["face_box"]
+    assert made["face_source"] in ("detected", "estimated") and x + w <= 90 and w >= 16 and h >= 16
+    assert made["face_unsure"] == (made["face_source"] == "estimated")
+    confirmed = ok_json("characters", "face", made["id"], "--box", f"{x},{y},{w},{h}", "--as", "ann@example.com")
+    assert confirmed["face_source"] == "user" and confirmed["face_box"] == [x, y, w, h] and not confirmed["face_unsure"]
 
     plain = cli("characters", "add", "--as", "ann@example.com", "--name", "Plain", "--image", str(image_file))
     assert plain.returncode == 0 and len(plain.stdout.strip()) == 36  # prints the id
+    assert "face box " in plain.stderr and ("unsure" in plain.stderr) == ("(estimated)" in plain.stderr)
 
     listed = ok_json("characters", "list", "--as", "ann@example.com")
     assert {c["name"] for c in listed} == {"Sakura", "Plain"}

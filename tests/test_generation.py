@@ -100,7 +100,14 @@ def test_offline_set_for_a_rendered_character(db) -> None:
 
 def test_uploaded_base_changes_only_inside_the_default_face_region(db) -> None:
     engine, store, owner, _ = db
-    character = uploaded_character(engine, store, owner)
+    character = uploaded_character(engine, store, owner)  # no face the detector knows: an unsure box
+    assert character.face_unsure and character.face_source == "estimated"
+    with pytest.raises(InvalidInput, match="Confirm the face region"), engine.begin() as conn:
+        jobs.create_job(conn, actor=owner, character=character, request=request(["crying"]))
+    with engine.begin() as conn:
+        characters.set_face_box(conn, actor=owner, character_id=character.id, face_box=character.face_box)
+        character = characters.get_character(conn, actor=owner, character_id=character.id)
+    assert not character.face_unsure and character.face_source == "user"
     _, items = generate_now(engine, store, OfflineBackend(), actor=owner, character_id=character.id,
                                        request=request(["crying"], ["blink"]))
     base = pixels(store, character.base_key)

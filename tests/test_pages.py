@@ -146,6 +146,7 @@ def test_characters_page_lists_renames_and_guards_creation(accounts, engine, com
     at = sign_in(app(), "mei@example.com")
     assert [s.value for s in at.subheader] == ["Sakura"]
     assert len(at.image) == 2  # the base, and the base with its face region drawn on it
+    assert "Confirm its face region (below) before the first batch." in messages(at)  # no face found: unsure
     x, _, w, _ = at.number_input[:4]
     x.set_value(30)
     w.set_value(20)
@@ -157,7 +158,9 @@ def test_characters_page_lists_renames_and_guards_creation(accounts, engine, com
     at.number_input[3].set_value(24)
     at.button(key=f"FormSubmitter:face-{made.id}-Save face region").click().run()
     with engine.connect() as conn:
-        assert characters.get_character(conn, actor=member, character_id=made.id).face_box == (4, 8, 20, 24)
+        saved = characters.get_character(conn, actor=member, character_id=made.id)
+    assert saved.face_box == (4, 8, 20, 24) and saved.face_source == "user" and not saved.face_unsure
+    assert "Confirm its face region (below) before the first batch." not in messages(at)
     rename = next(t for t in at.text_input if t.label == "Name" and t.value == "Sakura")
     rename.input("Sakura (school)")
     at.button(key=f"FormSubmitter:rename-{made.id}-Rename").click().run()

@@ -40,7 +40,8 @@ def insert_degenerate(engine, store: LocalStore, owner: users.User, size: tuple[
         conn.execute(q("insert_character"), {
             "id": str(character_id), "user_id": str(owner.id), "name": f"Line {size[0]}x{size[1]}",
             "features": json.dumps(Features().model_dump()), "base_key": key, "base_width": size[0],
-            "base_height": size[1], "base_source": "upload", "face_box": None})
+            "base_height": size[1], "base_source": "upload", "face_box": None,
+            "face_source": "estimated", "face_points": None, "face_note": ""})
     return character_id
 
 

@@ -68,3 +68,39 @@ def test_templates_are_versioned_and_exactly_one_is_active(conn, make_user) -> N
 def test_postgres_refuses_a_template_without_the_required_placeholders(conn) -> None:
     with pytest.raises(IntegrityError), conn.begin_nested():
         conn.execute(text("INSERT INTO prompt_templates (version, body) VALUES (50, 'no placeholders')"))
+
+
+DEFAULT_WORDS = ("dark plum", "school blazer", "navy", "blue eyes", "fair skin", "long straight", "straight")
+
+
+def test_no_default_feature_reaches_a_prompt_unless_someone_gave_it(conn) -> None:
+    body = prompts.active_template(conn).body
+    nothing = prompts.build_prompt(body, character_name="Rin", features=Features(), expression=expressions.get("sad"))
+    assert not [w for w in DEFAULT_WORDS if w in nothing.lower()], nothing
+    assert "the same hair" in nothing and "the same outfit" in nothing  # still told to keep them, unnamed
+    stored = Features.model_validate_json(Features.model_validate({"hair_color": "#f0d070"}).stored_json())
+    blonde = prompts.build_prompt(body, character_name="Rin", features=stored, expression=expressions.get("sad"))
+    assert "blonde hair" in blonde and not [w for w in DEFAULT_WORDS if w in blonde.lower()], blonde
+    kept = Features.model_validate(Features().model_dump())  # a person kept every prefilled default (the form)
+    assert "dark plum" in prompts.build_prompt(body, character_name="Rin", features=kept,
+                                               expression=expressions.get("sad"))
+
+
+def test_uploads_without_features_get_the_picture_colours_and_no_defaults(conn, store, make_user) -> None:
+    from pathlib import Path
+
+    from lib.catalog import characters
+    from lib.core.images import clean_upload
+
+    sprite = Path(__file__).resolve().parents[1].parent / "shared" / "real-dev" / "webgal" / "outfit1_open_eyes.png"
+    image = clean_upload(sprite.read_bytes(), max_bytes=10**7, max_pixels=10**7, min_side=64, max_aspect=4.0)
+    owner = make_user()
+    made = characters.create_character(conn, store, actor=owner, name="Pink",
+                                       image=image, features=characters.analyse(image).features)
+    again = characters.get_character(conn, actor=owner, character_id=made.id)
+    assert again.face_source == "detected" and not again.face_unsure and again.face_points is not None
+    assert {"hair_color", "skin_tone"} <= again.features.given() <= {"hair_color", "eye_color", "skin_tone",
+                                                                        "outfit_color"}
+    prompt = prompts.build_prompt(prompts.active_template(conn).body, character_name="Pink", features=again.features,
+                                  expression=expressions.get("happy"))
+    assert "pink hair" in prompt and "school blazer" not in prompt and "dark plum" not in prompt

@@ -1,4 +1,5 @@
-"""Image backends: one small protocol (`base`) and its implementations (`gemini`, `offline`).
+"""Image backends: one small protocol (`base`) and its implementations (`gemini`, `offline`), plus
+`describe`, the one structured-output Gemini call that reads a character's features from its picture.
 
 `factory` builds the configured backend from settings; `limiter` shares images-per-minute and
 calls-in-flight limits across workers. Only the protocol is re-exported here so importing it stays

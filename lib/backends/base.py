@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args
 
 from lib.core.errors import InvalidInput, StudioError
-from lib.design.face_box import FaceBox
+from lib.design.face_box import FaceBox, FacePoints
 
 ImageSize = Literal["512", "1K", "2K", "4K"]
 IMAGE_SIZES: tuple[str, ...] = get_args(ImageSize)
@@ -58,6 +58,7 @@ class ImageRequest:
     features: dict[str, Any] | None = None
     face: str | None = None
     face_box: FaceBox | None = None
+    face_points: FacePoints | None = None
     base_generated: bool = False
 
     def __post_init__(self) -> None:

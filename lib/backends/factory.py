@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lib.backends.base import ImageBackend
 from lib.core.errors import ConfigError, InvalidInput
@@ -55,3 +55,11 @@ def make_backend(settings: Settings, name: str | None = None) -> ImageBackend:
 
         return GeminiBackend(config)
     raise InvalidInput(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def make_describer(settings: Settings) -> Any:
+    """The "Describe with Gemini" client (a GeminiDescriber); ConfigError without an API key."""
+    config = gemini_config(settings)
+    from lib.backends.describe import GeminiDescriber
+
+    return GeminiDescriber(config, model=settings.gemini_describe_model)

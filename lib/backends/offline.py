@@ -1,8 +1,9 @@
 """The offline backend: the procedural renderer as an image backend (the zero-configuration default).
 
 For a character whose base the renderer drew, it redraws the portrait with the new expression, which
-is identical to the base outside the face box. For an uploaded base it paints expression cues inside
-the face box only: an offline preview, labelled as such in the studio.
+is identical to the base outside the face box. For an uploaded base it removes the picture's own eyes and
+mouth where the expression changes them and draws the expression's at the found positions, inside the face
+box only: an offline preview, labelled as such in the studio.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ class OfflineBackend:
         else:
             with Image.open(io.BytesIO(request.base_png)) as base:
                 box = request.face_box or default_face_box(base.width, base.height)
-                image = edit_face(base.convert("RGBA"), box=box, expression=expression, variant=request.variant)
+                features = Features.model_validate(request.features) if request.features is not None else None
+                image = edit_face(base.convert("RGBA"), box=box, expression=expression, variant=request.variant,
+                                  points=request.face_points, features=features)
         attempt = Attempt(number=1, outcome="ok", http_status=None, seconds=time.monotonic() - start)
         return ImageResult(png=png_bytes(image), model=self.model, image_size=request.image_size, cost_usd=0.0,
                            attempts=(attempt,), usage={"cost_basis": "offline"})

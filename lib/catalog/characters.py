@@ -6,6 +6,7 @@ users' characters only when they ask with `any_owner=True`. Another user's id re
 
 from __future__ import annotations
 
+import io
 import json
 import unicodedata
 import uuid
@@ -14,18 +15,20 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from PIL import Image
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from lib.accounts.users import User
+from lib.consistency.face_finder import FoundFace
 from lib.core import storage
 from lib.core.errors import InvalidInput, NotFound, PermissionDenied
-from lib.core.images import CleanImage, clean_upload, shape_problem
+from lib.core.images import CleanImage, clean_upload_picture, shape_problem
 from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.core.storage import ObjectStore
 from lib.credits import ledger
-from lib.design.face_box import MIN_SIDE, FaceBox
+from lib.design.face_box import MIN_SIDE, UNSURE_SOURCES, FaceBox, FacePoints, FaceSource, proportional_points
 from lib.design.features import Features
 
 BaseSource = Literal["upload", "generated"]
@@ -45,6 +48,14 @@ class Character:
     face_box: FaceBox | None
     created_at: datetime
     updated_at: datetime
+    face_source: str = "estimated"
+    face_points: FacePoints | None = None
+    face_note: str = ""
+
+    @property
+    def face_unsure(self) -> bool:
+        """True while a person still has to confirm or correct the face box (before the first batch)."""
+        return self.face_source in UNSURE_SOURCES or self.face_box is None
 
 
 def _character(row: Any, owner_email: str | None = None) -> Character:
@@ -53,7 +64,8 @@ def _character(row: Any, owner_email: str | None = None) -> Character:
         features=Features.model_validate(row.features), base_key=row.base_key, base_width=row.base_width,
         base_height=row.base_height, base_source=row.base_source,
         face_box=FaceBox(*row.face_box) if row.face_box else None, created_at=row.created_at,
-        updated_at=row.updated_at,
+        updated_at=row.updated_at, face_source=row.face_source, face_points=FacePoints.from_json(row.face_points),
+        face_note=row.face_note,
     )
 
 
@@ -86,21 +98,65 @@ def parse_features(data: dict[str, Any] | Features | None) -> Features:
         raise InvalidInput(f"invalid features: {problems}") from None
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A cleaned upload with what was read from it: its face (box, eyes, mouth, source) and its colours."""
+
+    image: CleanImage
+    face: FoundFace
+    features: Features
+
+
+def inspect_upload(upload: bytes, *, settings: Settings) -> Upload:
+    """Validate and re-encode an upload, find its face and read its colours (nothing is stored)."""
+    image, picture = clean_upload_picture(
+        upload, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels,
+        min_side=settings.min_upload_side, max_aspect=settings.max_upload_aspect)
+    return analyse(image, picture)
+
+
+def analyse(image: CleanImage, picture: Image.Image | None = None) -> Upload:
+    """The face and colours of an already cleaned picture (`picture`: its decoded pixels, when at hand)."""
+    from lib.consistency.face_finder import find_face
+    from lib.consistency.picture_features import read_features
+
+    if picture is None:
+        with Image.open(io.BytesIO(image.png)) as opened:
+            picture = opened.convert("RGBA")
+    rgba = picture if picture.mode == "RGBA" else picture.convert("RGBA")
+    face = find_face(rgba)
+    return Upload(image=image, face=face, features=read_features(rgba, face))
+
+
 def create_character(
     conn: Connection, store: ObjectStore, *, actor: User, name: str, image: CleanImage,
     features: Features | dict[str, Any] | None = None, source: BaseSource = "upload",
-    face_box: FaceBox | None = None,
+    face_box: FaceBox | None = None, face_source: FaceSource | None = None, face_points: FacePoints | None = None,
+    face_note: str = "",
 ) -> Character:
-    """Store the (already cleaned) base image and create the character row."""
+    """Store the (already cleaned) base image and create the character row.
+
+    An upload without a face box gets the face finder's; a box given by the caller counts as the user's
+    (or, for a drawn base, as drawn) unless `face_source` says otherwise.
+    """
     if face_box is None and source == "upload":
-        face_box = estimate_upload_face_box(image)
+        found = analyse(image).face
+        face_box, face_points, face_source, face_note = found.box, found.points, found.source, found.reason
+    box = FaceBox.checked(face_box, (image.width, image.height)) if face_box else None
+    if face_source is None:
+        face_source = "drawn" if source == "generated" else "user"
+    if box is not None and (face_points is None or not face_points.inside(box)):
+        face_points = proportional_points(box)
+    parsed = parse_features(features)  # a drawn base shows every feature it was drawn with: all are given
     character_id = uuid.uuid4()
     key = storage.base_key(user_id=actor.id, character_id=character_id, name=f"base-{uuid.uuid4().hex[:12]}.png")
     params = {
         "id": str(character_id), "user_id": str(actor.id), "name": clean_name(name),
-        "features": parse_features(features).model_dump_json(), "base_key": key,
+        "features": (parsed.drawn() if source == "generated" else parsed).stored_json(), "base_key": key,
         "base_width": image.width, "base_height": image.height, "base_source": source,
-        "face_box": list(FaceBox.checked(face_box, (image.width, image.height))) if face_box else None,
+        "face_box": list(box) if box else None, "face_source": face_source if box else "estimated",
+        "face_points": json.dumps(face_points.to_json()) if box and face_points else None,
+        "face_note": face_note[:300],
     }
     row = conn.execute(q("insert_character"), params).one()
     store.put(key, image.png)
@@ -109,21 +165,41 @@ def create_character(
 
 def create_with_base(
     conn: Connection, store: ObjectStore, *, actor: User, name: str, features: Features | dict[str, Any] | None,
-    upload: bytes | None = None, draw_base: bool = False, settings: Settings,
+    upload: bytes | None = None, draw_base: bool = False, settings: Settings, face_box: FaceBox | None = None,
 ) -> Character:
-    """Create a character from an uploaded base, or from one drawn from its features: exactly one of the two."""
+    """Create a character from an uploaded base, or from one drawn from its features: exactly one of the two.
+
+    An upload without features gets the colours read from the picture (never defaults); `face_box` is a box
+    the user confirmed or drew (without it, the face finder's box is stored with its source).
+    """
     if upload is not None and draw_base:
         raise InvalidInput("Upload a base image or tick “draw the base from the features”, not both.")
     if upload is None and not draw_base:
         raise InvalidInput("Choose a base image to upload, or tick “draw the base from the features”.")
     parsed = parse_features(features)
     if upload is None:
-        image, face_box = generate_base(parsed, size=settings.offline_base_size)
+        image, box = generate_base(parsed, size=settings.offline_base_size)
+        from lib.render.portrait import face_points
+
         return create_character(conn, store, actor=actor, name=name, image=image, features=parsed,
-                                face_box=face_box, source="generated")
-    image = clean_upload(upload, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels,
-                         min_side=settings.min_upload_side, max_aspect=settings.max_upload_aspect)
-    return create_character(conn, store, actor=actor, name=name, image=image, features=parsed, source="upload")
+                                face_box=box, source="generated", face_points=face_points(settings.offline_base_size))
+    inspected = inspect_upload(upload, settings=settings)
+    found = inspected.face
+    if face_box is not None:
+        return create_character(conn, store, actor=actor, name=name, image=inspected.image, source="upload",
+                                features=parsed if features is not None else inspected.features, face_box=face_box,
+                                face_source="user", face_points=found.points)
+    return create_character(conn, store, actor=actor, name=name, image=inspected.image, source="upload",
+                            features=parsed if features is not None else inspected.features, face_box=found.box,
+                            face_source=found.source, face_points=found.points, face_note=found.reason)
+
+
+def require_confirmed_face(character: Character) -> None:
+    """Refuse a batch for a character whose face box a person has not confirmed yet."""
+    if character.face_unsure:
+        raise InvalidInput(
+            f"Confirm the face region of {character.name} first (Characters page, “Face region”): "
+            + (character.face_note or "the studio is not sure where its face is."))
 
 
 def base_problem(character: Character, *, settings: Settings) -> str | None:
@@ -139,24 +215,23 @@ def base_problem(character: Character, *, settings: Settings) -> str | None:
 
 
 def estimate_upload_face_box(image: CleanImage) -> FaceBox:
-    """Where the face of an uploaded base probably is (users can correct it on the Characters page)."""
-    import io
-
-    from PIL import Image
-
-    from lib.consistency.face_region import estimate_face_box
-
-    with Image.open(io.BytesIO(image.png)) as picture:
-        return estimate_face_box(picture.convert("RGBA"))
+    """Where the face of an uploaded base is, by the face finder (users confirm it when it is unsure)."""
+    return analyse(image).face.box
 
 
 def set_face_box(
     conn: Connection, *, actor: User, character_id: str | UUID, face_box: FaceBox
 ) -> None:
-    """Set or correct the region that may change between expressions."""
+    """Set, correct or confirm the region that may change between expressions; it becomes the user's box.
+
+    The eyes and mouth found before stay where they were when they are still inside the new box.
+    """
     character = get_character(conn, actor=actor, character_id=character_id)
     box = FaceBox.checked(face_box, (character.base_width, character.base_height))
-    params = {"character_id": str(character.id), "user_id": str(actor.id), "face_box": list(box)}
+    points = character.face_points if character.face_points and character.face_points.inside(box) \
+        else proportional_points(box)
+    params = {"character_id": str(character.id), "user_id": str(actor.id), "face_box": list(box),
+              "face_points": json.dumps(points.to_json())}
     conn.execute(q("set_face_box"), params)
 
 
@@ -200,7 +275,7 @@ def update_features(
     conn: Connection, *, actor: User, character_id: str | UUID, features: Features | dict[str, Any]
 ) -> None:
     cid = parse_id(character_id)
-    features_json = parse_features(features).model_dump_json()
+    features_json = parse_features(features).stored_json()
     params = {"character_id": str(cid), "user_id": str(actor.id), "features": features_json}
     if conn.execute(q("update_features"), params).first() is None:
         raise NotFound(f"character {cid} not found")

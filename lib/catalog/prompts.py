@@ -55,14 +55,26 @@ def colour_name(hex_colour: str) -> str:
 
 
 def restate_features(features: Features) -> str:
-    """What must not change, as one phrase built from the character's features."""
-    skin = colour_name(features.skin_tone).removesuffix(" skin")
+    """What must not change, as one phrase: the given features by name, the rest only as "the same …".
+
+    A feature nobody gave is never named: a default such as "dark plum hair" stated for a blonde would be an
+    instruction to change her.
+    """
+    given = features.given()
+    hair = [features.hair_length if "hair_length" in given else "",
+            features.hair_style.replace("_", " ") if "hair_style" in given else "",
+            colour_name(features.hair_color) if "hair_color" in given else ""]
+    hair_words = " ".join(word for word in hair if word)
+    outfit = " ".join(word for word in (colour_name(features.outfit_color) if "outfit_color" in given else "",
+                                        features.outfit if "outfit" in given else "") if word)
     parts = [
-        f"{features.hair_length} {features.hair_style.replace('_', ' ')} {colour_name(features.hair_color)} hair "
-        "with the same hairstyle, strands and bangs",
-        f"{colour_name(features.eye_color)} eyes with the same eye shape and highlights",
-        f"{skin} skin",
-        f"the same {colour_name(features.outfit_color)} {features.outfit}",
+        f"{hair_words} hair with the same hairstyle, strands and bangs" if hair_words
+        else "the same hair, hairstyle, strands and bangs",
+        f"{colour_name(features.eye_color)} eyes with the same eye shape and highlights" if "eye_color" in given
+        else "the same eye colour, eye shape and highlights",
+        f"{colour_name(features.skin_tone).removesuffix(' skin')} skin" if "skin_tone" in given
+        else "the same skin tone",
+        f"the same {outfit}" if outfit else "the same outfit",
     ]
     if features.accessories:
         parts.append("the same accessories (" + ", ".join(a.replace("_", " ") for a in features.accessories) + ")")

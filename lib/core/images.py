@@ -118,14 +118,20 @@ def clean_upload(data: bytes, *, max_bytes: int, max_pixels: int, min_side: int,
 
     `min_side` (px) and `max_aspect` (long side ÷ short side) are the shape rule of `shape_problem`.
     """
+    return clean_upload_picture(data, max_bytes=max_bytes, max_pixels=max_pixels, min_side=min_side,
+                                max_aspect=max_aspect)[0]
+
+
+def clean_upload_picture(data: bytes, *, max_bytes: int, max_pixels: int, min_side: int,
+                         max_aspect: float) -> tuple[CleanImage, Image.Image]:
+    """`clean_upload`, plus the decoded picture it encoded (so the caller need not decode the PNG again)."""
     if not data:
         raise InvalidUpload("The file is empty.")
     if len(data) > max_bytes:
         raise InvalidUpload(f"The file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}.")
     image = _normalise(_decode(_open(data, max_pixels=max_pixels, min_side=min_side, max_aspect=max_aspect)))
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False, compress_level=6)
-    return CleanImage(png=out.getvalue(), width=image.width, height=image.height, has_alpha=image.mode == "RGBA")
+    png = png_bytes(image)  # pixels only: whatever metadata the upload carried is gone
+    return CleanImage(png=png, width=image.width, height=image.height, has_alpha=image.mode == "RGBA"), image
 
 
 def png_bytes(image: Image.Image) -> bytes:

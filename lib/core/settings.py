@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     )
     gemini_api_version: Literal["v1", "v1beta"] = "v1beta"
     gemini_model: str = "gemini-3.1-flash-image"
+    gemini_describe_model: str = "gemini-3-flash"  # "Describe with Gemini": a text model reading the picture
     gemini_image_size: Literal["512", "1K", "2K", "4K"] = "2K"
     gemini_timeout_ms: int = Field(default=180_000, ge=1000)
     gemini_max_attempts: int = Field(default=4, ge=1, le=10)

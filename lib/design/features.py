@@ -1,6 +1,9 @@
 """A character's look, as structured features (stored as JSONB on the character row).
 
-Prompts restate these so a model keeps them; the offline renderer draws from them.
+Prompts restate these so a model keeps them; the offline renderer draws from them. Every field has a
+default so that the renderer can always draw, but a default is not a feature of anyone: only the fields
+that were given (typed, confirmed on the page, read from the picture, or in a features file) are
+`given()`, stored, and stated in prompts.
 """
 
 from __future__ import annotations
@@ -29,6 +32,19 @@ class Features(BaseModel):
     outfit_color: str = Field(default="#2d3e6e", description="CSS hex colour of the outfit")
     accessories: list[str] = Field(default_factory=list, max_length=10)
     notes: str = Field(default="", max_length=2000)
+
+    def given(self) -> frozenset[str]:
+        """The fields someone gave (an empty outfit or notes text gives nothing)."""
+        empty = {name for name in ("outfit", "notes") if not getattr(self, name)}
+        return frozenset(self.model_fields_set - empty)
+
+    def stored_json(self) -> str:
+        """The given fields only, as stored: defaults are never written as if someone had said them."""
+        return self.model_dump_json(include=set(self.given()))
+
+    def drawn(self) -> Features:
+        """These features with every field given: what a picture drawn from them shows."""
+        return Features.model_validate(self.model_dump())
 
     @field_validator("hair_color", "eye_color", "skin_tone", "outfit_color")
     @classmethod
@@ -61,3 +77,23 @@ def _no_nul(text: str) -> str:
 
 # Accessories the offline renderer knows how to draw; others are kept in prompts only.
 KNOWN_ACCESSORIES = ("glasses", "hair_ribbon", "hairclip", "cat_ears", "earrings", "choker", "hat")
+
+
+class DescribedFeatures(BaseModel):
+    """Features as a model describing a picture answers them (the `response_schema` of "Describe with Gemini").
+
+    The same fields as `Features`, every one required and none with a default, so nothing in the schema
+    suggests a value; `features()` validates the answer into `Features` (every field then given).
+    """
+
+    hair_color: str = Field(description="hex colour of the hair, like #a1b2c3")
+    hair_style: HairStyle
+    hair_length: HairLength
+    eye_color: str = Field(description="hex colour of the irises, like #a1b2c3")
+    skin_tone: str = Field(description="hex colour of the skin, like #a1b2c3")
+    outfit: str = Field(description="the clothing in a few words, e.g. sailor uniform")
+    outfit_color: str = Field(description="hex colour of the main garment, like #a1b2c3")
+    accessories: list[str] = Field(description="worn accessories in one or two words each; empty when none")
+
+    def features(self) -> Features:
+        return Features.model_validate(self.model_dump())

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from lib.accounts.users import User
 from lib.catalog import prompts
-from lib.catalog.characters import Character, get_character
+from lib.catalog.characters import Character, get_character, require_confirmed_face
 from lib.core.errors import InvalidInput, NotFound
 from lib.core.queries import q
 from lib.design import expressions
@@ -68,6 +68,7 @@ def create_job(
     conn: Connection, *, actor: User, character: Character, request: JobRequest
 ) -> tuple[UUID, list[UUID]]:
     """Create a job and its queued items (expressions first, then their variants); returns their ids."""
+    require_confirmed_face(character)  # an unsure face box would steer paste-back, previews and the score
     for key in request.variants:
         expressions.variant(key)  # unknown variants are refused before anything is written
     template = prompts.active_template(conn)

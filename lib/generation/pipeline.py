@@ -29,7 +29,7 @@ from lib.core.queries import q
 from lib.core.storage import ObjectStore
 from lib.credits import ledger
 from lib.design import expressions
-from lib.design.face_box import FaceBox
+from lib.design.face_box import FaceBox, FacePoints
 
 
 class NotReady(StudioError):
@@ -56,7 +56,7 @@ def _request_for(conn: Connection, store: ObjectStore, backend: ImageBackend, ro
         base_png=store.get(source_key), prompt=row.prompt, width=row.base_width, height=row.base_height,
         model=row.model, image_size=row.image_size, expression_key=row.expression_key, variant=row.variant,
         features=row.features, face=_face_of(conn, row), face_box=FaceBox(*row.face_box) if row.face_box else None,
-        base_generated=row.base_source == "generated",
+        face_points=FacePoints.from_json(row.face_points), base_generated=row.base_source == "generated",
     )
 
 

@@ -134,3 +134,18 @@ def draw_eyes(c: Canvas, pal: Palette, face: Face) -> None:
             _draw_open_eye(c, pal, side, _EYES[face.eyes])
         else:
             draw_closed_eye(c, pal, side, face.eyes)
+
+
+def draw_brows(c: Canvas, pal: Palette, face: Face) -> None:
+    """Only the brows of `face` (previews over real pictures keep their own eyes where they do not change)."""
+    for index, side in enumerate((-1, 1)):
+        _draw_brow(c, pal, side, face.brows[index])
+
+
+def draw_eye_shapes(c: Canvas, pal: Palette, face: Face) -> None:
+    """Only the eyes of `face`, open or closed, without brows."""
+    for side in (-1, 1):
+        if face.eyes in _EYES:
+            _draw_open_eye(c, pal, side, _EYES[face.eyes])
+        else:
+            draw_closed_eye(c, pal, side, face.eyes)

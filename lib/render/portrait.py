@@ -16,18 +16,18 @@ from PIL import Image
 
 from lib.core.errors import InvalidInput
 from lib.design.expressions import Expression
-from lib.design.face_box import FaceBox
+from lib.design.face_box import FaceBox, FacePoints
 from lib.design.features import Features
 from lib.render.accessories import BEHIND, ON_TOP, draw_glasses
 from lib.render.body import draw_body, draw_head, draw_neck
 from lib.render.canvas import Canvas, downsample
 from lib.render.colour import Palette, palette
-from lib.render.eyes import draw_eyes
+from lib.render.eyes import EX, EY, draw_eyes
 from lib.render.face import Face, resolve
 from lib.render.geometry import FACE, FRAME
 from lib.render.hair import draw_back_hair, draw_front_hair
 from lib.render.marks import draw_cues_over, draw_cues_under
-from lib.render.mouths import MOUTHS
+from lib.render.mouths import MOUTHS, MY
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,16 @@ def face_box(size: tuple[int, int]) -> FaceBox:
     x1 = min(w, math.ceil(ox + FACE[2] * scale))
     y1 = min(h, math.ceil(oy + FACE[3] * scale))
     return FaceBox(x0, y0, x1 - x0, y1 - y0)
+
+
+def face_points(size: tuple[int, int]) -> FacePoints:
+    """Where the renderer draws the eyes and the mouth in a portrait of `size` (inside `face_box(size)`)."""
+    scale, ox, oy = _layout(_check_size(size))
+
+    def at(x: float, y: float) -> tuple[int, int]:
+        return round(ox + x * scale), round(oy + y * scale)
+
+    return FacePoints(at(-EX, EY), at(EX, EY), at(0.0, MY))
 
 
 def _canvas(size: tuple[int, int], ss: int, origin: tuple[int, int], full: tuple[int, int]) -> Canvas:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import streamlit as st
 from sqlalchemy import Connection, Engine
 
 from lib.backends.base import ImageBackend
-from lib.backends.factory import make_backend
+from lib.backends.factory import make_backend, make_describer
 from lib.core import db, migrations
 from lib.core.settings import Settings, get_settings
 from lib.core.storage import ObjectStore, make_store
@@ -42,6 +43,12 @@ def store() -> ObjectStore:
 def backend(name: str) -> ImageBackend:
     """One image backend per process and name (the Gemini client keeps its connection pool)."""
     return make_backend(settings(), name)
+
+
+@st.cache_resource
+def describer() -> Any:
+    """One "Describe with Gemini" client per process (ConfigError without GEMINI_API_KEY)."""
+    return make_describer(settings())
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from uuid import UUID
 
 import streamlit as st
 
+from lib.design.features import Features
+
 T = TypeVar("T")
 
 
@@ -71,6 +73,8 @@ _AUTH_LOGOUT = Slot("logout", False)
 # Pages.
 WATCHED_BATCH: Slot[WatchedBatch | None] = Slot("studio_watched_batch", None)
 NEW_CHARACTER_FORM: Slot[int] = Slot("new-character-version", 0)  # bumped after a success: a fresh, empty form
+# Features Gemini described for an upload (by the uploader's file id), with a count that renews the widgets.
+DESCRIBED: Slot[dict[str, tuple[int, Features]]] = Slot("new-character-described", {})
 ADJUSTMENT_KEY: Slot[str | None] = Slot("adjust-key", None)  # one idempotency key per credit adjustment
 BILLING_LINK: Slot[BillingLink | None] = Slot("billing_url", None)
 BILLING_ERROR: Slot[str | None] = Slot("billing_error", None)

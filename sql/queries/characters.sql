@@ -1,15 +1,16 @@
 -- name: insert_character
 -- Create a character owned by a user.
-INSERT INTO characters (id, user_id, name, features, base_key, base_width, base_height, base_source, face_box)
+INSERT INTO characters (id, user_id, name, features, base_key, base_width, base_height, base_source, face_box,
+                        face_source, face_points, face_note)
 VALUES (CAST(:id AS uuid), CAST(:user_id AS uuid), :name, CAST(:features AS jsonb), :base_key,
-        :base_width, :base_height, :base_source, :face_box)
-RETURNING id, user_id, name, features, base_key, base_width, base_height, base_source, face_box, created_at,
-          updated_at;
+        :base_width, :base_height, :base_source, :face_box, :face_source, CAST(:face_points AS jsonb), :face_note)
+RETURNING id, user_id, name, features, base_key, base_width, base_height, base_source, face_box, face_source,
+          face_points, face_note, created_at, updated_at;
 
 -- name: characters_of_user
 -- A user's own characters, newest first.
 SELECT c.id, c.user_id, c.name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box,
-       c.created_at, c.updated_at, u.email AS owner_email
+       c.face_source, c.face_points, c.face_note, c.created_at, c.updated_at, u.email AS owner_email
 FROM characters c JOIN users u ON u.id = c.user_id
 WHERE c.user_id = CAST(:user_id AS uuid)
 ORDER BY c.created_at DESC, c.name;
@@ -17,14 +18,14 @@ ORDER BY c.created_at DESC, c.name;
 -- name: all_characters
 -- Every character of every user (admins only, asked for explicitly).
 SELECT c.id, c.user_id, c.name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box,
-       c.created_at, c.updated_at, u.email AS owner_email
+       c.face_source, c.face_points, c.face_note, c.created_at, c.updated_at, u.email AS owner_email
 FROM characters c JOIN users u ON u.id = c.user_id
 ORDER BY c.created_at DESC, c.name;
 
 -- name: character_for_user
 -- One character if the user owns it (or :any_owner is true, for admins).
 SELECT c.id, c.user_id, c.name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box,
-       c.created_at, c.updated_at, u.email AS owner_email
+       c.face_source, c.face_points, c.face_note, c.created_at, c.updated_at, u.email AS owner_email
 FROM characters c JOIN users u ON u.id = c.user_id
 WHERE c.id = CAST(:character_id AS uuid) AND (c.user_id = CAST(:user_id AS uuid) OR :any_owner);
 
@@ -67,7 +68,14 @@ WHERE id = CAST(:character_id AS uuid) AND user_id = CAST(:user_id AS uuid)
 RETURNING id, user_id;
 
 -- name: set_face_box
--- Set or correct the face region of a character the user owns.
-UPDATE characters SET face_box = :face_box, updated_at = now()
+-- Set, correct or confirm the face region of a character the user owns (a person's box: source 'user').
+UPDATE characters SET face_box = :face_box, face_points = CAST(:face_points AS jsonb), face_source = 'user',
+       face_note = '', updated_at = now()
 WHERE id = CAST(:character_id AS uuid) AND user_id = CAST(:user_id AS uuid)
+RETURNING id;
+
+-- name: record_describe_call
+-- Record one "Describe with Gemini" call and its cost (the reports add it to the spend).
+INSERT INTO describe_calls (user_id, model, ok, cost_usd, usage, reason)
+VALUES (CAST(:user_id AS uuid), :model, :ok, :cost_usd, CAST(:usage AS jsonb), :reason)
 RETURNING id;

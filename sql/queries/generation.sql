@@ -20,7 +20,8 @@ WHERE d.id = CAST(:difference_id AS uuid) AND j.id = d.job_id AND c.id = d.chara
   AND d.status IN ('queued', 'running')
 RETURNING d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt,
           j.user_id, j.backend, j.model, j.image_size, j.settings,
-          c.name AS character_name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box;
+          c.name AS character_name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box,
+          c.face_points;
 
 -- name: difference_state
 -- The status of one item and of its parent (for variants).

@@ -18,6 +18,8 @@ SELECT DISTINCT day FROM (
     UNION
     SELECT (finished_at AT TIME ZONE 'UTC')::date FROM differences WHERE finished_at >= CAST(:since AS timestamptz)
     UNION
+    SELECT (created_at AT TIME ZONE 'UTC')::date FROM describe_calls WHERE created_at >= CAST(:since AS timestamptz)
+    UNION
     SELECT (valid_from AT TIME ZONE 'UTC')::date FROM user_plan_history
     WHERE valid_from >= CAST(:since AS timestamptz) AND valid_from > '-infinity'
     UNION
@@ -60,6 +62,10 @@ WITH touched AS (
     FROM touched t
     JOIN differences d ON d.finished_at >= t.lo AND d.finished_at < t.hi AND d.status IN ('done', 'failed')
     JOIN generation_jobs j ON j.id = d.job_id
+    UNION ALL  -- "Describe with Gemini" calls: cost only, under image size 'describe'
+    SELECT t.day, g.user_id, g.created_at, 'gemini', g.model, 'describe', 0, 0, 0, g.cost_usd, 0, 0, 0, 0, 0
+    FROM touched t
+    JOIN describe_calls g ON g.created_at >= t.lo AND g.created_at < t.hi
 )
 SELECT e.day, e.user_id, p.plan, e.backend, e.model, e.image_size, sum(e.done), sum(e.failed), sum(e.blocked),
        sum(e.cost), sum(e.captured), sum(e.released), sum(e.granted), sum(e.adjusted), sum(e.reset)
@@ -294,7 +300,7 @@ WITH months AS (
     ) a ON true
     LEFT JOIN plans pl ON pl.key = a.plan
     GROUP BY m.month
-), cost AS (
+), cost_parts AS (
     SELECT date_trunc('month', d.finished_at AT TIME ZONE 'UTC')::date AS month, sum(d.cost_usd) AS cost_usd
     FROM differences d
     JOIN generation_jobs j ON j.id = d.job_id
@@ -308,6 +314,20 @@ WITH months AS (
       AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
       AND (CAST(:user_id AS uuid) IS NULL OR j.user_id = CAST(:user_id AS uuid))
     GROUP BY 1 HAVING sum(d.cost_usd) <> 0
+    UNION ALL
+    SELECT date_trunc('month', g.created_at AT TIME ZONE 'UTC')::date, sum(g.cost_usd)
+    FROM describe_calls g
+    CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
+                        WHERE h.user_id = g.user_id AND h.valid_from <= g.created_at
+                        ORDER BY h.valid_from DESC LIMIT 1) p
+    WHERE g.created_at >= date_trunc('month', CAST(:date_from AS date)::timestamp) AT TIME ZONE 'UTC'
+      AND g.created_at < (date_trunc('month', CAST(:date_to AS date)::timestamp) + interval '1 month')
+                         AT TIME ZONE 'UTC'
+      AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
+      AND (CAST(:user_id AS uuid) IS NULL OR g.user_id = CAST(:user_id AS uuid))
+    GROUP BY 1 HAVING sum(g.cost_usd) <> 0
+), cost AS (
+    SELECT month, sum(cost_usd) AS cost_usd FROM cost_parts GROUP BY month
 )
 SELECT coalesce(r.month, c.month) AS month, coalesce(r.accounts, 0)::bigint AS accounts,
        (coalesce(r.cents, 0) / 100.0)::float8 AS revenue_usd, coalesce(c.cost_usd, 0)::float8 AS cost_usd,
@@ -362,7 +382,7 @@ WITH ledger AS (
       AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
       AND (CAST(:user_id AS uuid) IS NULL OR c.user_id = CAST(:user_id AS uuid))
     GROUP BY c.user_id
-), images AS (
+), image_parts AS (
     SELECT j.user_id, count(*) FILTER (WHERE d.status = 'done') AS images, sum(d.cost_usd) AS cost_usd
     FROM differences d
     JOIN generation_jobs j ON j.id = d.job_id
@@ -375,6 +395,19 @@ WITH ledger AS (
       AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
       AND (CAST(:user_id AS uuid) IS NULL OR j.user_id = CAST(:user_id AS uuid))
     GROUP BY j.user_id
+    UNION ALL
+    SELECT g.user_id, 0, sum(g.cost_usd)
+    FROM describe_calls g
+    CROSS JOIN LATERAL (SELECT h.plan FROM user_plan_history h
+                        WHERE h.user_id = g.user_id AND h.valid_from <= g.created_at
+                        ORDER BY h.valid_from DESC LIMIT 1) p
+    WHERE g.created_at >= CAST(:date_from AS date)::timestamp AT TIME ZONE 'UTC'
+      AND g.created_at < (CAST(:date_to AS date) + 1)::timestamp AT TIME ZONE 'UTC'
+      AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
+      AND (CAST(:user_id AS uuid) IS NULL OR g.user_id = CAST(:user_id AS uuid))
+    GROUP BY g.user_id
+), images AS (
+    SELECT user_id, sum(images) AS images, sum(cost_usd) AS cost_usd FROM image_parts GROUP BY user_id
 ), t AS (
     SELECT coalesce(l.user_id, i.user_id) AS user_id, coalesce(l.credits, 0) AS credits,
            coalesce(i.images, 0) AS images, coalesce(i.cost_usd, 0) AS cost_usd

@@ -1,0 +1,109 @@
+"""In a real browser: uploading real artwork shows the face found (or asks to confirm it), prefills the features
+from the picture, and "Describe with Gemini" (the stand-in) fills them or says clearly why it could not.
+
+Its own studio (headless Chromium, `python -m lib run`) with GEMINI_API_KEY pointing at the Gemini stand-in.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from devtools.gemini_standin import StandinServer
+from tests.test_browser import (  # noqa: F401 (browser is a fixture)
+    ADMIN,
+    ADMIN_PASSWORD,
+    RunningStudio,
+    browser,
+    new_browser_page,
+    serving,
+    settle,
+    shot,
+    sign_in_as,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real-dev"
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandinServer]:
+    with StandinServer(api_keys=["browser-key"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gemini_studio(standin: StandinServer) -> Iterator[RunningStudio]:
+    import os
+
+    top = Path(tempfile.mkdtemp(prefix="studio-upload-"))
+    runtime = top / "xdg"
+    runtime.mkdir(mode=0o700)
+    dropped = ("DATABASE_URL", "TEST_DATABASE_URL", "STUDIO_COOKIE_KEY", "S3_BUCKET", "S3_ENDPOINT_URL",
+               "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "IMAGE_BACKEND")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env |= {"STUDIO_HOME": str(top / "studio"), "STUDIO_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
+            "XDG_RUNTIME_DIR": str(runtime), "GEMINI_API_KEY": "browser-key", "GEMINI_BASE_URL": standin.base_url}
+    try:
+        with serving(env, top) as running:
+            yield running
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser, gemini_studio: RunningStudio) -> Iterator[Page]:  # noqa: F811
+    opened = new_browser_page(browser, gemini_studio)
+    yield opened
+    opened.context.close()
+
+
+def upload(page: Page, path: Path) -> None:
+    settle(page)
+    page.locator("input[type=file]").set_input_files(path)
+    expect(page.get_by_role("button", name=f"Remove {path.name}")).to_be_visible()  # long names are shortened
+    settle(page)
+
+
+def create(page: Page, name: str) -> None:
+    form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Create character"))
+    form.get_by_role("textbox", name="Name").fill(name)
+    form.get_by_role("button", name="Create character").click()
+
+
+def test_uploads_show_the_face_prefill_features_and_describe_with_gemini(page: Page, standin: StandinServer) -> None:
+    page.goto("/")
+    sign_in_as(page, ADMIN, ADMIN_PASSWORD)
+
+    upload(page, REAL / "webgal" / "outfit1_open_eyes.png")
+    expect(page.get_by_text("Face found: the pink box holds the brows, eyes, mouth and chin")).to_be_visible()
+    expect(page.get_by_text("read from the picture: check them")).to_be_visible()
+    expect(page.get_by_role("checkbox", name="state it in prompts").first).to_be_checked()  # hair, read
+
+    standin.force("text_only")  # prose instead of the schema's JSON
+    page.get_by_role("button", name="Describe with Gemini").click()
+    expect(page.get_by_text("Gemini's answer was not a usable description")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Hair style")).to_have_value("(not stated)")  # nothing was changed
+
+    settle(page)
+    page.get_by_role("button", name="Describe with Gemini").click()
+    expect(page.get_by_role("combobox", name="Hair style")).to_have_value("twin tails")  # described: filled in
+    expect(page.get_by_role("textbox", name="Outfit")).to_have_value("school uniform")
+    shot(page, "11_upload_face_found_described")
+    create(page, "Pink")
+    expect(page.get_by_text("Created Pink. Next: open the Generate page")).to_be_visible()
+    expect(page.get_by_role("heading", name="Pink")).to_be_visible()
+
+    upload(page, REAL / "sillytavern" / "neutral.png")
+    expect(page.get_by_text("No face was found")).to_be_visible()
+    expect(page.get_by_text("I checked it: the box holds the brows, eyes, mouth and chin")).to_be_visible()
+    shot(page, "12_upload_face_unsure")
+    create(page, "Smiley")
+    expect(page.get_by_text("Created Smiley. Next: confirm its face region below")).to_be_visible()
+    expect(page.get_by_text("Confirm its face region (below) before the first batch.")).to_be_visible()

@@ -504,10 +504,10 @@ CREATE TRIGGER generation_jobs_notify_end AFTER UPDATE OF status ON generation_j
     FOR EACH ROW WHEN (OLD.status IN ('queued', 'running') AND NEW.status IN ('done', 'failed', 'cancelled'))
     EXECUTE FUNCTION generation_jobs_notify_end();
 
--- 0017: the queue as /metrics reads it.
+-- 0015: the queue as /metrics reads it.
 CREATE INDEX differences_queued ON differences (created_at) WHERE status = 'queued';
 
--- 0018: alarms.
+-- 0016: alarms.
 CREATE TABLE alarm_states (
     name        text PRIMARY KEY,
     firing      boolean NOT NULL,

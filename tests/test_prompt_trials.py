@@ -39,8 +39,8 @@ def test_offline_trials_score_every_template_and_expression_and_write_nothing(co
                                              threshold=70.0)
     assert [(t.template, t.expression) for t in trials] == [
         ("active", "happy"), ("active", "sad"), ("short", "happy"), ("short", "sad")]
-    assert trials[0].prompt == prompts.build_prompt(templates["active"], character_name="Momo", features=FEATURES,
-                                                    expression=chosen[0])
+    assert trials[0].prompt == prompts.build_prompt(templates["active"], character_name="Momo",
+                                                    features=character.features, expression=chosen[0])
     assert trials[0].png == trials[2].png  # the offline renderer ignores the prompt
     assert all(t.score.passed and t.cost_usd == 0 for t in trials)
     frame = prompt_trials.trials_frame(trials, character)

@@ -10,7 +10,10 @@ The worker runs twice as many items as calls may be in flight (`--concurrency`),
 are aligned, scored and stored while the next calls are out; it also prints the worker's CPU time
 per image. `--worker-log` shows the worker's log on stderr.
 
-    python -m benchmarks.bench_batch [--images 40] [--latency 3] [--quick] [--no-loop]
+    python -m benchmarks.bench_batch [--images 40] [--latency 3] [--size 2K] [--workers 2] [--quick] [--no-loop]
+
+`make bench` runs it twice: 512-px answers with one worker, and 2K answers with two worker processes
+sharing the limits through Redis.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def drop(server: str | None, url: str) -> None:
 
 
 def worker(url: str, home: Path, standin: StandinServer, *, ipm: int, in_flight: int, concurrency: int,
-           log: bool) -> subprocess.Popen:
+           log: bool, redis_url: str | None = None) -> subprocess.Popen:
     env = os.environ | {
         "DATABASE_URL": url, "STUDIO_HOME": str(home), "STUDIO_COOKIE_KEY": "b" * 64,
         "GEMINI_API_KEY": "bench-key", "GEMINI_BASE_URL": standin.base_url, "GEMINI_IMAGES_PER_MINUTE": str(ipm),
@@ -73,6 +76,8 @@ def worker(url: str, home: Path, standin: StandinServer, *, ipm: int, in_flight:
         "WORKER_HEARTBEAT_SECONDS": "1", "GEMINI_BACKOFF_INITIAL_SECONDS": "0.5",
     }
     env.pop("REDIS_URL", None)
+    if redis_url:  # several workers share the quota and the calls in flight through Redis
+        env["REDIS_URL"] = redis_url
     return subprocess.Popen([sys.executable, "-m", "lib", "worker"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=None if log else subprocess.DEVNULL)
 
@@ -107,31 +112,38 @@ class PrerenderedAnswers:
 
 
 def run_scenario(engine, store, owner, character, settings, url, home, *, chosen, latency, ipm, in_flight,
-                 concurrency, size, answers, log) -> None:
+                 concurrency, size, answers, log, workers=1, redis_url=None) -> None:
     images = len(chosen)
+    if redis_url:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()  # no counts left from an earlier scenario
     with StandinServer(api_keys=["bench-key"], render=answers) as standin:
         standin.configure(latency_s=latency, ipm_limit=ipm)
-        process = worker(url, home, standin, ipm=ipm, in_flight=in_flight, concurrency=concurrency, log=log)
+        processes = [worker(url, home, standin, ipm=ipm, in_flight=in_flight, concurrency=concurrency, log=log,
+                            redis_url=redis_url) for _ in range(workers)]
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 with engine.connect() as conn:
-                    if batches.workers_alive(conn, within_seconds=10):
+                    if batches.workers_alive(conn, within_seconds=10) >= workers:
                         break
                 time.sleep(0.2)
             request = jobs.JobRequest(expressions=chosen, variants=[], backend="gemini", model=MODEL,
                                             image_size=size)
-            start, cpu_start = time.monotonic(), cpu_seconds(process.pid)
+            start, cpu_start = time.monotonic(), sum(cpu_seconds(p.pid) for p in processes)
             with engine.begin() as conn:
                 submitted = batches.submit(conn, actor=owner, character=character, request=request,
                                            settings=settings)
             final = batches.wait(engine, actor=owner, job_id=submitted.job_id, settings=settings, timeout=900,
                                  poll_seconds=0.1)
             measured = time.monotonic() - start
-            worker_cpu = cpu_seconds(process.pid) - cpu_start
+            worker_cpu = sum(cpu_seconds(p.pid) for p in processes) - cpu_start
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=30)
         stats = standin.stats()
     with engine.connect() as conn:
         timing = conn.execute(sa.text(
@@ -143,13 +155,14 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
     ideal = max(latency_bound, rate_bound)
     calls = stats["generate"]
     rejected = stats["by_outcome"].get("429", 0) + stats["by_outcome"].get("ipm_limit", 0)
-    print(f"{images} images, latency {latency:.1f} s, {ipm} images/min, {in_flight} in flight: "
+    print(f"{images} images at {size}, {workers} worker process(es), latency {latency:.1f} s, {ipm} images/min, "
+          f"{in_flight} in flight: "
           f"{final.done} done, {final.failed} failed")
     print(f"  ideal {ideal:.1f} s (latency bound {latency_bound:.1f} s, rate bound {rate_bound:.1f} s), "
           f"measured {measured:.1f} s, efficiency {ideal / measured:.2f}")
     print(f"  per item: median {timing[0]:.2f} s from start to finish; starts spread over {timing[1]:.1f} s")
     print(f"  HTTP calls per image {calls / images:.2f}, 429 answers {rejected} ({rejected / max(calls, 1):.1%})")
-    print(f"  worker: {concurrency} items at once, {worker_cpu / images:.3f} CPU-s per image")
+    print(f"  workers: {concurrency} items at once each, {worker_cpu / images:.3f} CPU-s per image")
 
 
 def one_at_a_time(base_png: bytes, chosen: list, *, latency: float, size: str) -> None:
@@ -175,6 +188,9 @@ def main() -> None:
     parser.add_argument("--size", default="512", choices=("512", "1K", "2K"))
     parser.add_argument("--quick", action="store_true", help="only the latency-bound scenario")
     parser.add_argument("--no-loop", action="store_true", help="skip the one-at-a-time comparison")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes; more than one share the limits through --redis-url")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"))
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="studio-bench-batch-")) / "studio"
     home.mkdir(parents=True)
@@ -194,7 +210,8 @@ def main() -> None:
         width, height = output_size(closest_aspect_ratio(768, 1024), args.size)
         answers = PrerenderedAnswers(image.png, chosen, width, height)
         common = {"chosen": chosen, "latency": args.latency, "in_flight": args.in_flight, "size": args.size,
-                  "answers": answers, "concurrency": args.concurrency or 2 * args.in_flight, "log": args.worker_log}
+                  "answers": answers, "concurrency": args.concurrency or 2 * args.in_flight, "log": args.worker_log,
+                  "workers": args.workers, "redis_url": args.redis_url if args.workers > 1 else None}
         run_scenario(engine, store, owner, character, settings, url, home, ipm=600, **common)
         if not args.quick:
             run_scenario(engine, store, owner, character, settings, url, home, ipm=max(args.images // 2, 1),

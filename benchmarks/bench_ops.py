@@ -1,8 +1,9 @@
 """Operations at size: backup and restore of 1,000 characters / 20,000 images, and the `/metrics` scrape.
 
 Run from the repository root: `python -m benchmarks.bench_ops [--characters 1000] [--per-character 20]`.
-Uses throwaway databases on the server of TEST_DATABASE_URL or DATABASE_URL, else an embedded one. Images
-finished over the last 30 days, as in a studio's history; objects are small stand-ins (a few hundred bytes each: the figures are about row and object counts, not image bytes).
+Uses throwaway databases on the server of TEST_DATABASE_URL or DATABASE_URL, else an embedded one. The
+images finished over the last 30 days, as in a studio's history; objects are small stand-ins (a few hundred
+bytes each: the figures are about row and object counts, not image bytes).
 Prints the backup and restore times and sizes, and the p50/p95 of `/metrics` (goal: p95 <= 100 ms) over HTTP.
 """
 

@@ -29,11 +29,11 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "lib", "worker"]
 
 
-def streamlit_command(port: int) -> list[str]:
+def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
     return [
-        # studio_app.py serves app.py plus the Stripe webhook route on the same port (st.App).
+        # studio_app.py serves app.py plus the studio's HTTP routes on the same port (st.App).
         sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "studio_app.py"),
-        "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+        "--server.address", address, "--server.port", str(port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]
 
@@ -55,7 +55,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # unwinds like Ctrl-C, so exit handlers stop the database this process started
 
 
-def run(settings: Settings, *, port: int | None = None) -> None:
+def run(settings: Settings, *, port: int | None = None, address: str = "127.0.0.1", worker: bool = True) -> None:
     # Until the children run, SIGTERM unwinds too: its default would end the process without exit handlers.
     signal.signal(signal.SIGTERM, _interrupt)
     settings.validate_for_startup()
@@ -69,10 +69,12 @@ def run(settings: Settings, *, port: int | None = None) -> None:
     port = port or settings.port
     # Children get their own sessions: a Ctrl-C or a signal to the group reaches only this process,
     # which then stops each child exactly once (a second signal would cut a worker's shutdown short).
-    web = subprocess.Popen(streamlit_command(port), cwd=PROJECT_ROOT, env=web_environment(), start_new_session=True)
-    worker = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True)
-    children = [web, worker]
-    announce(f"Miyabi Character Studio: http://127.0.0.1:{port}  (Ctrl-C stops)")
+    web = subprocess.Popen(streamlit_command(port, address), cwd=PROJECT_ROOT, env=web_environment(),
+                           start_new_session=True)
+    children = [web]
+    if worker:
+        children.append(subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True))
+    announce(f"Miyabi Character Studio: http://{address}:{port}  (Ctrl-C stops)")
 
     stopping = False
 
@@ -86,9 +88,9 @@ def run(settings: Settings, *, port: int | None = None) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     while web.poll() is None and not stopping:
-        if worker.poll() is not None:
-            announce(f"The worker exited with code {worker.returncode}; starting another.")
-            worker = children[1] = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True)
+        if worker and children[1].poll() is not None:
+            announce(f"The worker exited with code {children[1].returncode}; starting another.")
+            children[1] = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, start_new_session=True)
         time.sleep(0.5)
     stop(signal.SIGTERM, None)
     for child in children:
@@ -104,10 +106,13 @@ def run(settings: Settings, *, port: int | None = None) -> None:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> None:
-    run(settings, port=args.port)
+    run(settings, port=args.port, address=args.address, worker=not args.no_worker)
 
 
 def register(subparsers: Any, leaf: Leaf) -> None:
     """Add the `run` command to the studio's parser."""
     p = leaf(subparsers, "run", cmd_run, "start the whole studio (database, workers, web app)")
     p.add_argument("--port", type=int, default=None, help="web port (default: PORT or 8501)")
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="serve the web app only (workers run elsewhere: `python -m lib worker`)")

@@ -179,7 +179,7 @@ def _line_across(changed: np.ndarray, zone: np.ndarray) -> float:
     if len(xs) == 0:
         return 0.0
     gap = changed[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(gap, connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(gap, connectivity=8)
     flat = stats[1:][stats[1:, cv2.CC_STAT_HEIGHT] <= 0.5 * gap.shape[0]]
     widest = int(flat[:, cv2.CC_STAT_WIDTH].max()) if len(flat) else 0
     return min(1.0, widest / gap.shape[1])

@@ -18,10 +18,14 @@ from lib.design.face_box import FaceBox
 
 Box = tuple[int, int, int, int]  # x, y, w, h in base pixels
 
-# Shares of the face box (x0, y0, x1, y1) measured on the offline renderer's faces, grown a little.
-_LEFT_EYE = (0.12, 0.38, 0.46, 0.68)
-_RIGHT_EYE = (0.54, 0.38, 0.88, 0.68)
-_MOUTH = (0.34, 0.74, 0.66, 0.90)
+Share = tuple[float, float, float, float]  # x0, y0, x1, y1 as shares of the face box
+# Measured on the offline renderer's faces (box: brow line to chin), grown a little.
+RENDERER_LAYOUT: tuple[Share, Share, Share] = ((0.12, 0.38, 0.46, 0.68), (0.54, 0.38, 0.88, 0.68),
+                                               (0.34, 0.74, 0.66, 0.90))
+# Measured on three real sprites (../shared/real-dev) in the boxes lbpcascade_animeface finds (square,
+# from above the brows to below the chin), grown a little.
+CASCADE_LAYOUT: tuple[Share, Share, Share] = ((0.15, 0.24, 0.43, 0.58), (0.53, 0.24, 0.85, 0.58),
+                                              (0.38, 0.55, 0.67, 0.79))
 
 ZONES = ("eyes", "brows", "mouth", "cheeks")
 _WORDS = {
@@ -41,12 +45,12 @@ class FaceParts:
     mouth: Box
 
     @classmethod
-    def default(cls, box: FaceBox) -> FaceParts:
-        """The renderer's proportions inside `box` (a bust-up face, looking at the viewer)."""
-        def part(share: tuple[float, float, float, float]) -> Box:
+    def default(cls, box: FaceBox, layout: tuple[Share, Share, Share] = RENDERER_LAYOUT) -> FaceParts:
+        """Eyes and mouth at `layout`'s shares of `box` (default: the renderer's, for our own bases)."""
+        def part(share: Share) -> Box:
             x0, y0 = box.x + share[0] * box.w, box.y + share[1] * box.h
             return round(x0), round(y0), round((share[2] - share[0]) * box.w), round((share[3] - share[1]) * box.h)
-        return cls(part(_LEFT_EYE), part(_RIGHT_EYE), part(_MOUTH))
+        return cls(*(part(share) for share in layout))
 
     @classmethod
     def parse(cls, value: object) -> FaceParts:

@@ -130,8 +130,7 @@ def run_difference(
     try:
         finished = postprocess.finish(
             store.get(row.base_key), result.png, face_box=box, paste=row.settings.get("paste_back", True),
-            align=backend.name != "offline", expect_change=row.variant is None and request.face != "neutral",
-            threshold=threshold)
+            align=backend.name != "offline", expression=request.face, variant=row.variant, threshold=threshold)
     except AlignmentFailed as exc:
         with engine.begin() as conn:
             _fail(conn, row.id, row.job_id, reason=f"The result could not be placed on the base: {exc}",

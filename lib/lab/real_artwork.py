@@ -74,7 +74,7 @@ def _hsv(arr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(arr[..., :3]), cv2.COLOR_RGB2HSV_FULL)
 
 
-def _iris_hue(base: Image.Image, parts: FaceParts) -> int:
+def iris_hue_of(base: Image.Image, parts: FaceParts) -> int:
     """The most common hue (0-255) of the saturated, not-too-light pixels in the base's eye boxes."""
     arr = np.asarray(base)
     hues = []
@@ -195,7 +195,7 @@ def build_real_set(root: Path = REAL_DEV, *, seed: int = 5, drift: bool = True) 
             if variant:
                 cases.append(_case(False, "real_variant_swapped", sprite, base, art, index, None, _SWAPPED[variant]))
             changes = {
-                "real_iris_colour": iris_colour(art, parts, iris_hue=_iris_hue(base, parts)),
+                "real_iris_colour": iris_colour(art, parts, iris_hue=iris_hue_of(base, parts)),
                 "real_fringe_cut": fringe_cut(art, box, parts),
                 "real_hat": hat(art, box, parts),
                 "real_glasses_added": glasses(art, box, parts),

@@ -318,6 +318,22 @@ def score_cases(cases: list[Case], *, paste_back: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def per_kind(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per case kind: how many, the min/median/max total, and the verdicts (passed / flagged)."""
+    groups = scored.groupby(["label", "kind"], sort=False)
+    table = groups["total"].agg(n="size", min="min", median="median", max="max").round(1)
+    table["passed"] = groups["passed"].sum().astype(int)
+    table["flagged"] = table["n"] - table["passed"]
+    return table
+
+
+def verdict_precision_recall(scored: pd.DataFrame) -> tuple[float, float]:
+    """Precision and recall of the score's own verdicts (`passed`: total and flags) against the labels."""
+    labels, passed = scored["label"].to_numpy(bool), scored["passed"].to_numpy(bool)
+    tp = int((passed & labels).sum())
+    return tp / max(1, int(passed.sum())), tp / max(1, int(labels.sum()))
+
+
 def roc_table(labels: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
     """What passing at `total >= threshold` means, for every threshold between two distinct scores.
 

@@ -5,7 +5,8 @@ box's longer side, never enlarged), and with paste-back the crop is pasted exact
 it (`lib.consistency.composite.paste_back`), so the judgement sees the final pixels. Three parts:
 
     identity  where no expression reaches (fringe, outline, hair at the sides, around the eyes) the face
-              is unchanged, and the eyes hold no colour the base's eyes did not have (iris colour)
+              is unchanged, no line appeared or vanished across the gap between the eyes (glasses), and
+              the irises kept their hue
     change    the zones this expression or variant changes (`face_parts.zones_for`) did change; a blink
               must close the eyes, a mouth-open must open the mouth (more non-skin pixels in the mouth)
     seam      the band just inside the box's edge matches the base, so the pasted face meets it cleanly
@@ -27,7 +28,7 @@ from lib.design.face_box import FaceBox
 FACE_SIDE = 256
 CHANGED_DE = 12.0  # CIE76 ΔE above which a pixel counts as changed
 DRAWN_DE = 20.0  # ... and above which (in 2x2 px blocks) it counts as redrawn, for the requested change
-NEW_COLOUR_DE = 16.0  # an eye pixel this far from every colour of the base's eyes is a new colour
+IRIS_MAX_L = 72.0  # irises are darker than this (CIE L*); blush, tears and sparkles are lighter
 INK_DE = 28.0  # a pixel this far from the skin colour is drawn (lashes, iris, an open mouth), not skin
 
 
@@ -157,18 +158,22 @@ def _share(mask: np.ndarray, zone: np.ndarray) -> float:
     return float(mask[zone].mean()) if zone.any() else 0.0
 
 
-def _new_colours(base_lab: np.ndarray, final_lab: np.ndarray, changed: np.ndarray, zone: np.ndarray) -> float:
-    """Share of `zone` whose changed, coloured pixels are far from every colour the base had there."""
-    if not zone.any():
+def _iris_pixels(lab: np.ndarray, zone: np.ndarray) -> np.ndarray:
+    """The a*, b* of a zone's coloured, not-light pixels: irises (blush, tears and sparkles are lighter)."""
+    pixels = lab[zone]
+    keep = (np.hypot(pixels[:, 1], pixels[:, 2]) > 15) & (pixels[:, 0] < IRIS_MAX_L)
+    return pixels[keep][:, 1:]
+
+
+def _eye_hue_shift(base_lab: np.ndarray, final_lab: np.ndarray, zone: np.ndarray) -> float:
+    """How far (degrees of Lab hue) the eyes' typical iris colour moved; 0 when the eyes show too little
+    iris to tell (closed, or squeezed shut) or had none to begin with."""
+    before, after = _iris_pixels(base_lab, zone), _iris_pixels(final_lab, zone)
+    if len(before) < 0.03 * zone.sum() or len(after) < 0.5 * len(before):
         return 0.0
-    palette = base_lab[zone][:: max(1, int(zone.sum()) // 500)]
-    candidates = changed & zone & (np.hypot(final_lab[..., 1], final_lab[..., 2]) > 12)
-    if not candidates.any():
-        return 0.0
-    pixels = final_lab[candidates]
-    sq = (pixels * pixels).sum(1)[:, None] - 2 * pixels @ palette.T + (palette * palette).sum(1)[None, :]
-    far = np.sqrt(np.maximum(sq.min(axis=1), 0)) > NEW_COLOUR_DE
-    return float(far.sum()) / float(zone.sum())
+    (a0, b0), (a1, b1) = np.median(before, axis=0), np.median(after, axis=0)
+    turn = abs(np.degrees(np.arctan2(b1, a1) - np.arctan2(b0, a0))) % 360
+    return float(min(turn, 360 - turn))
 
 
 def _line_across(changed: np.ndarray, zone: np.ndarray) -> float:
@@ -197,6 +202,15 @@ def _ink(lab: np.ndarray, zone: np.ndarray, skin: np.ndarray) -> float:
     return float((np.linalg.norm(lab[zone] - skin, axis=1) > INK_DE).mean()) if zone.any() else 0.0
 
 
+def _face_cast(base_lab: np.ndarray, final_lab: np.ndarray, z: Zones, fallback: np.ndarray) -> np.ndarray:
+    """The face's own colour cast (median Lab offset where no expression reaches); `tolerant_de` forgives
+    a mild one, as it does outside the face (paste-back's colour match cannot always remove it)."""
+    m = z.identity | z.border
+    if m.sum() < 50:
+        return fallback
+    return np.median(final_lab[m] - base_lab[m], axis=0).astype(np.float32)
+
+
 def judge_face(
     base: Image.Image, result: Image.Image, *, face_box: FaceBox, parts: FaceParts, transform: Transform | None,
     paste: bool, expression: str | None, variant: str | None, background: np.ndarray, cast: np.ndarray,
@@ -205,7 +219,7 @@ def judge_face(
     c = _crop(base, result, face_box, parts, transform, paste=paste)
     z = c.zones
     base_lab, final_lab = _lab(flatten(c.base, background)), _lab(flatten(c.final, background))
-    de = tolerant_de(base_lab, final_lab, np.zeros(3, np.float32) if paste else cast, symmetric=True)
+    de = tolerant_de(base_lab, final_lab, _face_cast(base_lab, final_lab, z, cast), symmetric=True)
     changed = de > CHANGED_DE
     # Drawn changes are strokes and areas; resampling and JPEG leave specks along every line.
     drawn = cv2.morphologyEx((de > DRAWN_DE).astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)) > 0
@@ -213,14 +227,14 @@ def judge_face(
     details = {f"changed_{name}": _share(drawn, z.of(name)) for name in ("eyes", "brows", "mouth", "cheeks")}
     details["changed_identity"] = _share(changed, z.identity)
     details["changed_identity_local"] = worst_window(changed & z.identity, z.identity, side)
-    details["new_eye_colour"] = _new_colours(base_lab, final_lab, changed, z.eyes)
+    details["eye_hue_shift_deg"] = _eye_hue_shift(base_lab, final_lab, z.eyes)
     details["changed_border"] = _share(changed, z.border)
     details["changed_border_local"] = worst_window(changed & z.border, z.border, side, min_weight=0.1)
     flags: list[str] = []
     details["line_between_eyes"] = _line_across(changed, z.bridge)
     identity = min(ramp(details["changed_identity"], 0.08, 0.2), ramp(details["changed_identity_local"], 0.4, 0.65),
                    ramp(details["changed_brows"], 0.2, 0.35), ramp(details["line_between_eyes"], 0.7, 0.9))
-    eye_colour = ramp(details["new_eye_colour"], 0.025, 0.07)
+    eye_colour = ramp(details["eye_hue_shift_deg"], 30.0, 44.0)
     if eye_colour < 50:
         flags.append("eye_colour_changed")
     if identity < 50:

@@ -59,9 +59,9 @@ class Case:
         return self.label if self.label_raw is None else self.label_raw
 
 
-# Negatives whose damage lies outside the face box only: paste-back restores it, so the final image is right.
-# (The accessories reach into the face box: a pasted face shows part of them, so those stay negatives.)
-RESTORED_BY_PASTE_BACK = frozenset({"neg_outfit_colour", "neg_shift", "neg_zoom"})
+# Negatives that paste-back may repair: framing always; a recoloured outfit, another accessory or hair style
+# when it leaves the face box untouched (`Case.label` says which); otherwise the pasted face shows part of it.
+RESTORED_BY_PASTE_BACK = frozenset({"neg_outfit_colour", "neg_accessory", "neg_hair_style", "neg_shift", "neg_zoom"})
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,14 @@ def _positives(rng: random.Random, f: Features, expr: Callable[[], Expression]) 
 
 def _negatives(rng: random.Random, f: Features, expr: Callable[[], Expression]) -> list[tuple[str, Make]]:
     def r(features: Features = f, **kw: object) -> Image.Image:
-        return render_portrait(features, size=BASE_SIZE, expression=expr(), **kw)  # type: ignore[arg-type]
+        expression = expr()
+        drawn = render_portrait(features, size=BASE_SIZE, expression=expression, **kw)  # type: ignore[arg-type]
+        if features is not f:  # does the change reach into the face box? Then paste-back cannot repair it.
+            right = np.asarray(render_portrait(f, size=BASE_SIZE, expression=expression), np.int16)
+            x0, y0, x1, y1 = face_box(BASE_SIZE).corners
+            moved = np.abs(np.asarray(drawn, np.int16) - right)[y0:y1, x0:x1].max(axis=2) > 24
+            _asked.restorable = bool(moved.mean() < 0.002)
+        return drawn
 
     def base_again() -> Image.Image:
         return render_portrait(f, size=BASE_SIZE)
@@ -265,6 +272,7 @@ class _Asked:
 
     expression: str | None = None
     variant: str | None = None
+    restorable: bool = True  # False when the damage reaches into the face box
 
 
 _asked = _Asked()
@@ -286,8 +294,9 @@ def build_calibration_set(n_characters: int = 6, seed: int = 7) -> list[Case]:
         for label, makers in ((True, _positives(rng, f, expr)), (False, _negatives(rng, f, expr))):
             for kind, make in makers:
                 _asked.expression = _asked.variant = None
+                _asked.restorable = True
                 result = make()
-                final_label = label or kind in RESTORED_BY_PASTE_BACK
+                final_label = label or (kind in RESTORED_BY_PASTE_BACK and _asked.restorable)
                 cases.append(Case(final_label, kind, base, result, box, index, expression=_asked.expression,
                                   variant=_asked.variant, label_raw=label))
     return cases

@@ -48,7 +48,7 @@ def main() -> None:
         t_place, prepared = _timed(lambda: prepare(base, variant, face_box=box))
         t_warp, al = _timed(lambda p=prepared: align_to_base(base, variant, face_box=box, transform=p[1]))
         t_paste, out = _timed(lambda al=al: paste_back(base, al.image, face_box=box))
-        t_score, s = _timed(lambda p=prepared: score(base, variant, face_box=box, prepared=p))
+        t_score, s = _timed(lambda p=prepared: score(base, variant, face_box=box, expression="happy", prepared=p))
         t_png, _ = _timed(lambda out=out: png_bytes(out))
         parts = (t_place, t_warp, t_paste, t_score, t_png)
         for name, t in zip(steps, parts, strict=False):

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from lib.consistency.align import Transform, base_memo, flatten, rgba_array
+from lib.consistency.align import Transform, base_memo, edge_agreement, flatten, line_art, rgba_array
 from lib.consistency.composite import default_feather, paste_back
 from lib.consistency.face_parts import FaceParts, Zones, expects_change, zone_masks, zones_for
 from lib.design.face_box import FaceBox
@@ -202,6 +202,15 @@ def _ink(lab: np.ndarray, zone: np.ndarray, skin: np.ndarray) -> float:
     return float((np.linalg.norm(lab[zone] - skin, axis=1) > INK_DE).mean()) if zone.any() else 0.0
 
 
+def _line_style(c: _Crop, background: np.ndarray, zone: np.ndarray) -> float:
+    """Agreement of the line art where no expression reaches (a blurred or repainted face loses its lines)."""
+    grey = [cv2.cvtColor(flatten(a, background).astype(np.uint8), cv2.COLOR_RGB2GRAY) for a in (c.base, c.final)]
+    base_lines = line_art(grey[0]) & zone
+    if base_lines.sum() < 20:
+        return 1.0
+    return edge_agreement(base_lines, line_art(grey[1]) & zone, zone)
+
+
 def _face_cast(base_lab: np.ndarray, final_lab: np.ndarray, z: Zones, fallback: np.ndarray) -> np.ndarray:
     """The face's own colour cast (median Lab offset where no expression reaches); `tolerant_de` forgives
     a mild one, as it does outside the face (paste-back's colour match cannot always remove it)."""
@@ -232,8 +241,10 @@ def judge_face(
     details["changed_border_local"] = worst_window(changed & z.border, z.border, side, min_weight=0.1)
     flags: list[str] = []
     details["line_between_eyes"] = _line_across(changed, z.bridge)
+    details["line_style_f1"] = _line_style(c, background, z.identity | z.border)
     identity = min(ramp(details["changed_identity"], 0.08, 0.2), ramp(details["changed_identity_local"], 0.4, 0.65),
-                   ramp(details["changed_brows"], 0.2, 0.35), ramp(details["line_between_eyes"], 0.7, 0.9))
+                   ramp(details["changed_brows"], 0.2, 0.35), ramp(details["line_between_eyes"], 0.7, 0.9),
+                   ramp(details["line_style_f1"], 0.7, 0.45))
     eye_colour = ramp(details["eye_hue_shift_deg"], 30.0, 44.0)
     if eye_colour < 50:
         flags.append("eye_colour_changed")

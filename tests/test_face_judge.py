@@ -7,6 +7,7 @@ each fail, with the flag that says why.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,26 @@ def test_identity_changes_made_from_the_real_set_all_fail() -> None:
     for case in cases:
         s = score_case(case)
         assert not s.passed, (case.kind, case.expression, case.variant, s.to_json())
+
+
+def test_the_cli_prints_total_passed_parts_and_flags_in_the_reviewers_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lib.cli.main import main
+
+    face = ",".join(map(str, AKANE.face_box))
+    eyes = ";".join(",".join(map(str, box)) for box in (AKANE.parts.left_eye, AKANE.parts.right_eye))
+    mouth = ",".join(map(str, AKANE.parts.mouth))
+    pair = [str(ROOT / AKANE.base), str(ROOT / "tyrano/akane_happy.png")]  # the artist also moved an arm
+    common = ["score", *pair, "--face", face, "--eyes", eyes, "--mouth", mouth, "--expression", "happy"]
+    assert main([*common, "--json"]) in (0, None)
+    data = json.loads(capsys.readouterr().out)
+    assert data["passed"] is True and data["total"] >= 90 and "restored_by_paste_back" in data["flags"]
+    assert set(data["parts"]) == {"identity", "change", "seam", "placement"}
+    assert main(common) in (0, None)
+    line = capsys.readouterr().out
+    assert line.startswith("total ") and "(passed)" in line and "identity inside the face" in line
+    assert "restored by paste-back" in line
+    assert main([*common, "--no-paste-back", "--json"]) in (0, None)
+    raw = json.loads(capsys.readouterr().out)
+    assert raw["passed"] is False and "content_drift" in raw["flags"]

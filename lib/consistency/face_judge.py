@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from lib.consistency.align import Transform, base_memo, edge_agreement, flatten, line_art, rgba_array
+from lib.consistency.align import Transform, base_memo, colour_key, edge_agreement, line_art, rgba_array
 from lib.consistency.composite import default_feather, paste_back
 from lib.consistency.face_parts import FaceParts, Zones, expects_change, zone_masks, zones_for
 from lib.design.face_box import FaceBox
@@ -69,10 +69,13 @@ def _raw_to_base(result_size: tuple[int, int], base_size: tuple[int, int], t: Tr
     return place @ norm
 
 
-def _warp_into(result: Image.Image, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`result` warped by the 3x3 `m` (raw px → crop px) into an RGBA crop of `size`; box-filtered first
+def _warp_into(result: Image.Image | np.ndarray, m: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`result` warped by the 3x3 `m` (its px → crop px) into an RGBA crop of `size`; box-filtered first
     when it shrinks, so thin lines survive."""
-    arr = np.asarray(result if result.mode in ("RGB", "RGBA") else result.convert("RGBA"))
+    if isinstance(result, np.ndarray):
+        arr = result
+    else:
+        arr = np.asarray(result if result.mode in ("RGB", "RGBA") else result.convert("RGBA"))
     inv = np.linalg.inv(m)
     corners = inv @ np.array([[0, size[0], 0, size[0]], [0, 0, size[1], size[1]], [1, 1, 1, 1]], float)
     x0, y0 = (max(0, int(np.floor(corners[i].min())) - 2) for i in (0, 1))
@@ -83,7 +86,7 @@ def _warp_into(result: Image.Image, m: np.ndarray, size: tuple[int, int]) -> np.
     part = arr[y0:y1, x0:x1]
     m = m @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], float)
     shrink = float(np.sqrt(abs(np.linalg.det(m[:2, :2]))))
-    if shrink < 0.8:
+    if shrink < 0.6:
         pw, ph = max(1, round(part.shape[1] * shrink)), max(1, round(part.shape[0] * shrink))
         part = cv2.resize(part, (pw, ph), interpolation=cv2.INTER_AREA)
         m = m @ np.diag([(x1 - x0) / pw, (y1 - y0) / ph, 1.0])
@@ -94,7 +97,7 @@ def _warp_into(result: Image.Image, m: np.ndarray, size: tuple[int, int]) -> np.
 
 
 def _crop(base: Image.Image, result: Image.Image, box: FaceBox, parts: FaceParts, t: Transform | None,
-          *, paste: bool) -> _Crop:
+          *, paste: bool, small_result: np.ndarray | None) -> _Crop:
     left, top, right, bottom = _region(box, base.size)
     k = min(1.0, FACE_SIDE / max(box.w, box.h))
     size = (max(1, round((right - left) * k)), max(1, round((bottom - top) * k)))
@@ -103,8 +106,16 @@ def _crop(base: Image.Image, result: Image.Image, box: FaceBox, parts: FaceParts
         return cv2.resize(rgba_array(base.crop((left, top, right, bottom))), size, interpolation=cv2.INTER_AREA)
 
     small_base = base_memo(base, ("face_crop", box, size), base_crop)
-    to_crop = np.array([[k, 0, -left * k], [0, k, -top * k], [0, 0, 1]]) @ _raw_to_base(result.size, base.size, t)
-    aligned = _warp_into(result, to_crop, size)
+    to_base = _raw_to_base(result.size, base.size, t)
+    source: Image.Image | np.ndarray = result
+    if small_result is not None and small_result.shape[1] / base.width >= k:
+        # The size-normalised work copy (`align.small_copies`) is sharp enough and far cheaper than the raw.
+        w_small = small_result.shape[1] / base.width
+        place = np.eye(3) if t is None else np.vstack([t.matrix, [0, 0, 1]])
+        to_base = place @ np.diag([1 / w_small, 1 / w_small, 1])
+        source = small_result
+    to_crop = np.array([[k, 0, -left * k], [0, k, -top * k], [0, 0, 1]]) @ to_base
+    aligned = _warp_into(source, to_crop, size)
     local = FaceBox(round((box.x - left) * k), round((box.y - top) * k), 0, 0)
     local = FaceBox(local.x, local.y, min(size[0] - local.x, max(16, round(box.w * k))),
                     min(size[1] - local.y, max(16, round(box.h * k))))
@@ -115,6 +126,13 @@ def _crop(base: Image.Image, result: Image.Image, box: FaceBox, parts: FaceParts
         final = aligned
     zones = zone_masks(small_base.shape[:2], box, parts, origin=(left, top), k=k)
     return _Crop(small_base, final, zones)
+
+
+def _over(arr: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """RGB float32 of an RGBA crop over `background` (`align.flatten`, vectorised for small crops)."""
+    alpha = arr[..., 3:4].astype(np.float32) * np.float32(1 / 255)
+    colour = np.asarray(background, np.float32)
+    return (arr[..., :3].astype(np.float32) - colour) * alpha + colour
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -202,9 +220,9 @@ def _ink(lab: np.ndarray, zone: np.ndarray, skin: np.ndarray) -> float:
     return float((np.linalg.norm(lab[zone] - skin, axis=1) > INK_DE).mean()) if zone.any() else 0.0
 
 
-def _line_style(c: _Crop, background: np.ndarray, zone: np.ndarray) -> float:
+def _line_style(flat: tuple[np.ndarray, np.ndarray], zone: np.ndarray) -> float:
     """Agreement of the line art where no expression reaches (a blurred or repainted face loses its lines)."""
-    grey = [cv2.cvtColor(flatten(a, background).astype(np.uint8), cv2.COLOR_RGB2GRAY) for a in (c.base, c.final)]
+    grey = [cv2.cvtColor(np.clip(a, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY) for a in flat]
     base_lines = line_art(grey[0]) & zone
     if base_lines.sum() < 20:
         return 1.0
@@ -223,11 +241,22 @@ def _face_cast(base_lab: np.ndarray, final_lab: np.ndarray, z: Zones, fallback: 
 def judge_face(
     base: Image.Image, result: Image.Image, *, face_box: FaceBox, parts: FaceParts, transform: Transform | None,
     paste: bool, expression: str | None, variant: str | None, background: np.ndarray, cast: np.ndarray,
+    small_result: np.ndarray | None = None,
 ) -> FaceVerdict:
-    """Identity, change and seam of the face the user gets (see the module docstring)."""
-    c = _crop(base, result, face_box, parts, transform, paste=paste)
+    """Identity, change and seam of the face the user gets (see the module docstring).
+
+    `small_result` may pass `align.small_copies`' size-normalised result: used instead of the raw answer
+    when it holds the face at `FACE_SIDE` or more."""
+    c = _crop(base, result, face_box, parts, transform, paste=paste, small_result=small_result)
     z = c.zones
-    base_lab, final_lab = _lab(flatten(c.base, background)), _lab(flatten(c.final, background))
+    def base_flat_lab() -> tuple[np.ndarray, np.ndarray]:
+        flat = _over(c.base, background)
+        return flat, _lab(flat)
+
+    (base_flat, base_lab) = base_memo(base, ("face_flat_lab", face_box, c.base.shape, colour_key(background)),
+                                      base_flat_lab)
+    flat = base_flat, _over(c.final, background)
+    final_lab = _lab(flat[1])
     de = tolerant_de(base_lab, final_lab, _face_cast(base_lab, final_lab, z, cast), symmetric=True)
     changed = de > CHANGED_DE
     # Drawn changes are strokes and areas; resampling and JPEG leave specks along every line.
@@ -241,7 +270,7 @@ def judge_face(
     details["changed_border_local"] = worst_window(changed & z.border, z.border, side, min_weight=0.1)
     flags: list[str] = []
     details["line_between_eyes"] = _line_across(changed, z.bridge)
-    details["line_style_f1"] = _line_style(c, background, z.identity | z.border)
+    details["line_style_f1"] = _line_style(flat, z.identity | z.border)
     identity = min(ramp(details["changed_identity"], 0.08, 0.2), ramp(details["changed_identity_local"], 0.4, 0.65),
                    ramp(details["changed_brows"], 0.2, 0.35), ramp(details["line_between_eyes"], 0.7, 0.9),
                    ramp(details["line_style_f1"], 0.7, 0.45))

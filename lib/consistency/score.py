@@ -216,9 +216,10 @@ def _framing(t: Transform | None, size: tuple[int, int]) -> tuple[float, dict[st
     return ramp(d, 0.6, 1.4), details
 
 
-def _outside(p: _Pair, t: Transform | None, size: tuple[int, int]) -> tuple[dict[str, float], dict[str, float]]:
+def _outside(
+    p: _Pair, t: Transform | None, size: tuple[int, int], cast: np.ndarray
+) -> tuple[dict[str, float], dict[str, float]]:
     """The four drift parts outside the face, measured on the raw answer, and their details."""
-    cast = _cast(p)
     changed = _tolerant_de(p, cast) > CHANGED_DE
     results = {
         "preservation": _preservation(p, changed),
@@ -273,10 +274,11 @@ def score(
         return Score(total=0.0, parts={"placement": 0.0}, flags=("unplaceable",), passed=False,
                      threshold=threshold, paste_back=paste_back)
     p = _prepare(base, copies, box, t)
-    outside, details = _outside(p, t, base.size)
+    cast = _cast(p)
+    outside, details = _outside(p, t, base.size, cast)
     face = judge_face(base, result, face_box=box, parts=parts or FaceParts.default(box), transform=t,
                       paste=paste_back, expression=expression, variant=variant,
-                      background=background_colour(copies[1]), cast=_cast(p))
+                      background=background_colour(copies[1]), cast=cast, small_result=copies[1])
     details.update(face.details)
     drift = [flag for name, flag in _DRIFT_FLAGS.items() if outside[name] < 50]
     if paste_back:

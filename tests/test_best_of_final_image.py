@@ -21,7 +21,7 @@ THRESHOLD = 70.0
 
 
 class ScriptedModel:
-    """A Gemini-like backend that answers every request with `features` drawn smiling, slightly shifted."""
+    """A Gemini-like backend that answers every request with `features` drawn surprised, slightly shifted."""
 
     name = "gemini"
 
@@ -30,7 +30,7 @@ class ScriptedModel:
 
     def generate(self, request: ImageRequest) -> ImageResult:
         self.calls += 1
-        drawn = render_portrait(self.features, size=SIZE, expression=LIBRARY["happy"])
+        drawn = render_portrait(self.features, size=SIZE, expression=LIBRARY["surprised"])
         png = png_bytes(apply_drift(drawn, Drift(shift=(0.01, 0.01), jpeg=90)))
         return ImageResult(png=png, model=request.model, image_size=request.image_size, cost_usd=0.0, attempts=(),
                            usage={})
@@ -39,7 +39,7 @@ class ScriptedModel:
 def run_once(studio, model: ScriptedModel):
     owner = make_member(studio.engine)
     character = make_character(studio, owner)
-    request = job_request(["happy"], backend="gemini", model="gemini-3.1-flash-image", size="1K")
+    request = job_request(["surprised"], backend="gemini", model="gemini-3.1-flash-image", size="1K")
     done = submit(studio, owner, character, jobs.JobRequest(**{**request.__dict__, "best_of": 3}))
     item = done.difference_ids[0]
     status = pipeline.run_difference(studio.engine, studio.store, model, difference_id=item, threshold=THRESHOLD)

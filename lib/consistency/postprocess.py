@@ -1,8 +1,9 @@
 """What happens to every backend result before users see it: align, paste back, score.
 
-The raw output is scored against the base (how far the model drifted). With paste-back on, the
-aligned result's face region is composited into the base, so everything outside the face box is
-pixel-identical to the base (alpha included) and the set stacks as layers.
+With paste-back on, the aligned result's face region is composited into the base, so everything
+outside the face box is pixel-identical to the base (alpha included) and the set stacks as layers; the
+score then judges that final face (drift outside it is reported as restored). Without paste-back the
+raw output is what users get, and the score judges all of it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PIL import Image
 
 from lib.consistency.align import align_to_base, estimate_transform
 from lib.consistency.composite import paste_back
+from lib.consistency.face_parts import FaceParts
 from lib.consistency.score import Score, prepare, score
 from lib.core.images import png_bytes
 from lib.design.face_box import FaceBox
@@ -37,11 +39,13 @@ def decoded_base(base_png: bytes) -> Image.Image:
 
 def finish(
     base_png: bytes, raw_png: bytes, *, face_box: FaceBox, paste: bool = True, align: bool = True,
-    expect_change: bool = True, threshold: float,
+    expression: str | None = None, variant: str | None = None, parts: FaceParts | None = None,
+    threshold: float,
 ) -> Finished:
-    """Score the raw result and, with `paste`, composite its aligned face into the base.
+    """Score what the user gets and, with `paste`, composite the result's aligned face into the base.
 
-    `threshold` is the consistency total a result needs to pass review (it decides the score's verdict).
+    `expression` (a built-in face) and `variant` say what was asked for: the score checks that change
+    happened where it changes a face. `threshold` is the consistency total a result needs to pass review.
     `align=False` is for results drawn in register with the base (the offline renderer). Raises
     lib.consistency.align.AlignmentFailed when a result cannot be placed on the base.
     """
@@ -49,8 +53,8 @@ def finish(
     raw = Image.open(io.BytesIO(raw_png))
     raw.load()
     prepared = prepare(base, raw, face_box=face_box)  # one placement estimate for the score and the paste
-    drift = score(base, raw, face_box=face_box, expect_change=expect_change, prepared=prepared,
-                  threshold=threshold)
+    drift = score(base, raw, face_box=face_box, parts=parts, expression=expression, variant=variant,
+                  paste_back=paste, prepared=prepared, threshold=threshold)
     if not paste:
         return Finished(png=raw_png, score=drift)
     if align:

@@ -46,14 +46,21 @@ class Progress:
     status: str
 
 
-def retry_if_below_threshold(conn: Connection, *, difference_id: UUID, threshold: float) -> UUID | None:
-    """Best-of-n: queue another attempt of a finished item that scored below the threshold.
+def _passed(row: Row, threshold: float) -> bool:
+    """The score's own verdict on the image users get (total and flags); older rows: the total alone."""
+    verdict = (row.score_parts or {}).get("passed")
+    return bool(verdict) if isinstance(verdict, bool) else row.score >= threshold
 
-    The attempt is charged like the first (a new hold; nothing is queued when the balance cannot cover
-    it) and shown next to it. Returns the new item's id, or None.
+
+def retry_if_below_threshold(conn: Connection, *, difference_id: UUID, threshold: float) -> UUID | None:
+    """Best-of-n: queue another attempt of a finished item whose final image the score did not pass.
+
+    Only the image users get counts: drift that paste-back restored does not pay for another call. The
+    attempt is charged like the first (a new hold; nothing is queued when the balance cannot cover it)
+    and shown next to it. Returns the new item's id, or None.
     """
     row = conn.execute(q("retry_candidate"), {"difference_id": str(difference_id)}).one_or_none()
-    if row is None or row.score is None or row.score >= threshold:
+    if row is None or row.score is None or _passed(row, threshold):
         return None
     if row.attempts_made >= int(row.settings.get("best_of", 1)):
         return None

@@ -23,6 +23,7 @@ from lib.backends.offline import default_face_box
 from lib.catalog import custom_expressions
 from lib.consistency import postprocess
 from lib.consistency.align import AlignmentFailed
+from lib.consistency.face_parts import FaceParts
 from lib.core import logs, storage
 from lib.core.errors import NotFound, StudioError
 from lib.core.queries import q
@@ -131,8 +132,9 @@ def run_difference(
     try:
         finished = postprocess.finish(
             store.get(row.base_key), result.png, face_box=box, paste=row.settings.get("paste_back", True),
-            align=backend.name != "offline", expect_change=row.variant is None and request.face != "neutral",
-            threshold=threshold)
+            align=backend.name != "offline", expression=request.face, variant=row.variant, threshold=threshold,
+            # the found eyes and mouth, so the score judges the zones of this face (not drawn proportions)
+            parts=FaceParts.from_points(box, *request.face_points) if request.face_points else None)
     except AlignmentFailed as exc:
         with engine.begin() as conn:
             _fail(conn, row.id, row.job_id, reason=f"The result could not be placed on the base: {exc}",

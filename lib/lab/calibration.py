@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from lib.consistency.score import score
+from lib.consistency.face_parts import FaceParts
+from lib.consistency.score import DEFAULT_THRESHOLD, Score, score
 from lib.design.expressions import LIBRARY, Expression
 from lib.design.face_box import FaceBox
 from lib.design.features import Features
@@ -40,7 +41,8 @@ _EXPRESSIONS = ("happy", "angry", "sad", "surprised", "embarrassed", "smug", "cr
 
 @dataclass(frozen=True)
 class Case:
-    """One labelled pair: `label` is True when a reviewer should accept the result."""
+    """One labelled pair: `label` is True when a reviewer should accept what the studio makes of the result
+    with paste-back (its default), `label_raw` when it should accept the raw result (paste-back off)."""
 
     label: bool
     kind: str
@@ -48,6 +50,18 @@ class Case:
     result: Image.Image
     face_box: FaceBox
     character: int
+    expression: str | None = None
+    variant: str | None = None
+    parts: FaceParts | None = None
+    label_raw: bool | None = None
+
+    def raw_label(self) -> bool:
+        return self.label if self.label_raw is None else self.label_raw
+
+
+# Negatives that paste-back may repair: framing always; a recoloured outfit, another accessory or hair style
+# when it leaves the face box untouched (`Case.label` says which); otherwise the pasted face shows part of it.
+RESTORED_BY_PASTE_BACK = frozenset({"neg_outfit_colour", "neg_accessory", "neg_hair_style", "neg_shift", "neg_zoom"})
 
 
 @dataclass(frozen=True)
@@ -174,7 +188,7 @@ def replace_features(f: Features, **changes: object) -> Features:
     return Features.model_validate({**f.model_dump(), **changes})
 
 
-def _mild(rng: random.Random, **extra: object) -> Drift:
+def mild_drift(rng: random.Random, **extra: object) -> Drift:
     """Realistic model drift: a little of everything, within what a reviewer tolerates."""
     sign = lambda: rng.choice((-1, 1))  # noqa: E731
     drift = Drift(
@@ -198,6 +212,8 @@ Make = Callable[[], Image.Image]
 
 def _positives(rng: random.Random, f: Features, expr: Callable[[], Expression]) -> list[tuple[str, Make]]:
     def r(**kw: object) -> Image.Image:
+        if kw.get("variant"):
+            _asked.variant = str(kw["variant"])
         return render_portrait(f, size=BASE_SIZE, expression=expr(), **kw)  # type: ignore[arg-type]
 
     w, h = BASE_SIZE
@@ -212,14 +228,22 @@ def _positives(rng: random.Random, f: Features, expr: Callable[[], Expression]) 
         ("pos_resize", lambda: apply_drift(r(), Drift(out_size=(w * 2, h * 2), jpeg=90))),
         ("pos_square", lambda: apply_drift(r(), Drift(out_size=(h, h)))),
         ("pos_variant", lambda: apply_drift(r(variant=rng.choice(("blink", "mouth_open"))),
-                                                     _mild(rng))),
-        ("pos_combo", lambda: apply_drift(r(), _mild(rng, out_size=(w * 3 // 2, h * 3 // 2)))),
+                                                     mild_drift(rng))),
+        ("pos_combo", lambda: apply_drift(r(), mild_drift(rng, out_size=(w * 3 // 2, h * 3 // 2)))),
     ]
 
 
 def _negatives(rng: random.Random, f: Features, expr: Callable[[], Expression]) -> list[tuple[str, Make]]:
     def r(features: Features = f, **kw: object) -> Image.Image:
-        return render_portrait(features, size=BASE_SIZE, expression=expr(), **kw)  # type: ignore[arg-type]
+        expression = expr()
+        drawn = render_portrait(features, size=BASE_SIZE, expression=expression, **kw)  # type: ignore[arg-type]
+        if features is not f:  # does the change reach into the face box? Then paste-back cannot repair it.
+            right = np.asarray(render_portrait(f, size=BASE_SIZE, expression=expression), np.int16)
+            x, y, w, h = face_box(BASE_SIZE)
+            inner = np.s_[y + h // 12 : y + h - h // 12, x + w // 12 : x + w - w // 12]  # inside the paste's feather
+            moved = np.abs(np.asarray(drawn, np.int16) - right)[inner].max(axis=2) > 24
+            _asked.restorable = bool(moved.mean() < 0.01)
+        return drawn
 
     def base_again() -> Image.Image:
         return render_portrait(f, size=BASE_SIZE)
@@ -227,21 +251,32 @@ def _negatives(rng: random.Random, f: Features, expr: Callable[[], Expression]) 
     sign = lambda: rng.choice((-1, 1))  # noqa: E731
     return [
         ("neg_hair_colour", lambda: apply_drift(r(replace_features(f, hair_color=_other(rng, _HAIR, f.hair_color))),
-                                                _mild(rng))),
+                                                mild_drift(rng))),
         ("neg_outfit_colour", lambda: apply_drift(
-            r(replace_features(f, outfit_color=_other(rng, _OUTFIT, f.outfit_color))), _mild(rng))),
-        ("neg_accessory", lambda: apply_drift(r(_accessory_change(rng, f)), _mild(rng))),
+            r(replace_features(f, outfit_color=_other(rng, _OUTFIT, f.outfit_color))), mild_drift(rng))),
+        ("neg_accessory", lambda: apply_drift(r(_accessory_change(rng, f)), mild_drift(rng))),
         ("neg_hair_style", lambda: apply_drift(r(replace_features(f, hair_style=_other(rng, _STYLES, f.hair_style))),
-                                               _mild(rng))),
-        ("neg_shift", lambda: apply_drift(r(), _mild(rng, shift=(sign() * rng.uniform(0.08, 0.12), 0.0)))),
-        ("neg_zoom", lambda: apply_drift(r(), _mild(rng, scale=rng.choice((0.82, 0.86, 1.16, 1.22))))),
-        ("neg_other_character", lambda: apply_drift(r(other_character(rng, f)), _mild(rng))),
+                                               mild_drift(rng))),
+        ("neg_shift", lambda: apply_drift(r(), mild_drift(rng, shift=(sign() * rng.uniform(0.08, 0.12), 0.0)))),
+        ("neg_zoom", lambda: apply_drift(r(), mild_drift(rng, scale=rng.choice((0.82, 0.86, 1.16, 1.22))))),
+        ("neg_other_character", lambda: apply_drift(r(other_character(rng, f)), mild_drift(rng))),
         ("neg_unchanged", lambda: apply_drift(base_again(), Drift())),
-        ("neg_unchanged_noise", lambda: apply_drift(base_again(), _mild(rng))),
-        ("neg_blur", lambda: apply_drift(r(), _mild(rng, blur=rng.uniform(3.0, 5.0)))),
-        ("neg_posterize", lambda: apply_drift(r(), _mild(rng, posterize=rng.choice((3, 4)), blur=1.0))),
-        ("neg_colour_shift", lambda: apply_drift(r(), _mild(rng, hue=rng.choice((-1, 1)) * rng.uniform(40, 90)))),
+        ("neg_unchanged_noise", lambda: apply_drift(base_again(), mild_drift(rng))),
+        ("neg_blur", lambda: apply_drift(r(), mild_drift(rng, blur=rng.uniform(3.0, 5.0)))),
+        ("neg_posterize", lambda: apply_drift(r(), mild_drift(rng, posterize=rng.choice((3, 4)), blur=1.0))),
+        ("neg_colour_shift", lambda: apply_drift(r(), mild_drift(rng, hue=rng.choice((-1, 1)) * rng.uniform(40, 90)))),
     ]
+
+
+class _Asked:
+    """What the last rendered case asked for (its expression and variant), read after each make()."""
+
+    expression: str | None = None
+    variant: str | None = None
+    restorable: bool = True  # False when the damage reaches into the face box
+
+
+_asked = _Asked()
 
 
 def build_calibration_set(n_characters: int = 6, seed: int = 7) -> list[Case]:
@@ -254,10 +289,17 @@ def build_calibration_set(n_characters: int = 6, seed: int = 7) -> list[Case]:
         base = render_portrait(f, size=BASE_SIZE)
 
         def expr() -> Expression:
-            return LIBRARY[rng.choice(_EXPRESSIONS)]
+            _asked.expression = rng.choice(_EXPRESSIONS)
+            return LIBRARY[_asked.expression]
 
         for label, makers in ((True, _positives(rng, f, expr)), (False, _negatives(rng, f, expr))):
-            cases += [Case(label, kind, base, make(), box, index) for kind, make in makers]
+            for kind, make in makers:
+                _asked.expression = _asked.variant = None
+                _asked.restorable = True
+                result = make()
+                final_label = label or (kind in RESTORED_BY_PASTE_BACK and _asked.restorable)
+                cases.append(Case(final_label, kind, base, result, box, index, expression=_asked.expression,
+                                  variant=_asked.variant, label_raw=label))
     return cases
 
 
@@ -269,14 +311,37 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
 
 
-def score_cases(cases: list[Case]) -> pd.DataFrame:
-    """Score every case: one row with its label, kind, character, total, parts and flags."""
+def score_case(case: Case, *, paste_back: bool = True, threshold: float = DEFAULT_THRESHOLD) -> Score:
+    """The studio's score of one case, asked for the case's own expression and variant."""
+    return score(case.base, case.result, face_box=case.face_box, parts=case.parts, expression=case.expression,
+                 variant=case.variant, paste_back=paste_back, threshold=threshold)
+
+
+def score_cases(cases: list[Case], *, paste_back: bool = True) -> pd.DataFrame:
+    """Score every case: one row with its label (for that mode), kind, character, total, parts and flags."""
     rows = []
     for case in cases:
-        result = score(case.base, case.result, face_box=case.face_box)
-        rows.append({"kind": case.kind, "label": case.label, "character": case.character, "total": result.total,
-                     **result.parts, "flags": ",".join(result.flags)})
+        result = score_case(case, paste_back=paste_back)
+        label = case.label if paste_back else case.raw_label()
+        rows.append({"kind": case.kind, "label": label, "character": case.character, "total": result.total,
+                     "passed": result.passed, **result.parts, "flags": ",".join(result.flags)})
     return pd.DataFrame(rows)
+
+
+def per_kind(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per case kind: how many, the min/median/max total, and the verdicts (passed / flagged)."""
+    groups = scored.groupby(["label", "kind"], sort=False)
+    table = groups["total"].agg(n="size", min="min", median="median", max="max").round(1)
+    table["passed"] = groups["passed"].sum().astype(int)
+    table["flagged"] = table["n"] - table["passed"]
+    return table
+
+
+def verdict_precision_recall(scored: pd.DataFrame) -> tuple[float, float]:
+    """Precision and recall of the score's own verdicts (`passed`: total and flags) against the labels."""
+    labels, passed = scored["label"].to_numpy(bool), scored["passed"].to_numpy(bool)
+    tp = int((passed & labels).sum())
+    return tp / max(1, int(passed.sum())), tp / max(1, int(labels.sum()))
 
 
 def roc_table(labels: np.ndarray, scores: np.ndarray) -> pd.DataFrame:

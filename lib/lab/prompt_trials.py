@@ -1,7 +1,7 @@
 """Prompt-template trials for notebooks: candidate templates side by side on one character.
 
 A trial fills a template body exactly as a batch would (`prompts.build_prompt`), calls the backend and
-finishes the result as the pipeline does (`postprocess.finish`: score on the raw output, paste-back),
+finishes the result as the pipeline does (`postprocess.finish`: paste-back, then the score of that image),
 but writes no job, item or credit rows, so candidates can be compared before one is saved and
 activated. Gemini trials cost money the studio's reports never see: show `estimate_cost_usd` first.
 """
@@ -70,7 +70,7 @@ def run_trial(
                             image_size=image_size)
     result = backend.generate(request)
     finished = postprocess.finish(base_png, result.png, face_box=face_box_of(character),
-                                  align=backend.name != "offline", expect_change=expression.face != "neutral",
+                                  align=backend.name != "offline", expression=expression.face,
                                   threshold=threshold)
     log.info("trial %s/%s: score %.1f, $%.3f", label, expression.key, finished.score.total, result.cost_usd)
     return Trial(template=label, expression=expression.key, prompt=request.prompt, png=finished.png,

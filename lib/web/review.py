@@ -7,6 +7,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from lib.accounts.users import User
 from lib.catalog.characters import Character
+from lib.consistency import wording
 from lib.core.errors import StudioError
 from lib.core.markdown import escape_markdown
 from lib.core.settings import Settings
@@ -79,14 +80,15 @@ def _caption(item: Difference, *, preview: bool) -> str:
 def _score_badge(cell: DeltaGenerator, item: Difference) -> None:
     if item.score is None:
         return
-    info = item.score_parts or {}
-    passed = info.get("passed", True)
-    with cell.popover(f"{'✔' if passed else '⚠'} consistency {item.score:.0f}", width="stretch"):
-        st.caption("How far the model drifted from the base (0–100), before the face was pasted back.")
-        for name, value in (info.get("parts") or {}).items():
-            st.progress(min(max(value / 100, 0.0), 1.0), text=f"{name.replace('_', ' ')}: {value:.0f}")
-        if info.get("flags"):
-            st.warning("Flags: " + ", ".join(f.replace("_", " ") for f in info["flags"]))
+    r = wording.read({"total": item.score, **(item.score_parts or {})})
+    with cell.popover(f"{'✔' if r.passed else '⚠'} consistency {r.total:.0f} · {r.verdict}", width="stretch"):
+        st.caption("How consistent the image you get is with the base (0–100): total, parts and flags.")
+        for name, value in r.parts:
+            st.progress(min(max(value / 100, 0.0), 1.0), text=f"{name}: {value:.0f}")
+        if r.flags:
+            st.warning("Flags: " + "; ".join(r.flags))
+        if r.notes:
+            st.caption(f"{wording.RESTORED.capitalize()}: " + ", ".join(f"{k} {v:.0f}" for k, v in r.restored))
 
 
 def _difference_cell(cell: DeltaGenerator, item: Difference, *, character: Character) -> None:

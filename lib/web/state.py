@@ -48,6 +48,14 @@ class WatchedBatch:
 
 
 @dataclass(frozen=True)
+class ReviewUndo:
+    """The last review this session made: the reviews it replaced, and what to call it on the Undo button."""
+
+    changes: list[tuple[UUID, str]]
+    label: str
+
+
+@dataclass(frozen=True)
 class BillingLink:
     """A Stripe page to open: Checkout for a plan, or the customer portal (plan None)."""
 
@@ -69,6 +77,8 @@ _AUTH_LOGOUT = Slot("logout", False)
 
 # Pages.
 WATCHED_BATCH: Slot[WatchedBatch | None] = Slot("studio_watched_batch", None)
+COMPARE: Slot[UUID | None] = Slot("studio_compare", None)  # the image open in the review's compare view
+LAST_REVIEW: Slot[ReviewUndo | None] = Slot("studio_last_review", None)
 NEW_CHARACTER_FORM: Slot[int] = Slot("new-character-version", 0)  # bumped after a success: a fresh, empty form
 ADJUSTMENT_KEY: Slot[str | None] = Slot("adjust-key", None)  # one idempotency key per credit adjustment
 BILLING_LINK: Slot[BillingLink | None] = Slot("billing_url", None)

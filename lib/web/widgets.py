@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lib.core import thumbnails
 from lib.core.errors import StudioError
 from lib.core.markdown import escape_markdown
 from lib.design import expressions
@@ -48,3 +49,23 @@ def object_image(key: str) -> str | bytes:
     Callers pass keys of rows they already read with an access check; keys embed the owner's id.
     """
     return resources.store().download_url(key) or _object_bytes(key)
+
+
+@st.cache_data(ttl=3600, max_entries=8192, show_spinner=False)
+def _thumbnail_key(key: str) -> str:
+    return thumbnails.ensure_thumbnail(resources.store(), key)
+
+
+def thumbnail_image(key: str) -> str | bytes:
+    """What st.image needs for the thumbnail of a stored PNG (made once, stored beside it)."""
+    return object_image(_thumbnail_key(key))
+
+
+@st.cache_data(ttl=3600, max_entries=1024, show_spinner=False)
+def _loop_key(frames: tuple[tuple[str, int], ...]) -> str:
+    return thumbnails.ensure_animation(resources.store(), [(_thumbnail_key(k), ms) for k, ms in frames])
+
+
+def loop_image(frames: list[tuple[str, int]]) -> str | bytes:
+    """What st.image needs for an animated loop of stored PNGs (key, milliseconds), at thumbnail size."""
+    return object_image(_loop_key(tuple(frames)))

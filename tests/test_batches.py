@@ -198,11 +198,13 @@ def test_picking_an_attempt_unapproves_the_others_and_undo_puts_them_back(studio
         conn.execute(text("UPDATE differences SET status = 'done', image_key = 'k2.png' WHERE id = :d"), {"d": two})
         jobs.set_review(conn, actor=owner, difference_id=one, review="approved")
         changes = jobs.set_review(conn, actor=owner, difference_id=two, review="approved")
-        reviews = dict(conn.execute(text("SELECT id, review FROM differences WHERE job_id = :j"), {"j": first.job_id}).all())
+        reviews = dict(conn.execute(text("SELECT id, review FROM differences WHERE job_id = :j"),
+                                    {"j": first.job_id}).all())
         assert (reviews[one], reviews[two]) == ("pending", "approved")
         assert changes == [(two, "pending"), (one, "approved")]
         jobs.undo_review(conn, actor=owner, changes=changes)
-        reviews = dict(conn.execute(text("SELECT id, review FROM differences WHERE job_id = :j"), {"j": first.job_id}).all())
+        reviews = dict(conn.execute(text("SELECT id, review FROM differences WHERE job_id = :j"),
+                                    {"j": first.job_id}).all())
         assert (reviews[one], reviews[two]) == ("approved", "pending")
 
 

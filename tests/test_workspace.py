@@ -127,7 +127,8 @@ def test_a_batch_over_the_plans_limit_splits_into_batches_all_submitted_together
     submitted = batches.submit_split(conn, actor=owner, character=character, request=request, settings=settings)
     history = workspace.batch_history(conn, actor=owner, character_id=character.id)
     assert {h.job_id for h in history} == {s.job_id for s in submitted}
-    assert (12, "queued", owner.email, ("blink",)) in {(h.items, h.status, h.made_by, tuple(h.variants)) for h in history}
+    lines = {(h.items, h.status, h.made_by, tuple(h.variants)) for h in history}
+    assert (12, "queued", owner.email, ("blink",)) in lines
 
 
 def test_history_lines_and_review_rows_group_variants_by_expression(conn, aoi, settings) -> None:

@@ -137,7 +137,9 @@ def quote(
     return Quote(request=request, images=images, credits=credits, blocked=blocked, parts=parts)
 
 
-def limits(balance: ledger.Balance, *, request: jobs.JobRequest, images: int, credits: int) -> tuple[str | None, list[int]]:
+def limits(
+    balance: ledger.Balance, *, request: jobs.JobRequest, images: int, credits: int
+) -> tuple[str | None, list[int]]:
     """Why a batch cannot be submitted (None when it can), and the split that gets past the batch limit."""
     if images == 0:
         return "Choose at least one expression.", []

@@ -25,7 +25,8 @@ def batch_section(*, user: User, character: Character, settings: Settings) -> No
     index = next((i for i, b in enumerate(history) if b.job_id == watched), 0)
     chosen: BatchSummary = st.selectbox(
         f"{len(history)} batch{'es' if len(history) != 1 else ''} of {character.name}, newest first", history,
-        index=index, format_func=lambda b: b.label, help="Every batch keeps its images and reviews; pick one to see it.")
+        index=index, format_func=lambda b: b.label,
+        help="Every batch keeps its images and reviews; pick one to see it.")
     if chosen.job_id != watched:
         state.watch_batch(job_id=chosen.job_id, character_id=character.id)
     _undo(user)

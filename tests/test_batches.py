@@ -208,23 +208,29 @@ def test_picking_an_attempt_unapproves_the_others_and_undo_puts_them_back(studio
         assert (reviews[one], reviews[two]) == ("approved", "pending")
 
 
-def test_an_identical_offline_rerun_is_not_charged(studio) -> None:
+def test_an_offline_rerun_varies_and_an_identical_one_is_not_charged(studio) -> None:
     owner = make_member(studio.engine)
     character = make_character(studio, owner)
     first = submit(studio, owner, character, job_request(["happy"]))
     run = lambda d: pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),  # noqa: E731
                                             difference_id=d, threshold=70.0)
     assert run(first.difference_ids[0]) == "done"
-    with studio.engine.begin() as conn:
+    with studio.engine.begin() as conn:  # "make it again": another take, a different image, charged
         again = batches.regenerate(conn, actor=owner, difference_id=first.difference_ids[0], settings=studio.settings)
-    assert again.credits_held == 1  # held like any attempt, until the image shows it is the same
     assert run(again.difference_ids[0]) == "done"
+    same = submit(studio, owner, character, job_request(["happy"]))  # a new batch draws take 1 again: identical
+    assert same.credits_held == 1  # held like any image, until the image shows it is the same
+    assert run(same.difference_ids[0]) == "done"
     with studio.engine.connect() as conn:
         b = ledger.balance(conn, user_id=owner.id)
-        costs = [d.cost_credits for d in jobs.job_differences(conn, actor=owner, job_id=first.job_id)]
-    assert (b.available, b.held, b.used_this_period, costs) == (299, 0, 1, [1, 0])
+        attempts = jobs.job_differences(conn, actor=owner, job_id=first.job_id)
+        repeat = jobs.job_differences(conn, actor=owner, job_id=same.job_id)
+    images = [studio.store.get(d.image_key) for d in (*attempts, *repeat)]
+    assert images[0] != images[1] and images[0] == images[2]
+    assert [d.cost_credits for d in (*attempts, *repeat)] == [1, 1, 0]
+    assert (b.available, b.held, b.used_this_period) == (298, 0, 2)
     thumbs = [k for k in studio.store.list(f"characters/{owner.id}/{character.id}/diffs/") if k.endswith(".thumb.webp")]
-    assert len(thumbs) == 2  # a thumbnail beside each stored image
+    assert len(thumbs) == 3  # a thumbnail beside each stored image
 
 
 def test_32_concurrent_submissions_never_overspend(studio) -> None:

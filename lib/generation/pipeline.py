@@ -58,6 +58,7 @@ def _request_for(conn: Connection, store: ObjectStore, backend: ImageBackend, ro
         model=row.model, image_size=row.image_size, expression_key=row.expression_key, variant=row.variant,
         features=row.features, face=_face_of(conn, row), face_box=FaceBox(*row.face_box) if row.face_box else None,
         base_generated=row.base_source == "generated",
+        seed=row.attempt if row.attempt > 1 else None,  # a re-run asks for another take
     )
 
 

@@ -13,7 +13,7 @@ from lib.design.features import Features
 from lib.render.canvas import Canvas, downsample, fill, layer
 from lib.render.colour import Color, Palette, mix, palette
 from lib.render.eyes import EX, EY, draw_closed_eye
-from lib.render.face import CLOSED_EYES, Face, resolve
+from lib.render.face import CLOSED_EYES, Face, resolve, vary
 from lib.render.geometry import FACE, Pt, bounds, oval
 from lib.render.marks import draw_cues_over, draw_cues_under
 from lib.render.mouths import MOUTHS, MY
@@ -55,6 +55,7 @@ def edit_face(
     box: FaceBox,
     expression: Expression,
     variant: str | None = None,
+    take: int = 1,
 ) -> Image.Image:
     """An offline preview: expression cues painted over an uploaded picture inside `box` only.
 
@@ -62,7 +63,7 @@ def edit_face(
     whole alpha channel are kept exactly.
     """
     x, y, w, h = FaceBox.checked(box, base.size)
-    face = resolve(expression, variant)
+    face = vary(resolve(expression, variant), take)  # take > 1: a re-run that differs a little
     out = base.convert("RGBA")
     crop = out.crop((x, y, x + w, y + h))
     ss = max(1, min(4, 2048 // max(w, h)))

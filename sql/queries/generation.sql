@@ -18,7 +18,7 @@ UPDATE differences d SET status = 'running', started_at = now()
 FROM generation_jobs j, characters c
 WHERE d.id = CAST(:difference_id AS uuid) AND j.id = d.job_id AND c.id = d.character_id
   AND d.status IN ('queued', 'running')
-RETURNING d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt,
+RETURNING d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt, d.attempt,
           j.user_id, j.backend, j.model, j.image_size, j.settings,
           c.name AS character_name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box;
 

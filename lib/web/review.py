@@ -21,7 +21,7 @@ from lib.core.markdown import escape_markdown
 from lib.core.settings import Settings
 from lib.generation import batches, jobs
 from lib.generation.jobs import Difference
-from lib.generation.workspace import GridRow, review_rows
+from lib.generation.workspace import GridRow, Slot, review_rows
 from lib.web import state
 from lib.web.resources import transaction
 from lib.web.widgets import expression_label, loop_image, object_image, show_error, thumbnail_image, words
@@ -45,7 +45,7 @@ def review_grid(items: list[Difference], *, character: Character, user: User, se
     ordered = [d for row in rows for slot in row.slots if slot for d in slot.attempts if d.status == "done"]
     if focused is not None and any(d.id == focused for d in ordered):
         _compare(ordered, focused, character=character, user=user, settings=settings)
-    widths = [1] + [3] * len(columns)
+    widths = [2] + [3] * len(columns)
     header = st.columns(widths)
     for cell, variant in zip(header[1:], columns, strict=True):
         cell.markdown(f"**{words(variant) if variant else 'Expression'}**")
@@ -58,17 +58,39 @@ def _row(row: GridRow, widths: list[int], *, character: Character, user: User, s
     with cells[0]:
         st.markdown(f"**{escape_markdown(expression_label(row.expression_key))}**")
         _loop(row)
+    several = []
     for cell, slot in zip(cells[1:], row.slots, strict=True):
         if slot is None:
             continue
-        attempts = cell.columns(len(slot.attempts)) if len(slot.attempts) > 1 else [cell]
+        card = cell.container(border=True)
+        if len(slot.attempts) == 1:
+            _difference_cell(card, slot.attempts[0], character=character, head="")
+            if slot.attempts[0].status in ("done", "failed"):
+                _review_buttons(card, slot.attempts[0], user=user, settings=settings)
+            continue
+        several.append(slot)
+        shown = slot.chosen or slot.attempts[-1]
+        _difference_cell(card, shown, character=character,
+                         head=f"**Attempt {shown.attempt} of {len(slot.attempts)}** (all below)")
+    for slot in several:
+        _attempts(row, slot, character=character, user=user, settings=settings)
+
+
+def _attempts(row: GridRow, slot: Slot, *, character: Character, user: User, settings: Settings) -> None:
+    """Every attempt at one slot side by side, four to a line, each with its own review buttons."""
+    name = expression_label(row.expression_key) + (f" · {words(slot.variant)}" if slot.variant else "")
+    with st.container(border=True):
+        st.markdown(f"**{escape_markdown(name)}: {len(slot.attempts)} attempts**")
         chosen = slot.chosen
-        for place, item in zip(attempts, slot.attempts, strict=True):
-            card = place.container(border=True)
-            _difference_cell(card, item, character=character, attempt=len(slot.attempts) > 1,
-                             chosen=chosen is not None and chosen.id == item.id and len(slot.attempts) > 1)
-            if item.status in ("done", "failed"):
-                _review_buttons(card, item, user=user, settings=settings)
+        per_line = 4
+        for start in range(0, len(slot.attempts), per_line):
+            places = st.columns(per_line)
+            for place, item in zip(places, slot.attempts[start:start + per_line], strict=False):
+                card = place.container(border=True)
+                used = " ★ used" if chosen is not None and chosen.id == item.id else ""
+                _difference_cell(card, item, character=character, head=f"**Attempt {item.attempt}**{used}")
+                if item.status in ("done", "failed"):
+                    _review_buttons(card, item, user=user, settings=settings)
 
 
 def _loop(row: GridRow) -> None:
@@ -148,7 +170,7 @@ def _compare(ordered: list[Difference], focused: UUID, *, character: Character, 
         if mode == "Side by side":
             base, result = st.columns(2)
             base.image(object_image(character.base_key), caption="Approved base", width="stretch")
-            result.image(object_image(item.image_key), caption=_caption(item, preview=False), width="stretch")
+            result.image(object_image(item.image_key), caption=_label(item), width="stretch")
         else:
             key, caption = (character.base_key, "Approved base") if mode == "Base" else (item.image_key, _label(item))
             st.image(object_image(key), caption=caption, width="stretch")
@@ -175,13 +197,14 @@ def _label(item: Difference) -> str:
     return escape_markdown(label)
 
 
-def _caption(item: Difference, *, preview: bool, attempt: bool = False, chosen: bool = False) -> str:
+def _caption(item: Difference, *, preview: bool, head: str | None = None) -> str:
+    """Model, cost and review of an image after `head` (its label unless the grid's row and column say it)."""
     note = "offline preview" if preview and item.backend == "offline" else escape_markdown(item.model)
     cost = f" · {item.cost_credits} cr" if item.cost_credits else (" · free" if item.status == "done" else "")
     # Plain ✓/✗ rather than colour emoji: machines without an emoji font draw those as empty boxes.
     review = {"approved": " · **✓ approved**", "rejected": " · **✗ rejected**"}.get(item.review, "")
-    head = f"**Attempt {item.attempt}**" + (" ★ used" if chosen else "") if attempt else f"**{_label(item)}**"
-    return f"{head} · {note}{cost}{review}"
+    head = f"**{_label(item)}**" if head is None else head
+    return " · ".join(p for p in (head, f"{note}{cost}{review}") if p)
 
 
 def _score_badge(cell: DeltaGenerator, item: Difference) -> None:
@@ -197,11 +220,12 @@ def _score_badge(cell: DeltaGenerator, item: Difference) -> None:
             st.warning("Flags: " + ", ".join(f.replace("_", " ") for f in info["flags"]))
 
 
-def _difference_cell(cell: DeltaGenerator, item: Difference, *, character: Character, attempt: bool = False,
-                     chosen: bool = False) -> None:
+def _difference_cell(
+    cell: DeltaGenerator, item: Difference, *, character: Character, head: str | None = None
+) -> None:
     if item.status == "done" and item.image_key:
         cell.image(thumbnail_image(item.image_key), width="stretch")
-        cell.caption(_caption(item, preview=character.base_source == "upload", attempt=attempt, chosen=chosen))
+        cell.caption(_caption(item, preview=character.base_source == "upload", head=head))
         _score_badge(cell, item)
     elif item.status == "failed":
         cell.error(f"**{_label(item)}**: {escape_markdown(item.failure_reason)}", icon=":material/block:")

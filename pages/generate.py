@@ -29,7 +29,7 @@ if broken := characters.base_problem(character, settings=settings):
     st.warning(broken)
     st.stop()
 left, right = st.columns([1, 3])
-left.image(widgets.object_image(character.base_key), caption="Approved base", width=180)
+left.image(widgets.thumbnail_image(character.base_key), caption="Approved base", width=180)
 with right:
     preset = st.selectbox("Preset", list(expressions.PRESETS), format_func=widgets.words)
     keys = st.multiselect("Expressions", choices, default=list(expressions.PRESETS[preset]),

@@ -22,14 +22,18 @@ from playwright.sync_api import Page, expect
 
 from tests.test_browser import (  # noqa: F401 (browser, page and studio are fixtures)
     ADMIN,
+    ADMIN_PASSWORD,
     ROOT,
     RunningStudio,
     browser,
     open_page,
     page,
+    remembered,
     settle,
     shot,
+    sign_in,
     sign_in_as,
+    sign_out,
     studio,
 )
 
@@ -185,3 +189,26 @@ def test_review_workspace_from_limits_to_the_picked_attempt(page: Page, studio: 
     expect(page.get_by_text("Not enough credits: this needs 5 and you have 0.")).to_be_visible()
     no_raw_values(page)
     shot(page, "25_no_credits")
+
+
+def test_switching_user_in_the_same_tab_stays_signed_in_after_a_reload(page: Page, studio: RunningStudio) -> None:  # noqa: F811
+    email = "sora@studio.local"
+    cli(studio, "users", "add", email, "--password-stdin", stdin=PASSWORD)
+    page.goto("/")
+    sign_in_as(page, ADMIN, ADMIN_PASSWORD)
+    sign_out(page)
+    for _ in range(50):  # the sign-out deletes the cookie from a component, a moment after its run
+        if not any(c["name"] == "miyabi_studio_auth" for c in page.context.cookies()):
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError("signing out must delete the sign-in cookie")
+    sign_in(page, email, PASSWORD)  # the same tab, as the README's walkthrough does
+    expect(page.get_by_role("heading", name="Characters")).to_be_visible()
+    assert remembered(page)
+    settle(page, quiet_ms=600)
+    page.reload()
+    settle(page, quiet_ms=600)
+    expect(page.get_by_role("heading", name="Characters")).to_be_visible()
+    expect(page.get_by_text(f"Signed in as {email}")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in")).to_have_count(0)

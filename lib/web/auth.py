@@ -7,6 +7,7 @@ server-side (including re-authentication cookies issued before).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from datetime import UTC, datetime, timedelta
@@ -145,19 +146,29 @@ def _validated_user() -> User | None:
         return users.session_user(conn, email=email, authenticated_at=authenticated_at)
 
 
-def _remember_browser(auth: stauth.Authenticate, email: str) -> None:
-    """Write the re-authentication cookie where it survives this run.
+def _remember_browser(auth: stauth.Authenticate, email: str, *, renew: bool) -> None:
+    """Write the re-authentication cookie where it survives this run (`renew`: a new one for a new sign-in).
 
     The library writes it from a component inside the sign-in form, and `form.empty()` removes that
     component before the browser mounts it: without this, a reload or a pasted URL signed people out.
+    The component is rendered on every run of the signed-in session under a key of its own token: a
+    rerun that starts before the browser mounted it (the cookie reader reporting after a sign-out and a
+    new sign-in in the same tab) cannot drop it, and the next person signing in here gets a fresh one.
     The token has the library's format (`username`, `exp_date`), so its cookie login accepts it.
     """
     s = settings()
-    expires = datetime.now() + timedelta(days=s.studio_cookie_days)
-    token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
+    remembered = state.REMEMBER_COOKIE.get()
+    if not renew and (remembered is None or remembered.email != email):
+        return  # signed in by the cookie the browser already holds: it keeps its expiry
+    if renew:
+        expires = datetime.now() + timedelta(days=s.studio_cookie_days)
+        token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
+        remembered = state.RememberCookie(email=email, token=token, expires=expires)
+        state.REMEMBER_COOKIE.set(remembered)
+    key = "studio_remember_" + hashlib.sha256(remembered.token.encode()).hexdigest()[:16]
     with st.sidebar:
         auth.cookie_controller.cookie_model.cookie_manager.set(
-            s.studio_cookie_name, token, key="studio_remember_browser", expires_at=expires)
+            s.studio_cookie_name, remembered.token, key=key, expires_at=remembered.expires)
 
 
 def _show_form(auth: stauth.Authenticate, form: DeltaGenerator, creds: dict) -> bool:
@@ -195,6 +206,7 @@ def _sign_in() -> User | None:
         if state.AUTH_STATUS.get():
             auth.logout(location="unrendered")  # clears the library's state and deletes its cookie
         state.AUTHENTICATED_AT.pop()
+        state.REMEMBER_COOKIE.pop()  # stop writing the cookie the sign-out deletes
         st.info("You have signed out.")
     _refuse_cookie_of_inactive_account(creds)
     form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
@@ -209,8 +221,7 @@ def _sign_in() -> User | None:
     user = _validated_user()
     if user is not None:
         form.empty()
-        if just_signed_in:
-            _remember_browser(auth, user.email)
+        _remember_browser(auth, user.email, renew=just_signed_in)
         return user
     state.forget_sign_in()  # ended server-side (sign-out elsewhere, password reset, disabled account)
     st.warning("Your session has ended. Please sign in again.")

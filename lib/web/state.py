@@ -48,6 +48,15 @@ class WatchedBatch:
 
 
 @dataclass(frozen=True)
+class RememberCookie:
+    """The re-authentication cookie this session keeps writing for its signed-in user."""
+
+    email: str
+    token: str
+    expires: datetime
+
+
+@dataclass(frozen=True)
 class ReviewUndo:
     """The last review this session made: the reviews it replaced, and what to call it on the Undo button."""
 
@@ -67,6 +76,7 @@ class BillingLink:
 # The sign-in gate's own values.
 AUTHENTICATED_AT: Slot[datetime | None] = Slot("studio_authenticated_at", None)
 SIGN_OUT: Slot[bool] = Slot("studio_sign_out", False)  # set by the Sign out button, acted on by the next run
+REMEMBER_COOKIE: Slot[RememberCookie | None] = Slot("studio_remember_cookie", None)
 FLASH: Slot[str | None] = Slot("studio_flash", None)  # a confirmation shown once after the next st.rerun
 
 # streamlit-authenticator's values (its `login` writes them; the gate reads and clears them).
@@ -90,6 +100,7 @@ def forget_sign_in() -> None:
     for key in _AUTH_KEYS:
         st.session_state[key] = None
     AUTHENTICATED_AT.set(None)
+    REMEMBER_COOKIE.set(None)
     _AUTH_LOGOUT.set(True)
 
 

@@ -125,7 +125,11 @@ def test_admin_adds_a_user_and_sees_errors(accounts, engine) -> None:
     form_email.input("new@example.com")
     form_password.input("short")
     at.button(key="FormSubmitter:add-user-Add user").click().run()
-    assert "at least 10 characters" in messages(at)
+    assert "The password is too short" in messages(at) and "need at least 10 characters" in messages(at)
+    assert at.text_input[0].value == "new@example.com"  # what was typed stays after an error
+    at.text_input[0].input("")
+    at.button(key="FormSubmitter:add-user-Add user").click().run()
+    assert "Type the email address the person signs in with." in messages(at)
     at.text_input[0].input("new@example.com")
     at.text_input[1].input(PASSWORD)
     at.button(key="FormSubmitter:add-user-Add user").click().run()

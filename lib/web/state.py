@@ -90,6 +90,7 @@ WATCHED_BATCH: Slot[WatchedBatch | None] = Slot("studio_watched_batch", None)
 COMPARE: Slot[UUID | None] = Slot("studio_compare", None)  # the image open in the review's compare view
 LAST_REVIEW: Slot[ReviewUndo | None] = Slot("studio_last_review", None)
 NEW_CHARACTER_FORM: Slot[int] = Slot("new-character-version", 0)  # bumped after a success: a fresh, empty form
+ADD_USER_FORM: Slot[int] = Slot("add-user-version", 0)  # the same for the Users page's "Add a user" form
 ADJUSTMENT_KEY: Slot[str | None] = Slot("adjust-key", None)  # one idempotency key per credit adjustment
 BILLING_LINK: Slot[BillingLink | None] = Slot("billing_url", None)
 BILLING_ERROR: Slot[str | None] = Slot("billing_error", None)

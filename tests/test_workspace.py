@@ -1,5 +1,7 @@
 """The generate workspace on real Postgres: context, choices, quotes and the batch to watch."""
 
+import uuid
+
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -9,7 +11,7 @@ from lib.core.errors import NotFound
 from lib.core.settings import load_settings
 from lib.design import expressions
 from lib.design.features import Features
-from lib.generation import batches, workspace
+from lib.generation import batches, jobs, workspace
 
 
 @pytest.fixture
@@ -143,3 +145,18 @@ def test_history_lines_and_review_rows_group_variants_by_expression(conn, aoi, s
     assert [r.expression_key for r in rows] == list(expressions.PRESETS["basic"])
     assert all([s.variant for s in r.slots] == [None, "mouth_open"] for r in rows)
     assert all(s.chosen is None for r in rows for s in r.slots)  # nothing made yet
+
+
+def test_the_attempt_in_use_is_the_approved_one_else_the_best_scoring_never_a_rejected_one() -> None:
+    def attempt(n: int, score: float, review: str = "pending", status: str = "done") -> jobs.Difference:
+        return jobs.Difference(id=uuid.uuid4(), expression_key="happy", variant=None, status=status, review=review,
+                               image_key="k.png", failure_reason=None, failure_kind=None, cost_usd=0.0,
+                               cost_credits=1, attempts=[], score=score, score_parts=None, backend="offline",
+                               model="offline", image_size="1K", attempt=n)
+
+    one, two, three = attempt(1, 80), attempt(2, 90), attempt(3, 90)
+    assert workspace.Slot(variant=None, attempts=[one, two, three]).chosen is three  # the newer of equals
+    picked = attempt(1, 10, review="approved")
+    assert workspace.Slot(variant=None, attempts=[picked, two]).chosen is picked
+    refused = attempt(2, 99, review="rejected")
+    assert workspace.Slot(variant=None, attempts=[one, refused, attempt(3, 0, status="failed")]).chosen is one

@@ -27,6 +27,6 @@ def register(subparsers: Any, leaf: Leaf) -> None:
     """Add the `jobs` command group to the studio's parser."""
     group = subparsers.add_parser("jobs", help="manage generation jobs").add_subparsers(dest="jobs_command",
                                                                                          required=True)
-    p = leaf(group, "cancel", cmd_jobs_cancel, "cancel the queued items of a job and release their credits")
+    p = leaf(group, "cancel", cmd_jobs_cancel, "cancel the items of a job not made yet and release their credits")
     p.add_argument("job_id")
     add_actor(p)

@@ -206,10 +206,11 @@ class Slot:
 
     @property
     def chosen(self) -> jobs.Difference | None:
-        """The attempt exports take from this batch: the approved one, else the best-scoring, never a rejected."""
+        """The attempt exports take from this batch: the approved one, else the best-scoring (the newer of equals,
+        as the export query orders them), never a rejected one."""
         made = [d for d in self.attempts if d.status == "done" and d.review != "rejected"]
         approved = [d for d in made if d.review == "approved"]
-        return (approved or sorted(made, key=lambda d: -(d.score or 0)) or [None])[0]
+        return (approved or sorted(made, key=lambda d: (-(d.score or 0), -d.attempt)) or [None])[0]
 
 
 @dataclass(frozen=True)

@@ -104,19 +104,21 @@ def _loop(row: GridRow) -> None:
 
 
 def _review_buttons(cell: DeltaGenerator, item: Difference, *, user: User, settings: Settings) -> None:
-    approve, reject, again, compare = cell.columns(4, gap="xxsmall")
+    """✓ ✗ ↻ ⇆ in one row (no tooltips: the caption above the grid says what they do; a 117-image grid
+    renders hundreds of these)."""
+    row = cell.container(horizontal=True, gap="small")
     review = None
-    if item.status == "done" and approve.button("✓", key=f"ok-{item.id}", help="Approve (and use this attempt)",
-                                                type="primary" if item.review == "approved" else "secondary"):
+    if item.status == "done" and row.button("✓", key=f"ok-{item.id}",
+                                            type="primary" if item.review == "approved" else "secondary"):
         review = "pending" if item.review == "approved" else "approved"
-    if item.status == "done" and reject.button("✗", key=f"no-{item.id}", help="Reject (never exported)",
-                                               type="primary" if item.review == "rejected" else "secondary"):
+    if item.status == "done" and row.button("✗", key=f"no-{item.id}",
+                                            type="primary" if item.review == "rejected" else "secondary"):
         review = "pending" if item.review == "rejected" else "rejected"
     if review:
         set_review(item, review, user=user)
-    if again.button("↻", key=f"again-{item.id}", help="Make it again: another attempt beside this one"):
+    if row.button("↻", key=f"again-{item.id}"):
         regenerate(item, user=user, settings=settings)
-    if item.status == "done" and compare.button("⇆", key=f"cmp-{item.id}", help="Compare with the base, full size"):
+    if item.status == "done" and row.button("⇆", key=f"cmp-{item.id}"):
         state.COMPARE.set(item.id)
         st.rerun()
 

@@ -174,9 +174,10 @@ def _store_and_finish(engine: Engine, store: ObjectStore, row: Any, result: Any,
 
 
 def _charge(conn: Connection, row: Any, sha256: str) -> None:
-    """Capture the item's hold, unless the very same image was already made (the deterministic offline
-    renderer drawing an identical re-run): that costs nothing, so the hold is released instead."""
-    identical = conn.execute(q("identical_earlier_image"), {
+    """Capture the item's hold, unless the offline renderer (free and deterministic) drew an image the
+    character already has: an identical re-run costs nothing, so the hold is released instead. A model's
+    answer is always charged (the call was paid for), even when it repeats an earlier one."""
+    identical = row.backend == "offline" and conn.execute(q("identical_earlier_image"), {
         "character_id": str(row.character_id), "expression_key": row.expression_key, "variant": row.variant,
         "image_sha256": sha256, "difference_id": str(row.id)}).scalar_one()
     if identical:

@@ -81,7 +81,8 @@ def workers_paused(running: RunningStudio) -> Iterator[None]:
 def choose(tab: Page, widget: str, *options: str) -> None:
     box = tab.get_by_test_id("stMultiSelect").filter(has_text=widget)
     for option in options:
-        box.click()
+        settle(tab)
+        box.first.click()
         tab.get_by_role("option", name=option, exact=True).click()
         settle(tab)
     tab.keyboard.press("Escape")

@@ -7,6 +7,7 @@ server-side (including re-authentication cookies issued before).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -151,24 +152,28 @@ def _remember_browser(auth: stauth.Authenticate, email: str, *, renew: bool) -> 
 
     The library writes it from a component inside the sign-in form, and `form.empty()` removes that
     component before the browser mounts it: without this, a reload or a pasted URL signed people out.
-    The component is rendered on every run of the signed-in session under a key of its own token: a
-    rerun that starts before the browser mounted it (the cookie reader reporting after a sign-out and a
-    new sign-in in the same tab) cannot drop it, and the next person signing in here gets a fresh one.
+    The component is rendered on the following runs too, under a key of its own token, until the browser's
+    cookies (as the library's cookie reader reports them) hold the token: a rerun that starts before the
+    browser mounted it (after a sign-out and a new sign-in in the same tab) cannot drop it, and once it is
+    written nothing writes it again (a later sign-out's delete stays deleted).
     The token has the library's format (`username`, `exp_date`), so its cookie login accepts it.
     """
     s = settings()
+    manager = auth.cookie_controller.cookie_model.cookie_manager
     remembered = state.REMEMBER_COOKIE.get()
-    if not renew and (remembered is None or remembered.email != email):
-        return  # signed in by the cookie the browser already holds: it keeps its expiry
     if renew:
         expires = datetime.now() + timedelta(days=s.studio_cookie_days)
         token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
         remembered = state.RememberCookie(email=email, token=token, expires=expires)
         state.REMEMBER_COOKIE.set(remembered)
+    if remembered is None or remembered.email != email or not remembered.token:
+        return  # signed in by a cookie the browser holds, or written already
+    if not renew and (manager.cookies or {}).get(s.studio_cookie_name) == remembered.token:
+        state.REMEMBER_COOKIE.set(dataclasses.replace(remembered, token=""))  # the browser has it
+        return
     key = "studio_remember_" + hashlib.sha256(remembered.token.encode()).hexdigest()[:16]
     with st.sidebar:
-        auth.cookie_controller.cookie_model.cookie_manager.set(
-            s.studio_cookie_name, remembered.token, key=key, expires_at=remembered.expires)
+        manager.set(s.studio_cookie_name, remembered.token, key=key, expires_at=remembered.expires)
 
 
 def _show_form(auth: stauth.Authenticate, form: DeltaGenerator, creds: dict) -> bool:

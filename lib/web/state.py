@@ -49,7 +49,7 @@ class WatchedBatch:
 
 @dataclass(frozen=True)
 class RememberCookie:
-    """The re-authentication cookie this session keeps writing for its signed-in user."""
+    """The re-authentication cookie this session writes for its signed-in user (token "" once written)."""
 
     email: str
     token: str

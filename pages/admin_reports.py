@@ -56,6 +56,9 @@ except StudioError as exc:
     widgets.show_error(exc)
     st.stop()
 
+billing = resources.settings().billing_configured
+if not billing:  # no subscriptions, so no revenue: show what generation cost
+    data = data.without_revenue()
 headline = data.totals
 m1, m2, m3 = st.columns(3)
 m1.metric("Credits used", headline["credits"])
@@ -65,9 +68,9 @@ m3.metric("Images failed", headline["failed"])
 CHARTS: dict[str, tuple[str, Callable[[pd.DataFrame], Figure]]] = {
     "credits_by_day": ("Credits used per day", lambda f: px.bar(
         f, x="day", y="credits", color="model", pattern_shape="plan").update_xaxes(type="category")),
-    "cost_vs_revenue": ("Gemini cost and subscription revenue per month", lambda f: px.bar(
-        f, x="month", y=["revenue_usd", "cost_usd"], barmode="group", labels={"value": "USD"}).update_xaxes(
-        type="category")),
+    "cost_vs_revenue": ("Gemini cost and subscription revenue per month" if billing else "Gemini cost per month",
+                        lambda f: px.bar(f, x="month", y=[c for c in ("revenue_usd", "cost_usd") if c in f],
+                                         barmode="group", labels={"value": "USD"}).update_xaxes(type="category")),
     "top_users": ("Top users by credits", lambda f: px.bar(
         f, x="credits", y="email", orientation="h", hover_data=["images", "cost_usd"]).update_yaxes(
         autorange="reversed")),

@@ -6,7 +6,7 @@ import streamlit as st
 from lib.accounts import signin, users
 from lib.core.errors import StudioError
 from lib.generation import access
-from lib.web import auth, resources, widgets
+from lib.web import auth, resources, state, widgets
 
 admin = auth.require_admin()
 st.title("Users")
@@ -22,7 +22,9 @@ st.dataframe(
 )
 
 st.subheader("Add a user")
-with st.form("add-user", clear_on_submit=True):
+# What was typed stays after an error; a success bumps the form's version, which brings a fresh, empty form.
+version = state.ADD_USER_FORM.get()
+with st.form("add-user" if not version else f"add-user-{version}"):
     c1, c2, c3 = st.columns([2, 1, 1])
     email = c1.text_input("Email")
     role = c2.selectbox("Role", users.ROLES, index=users.ROLES.index("member"))
@@ -35,6 +37,7 @@ with st.form("add-user", clear_on_submit=True):
                 created = users.create_user(conn, email=email, password=password, role=role, plan=plan)
             widgets.flash(f"Added {widgets.escape_markdown(created.email)} ({created.role}, {created.plan} plan). "
                           "They can sign in now.")
+            state.ADD_USER_FORM.set(state.ADD_USER_FORM.get() + 1)
             st.rerun()
         except StudioError as exc:
             widgets.show_error(exc)
@@ -55,7 +58,7 @@ with tab_plan, st.form("role-plan"):
             st.rerun()
         except StudioError as exc:
             widgets.show_error(exc)
-with tab_password, st.form("reset-password", clear_on_submit=True):
+with tab_password, st.form("reset-password"):
     st.caption("Resetting a password signs the user out everywhere.")
     new_password = st.text_input("New password", type="password")
     if st.form_submit_button("Reset password"):

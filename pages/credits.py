@@ -33,12 +33,14 @@ else:
     st.info("No credits used this month yet.")
 
 st.subheader("Ledger")
-if ledger:
-    table = pd.DataFrame(ledger)[["created_at", "kind", "amount", "delta_available", "delta_held", "reason",
-                                  "job_id"]]
-    table = table.assign(job_id=table["job_id"].map(lambda v: str(v) if v else ""))  # Arrow shows raw UUID bytes
+if mine.lines:
+    table = pd.DataFrame([(line.when, line.what, line.available, line.held) for line in mine.lines],
+                         columns=["When", "What", "Available ±", "Held ±"])
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"delta_available": "available ±", "delta_held": "held ±", "created_at": "when"})
-    st.download_button("Download CSV", table.to_csv(index=False), file_name="credits-ledger.csv", mime="text/csv")
+                 column_config={"When": st.column_config.DatetimeColumn(format="D MMM YYYY, HH:mm")})
+    raw = pd.DataFrame(ledger)[["created_at", "kind", "amount", "delta_available", "delta_held", "reason", "job_id"]]
+    raw = raw.assign(job_id=raw["job_id"].map(lambda v: str(v) if v else ""))
+    st.download_button("Download every ledger row (CSV)", raw.to_csv(index=False), file_name="credits-ledger.csv",
+                       mime="text/csv")
 else:
     st.info("No ledger entries yet.")

@@ -3,14 +3,14 @@
 import streamlit as st
 
 from lib.catalog import characters
-from lib.core.errors import StudioError
 from lib.design import expressions
 from lib.generation import batches, workspace
-from lib.web import auth, resources, review, state, widgets
+from lib.web import auth, history, resources, review, widgets
 
 user = auth.require_user()
 settings = resources.settings()
 st.title("Generate")
+widgets.show_flash()
 
 with resources.transaction() as conn:
     context = workspace.generate_context(conn, actor=user, settings=settings)
@@ -29,7 +29,7 @@ if broken := characters.base_problem(character, settings=settings):
     st.warning(broken)
     st.stop()
 left, right = st.columns([1, 3])
-left.image(widgets.object_image(character.base_key), caption="Approved base", width=180)
+left.image(widgets.thumbnail_image(character.base_key), caption="Approved base", width=180)
 with right:
     preset = st.selectbox("Preset", list(expressions.PRESETS), format_func=widgets.words)
     keys = st.multiselect("Expressions", choices, default=list(expressions.PRESETS[preset]),
@@ -51,51 +51,16 @@ with right:
 with resources.transaction() as conn:
     quote = workspace.quote(conn, actor=user, character_id=character.id, keys=keys, variants=variants, model=model,
                             size=size, paste_back=paste, best_of=best_of, settings=settings)
-if quote.error:
-    widgets.show_error(quote.error)
-images = quote.images
-right.caption(f"**{images}** images · **{quote.credits}** credits · you have **{balance.available}** available "
-              f"({balance.held} held by running batches, {balance.plan} plan)")
-if right.button(f"Generate {images} image{'s' if images != 1 else ''}", type="primary",
-                disabled=images == 0 or quote.request is None):
-    try:
-        with resources.transaction() as conn:
-            submitted = batches.submit(conn, actor=user, character=character, request=quote.request,
-                                       settings=settings)
-        state.watch_batch(job_id=submitted.job_id, character_id=character.id)
-        st.toast(f"Submitted {images} images ({submitted.credits_held} credits held)")
-    except StudioError as exc:
-        widgets.show_error(exc)
-
-with resources.transaction() as conn:
-    shown = workspace.latest_job(conn, actor=user, character_id=character.id,
-                                 submitted=state.watched_batch(character.id))
-if shown is None:
-    st.info("No batches for this character yet: choose expressions above and press Generate.")
-    st.stop()
-
-
-@st.fragment(run_every=1.0 if shown.open else None)
-def batch_view() -> None:
-    with resources.transaction() as conn:
-        view = workspace.batch_view(conn, actor=user, job_id=shown.job_id)
-    now = view.progress
-    st.subheader("Latest batch")
-    st.progress(view.finished / max(now.total, 1), text=f"{view.finished} of {now.total} finished · {now.status}")
-    if now.open:
-        st.caption("This updates by itself every second. You can leave the page: the workers carry on.")
-    elif now.done:
-        st.caption("Review each image: ✓ approve (approved images win in exports), ✗ reject (never exported), "
-                   "↻ make it again in a new batch.")
-    if now.open and st.button("Cancel the rest", help="Items not started yet are cancelled and refunded"):
-        with resources.transaction() as conn:
-            batches.cancel(conn, actor=user, job_id=shown.job_id)
-        st.rerun()
-    if now.failed:
-        st.warning(f"{now.failed} of {now.total} images failed and were refunded; the reasons are shown on each.")
-    review.review_grid(view.differences, character=character, user=user, settings=settings)
-    if shown.open and not now.open:
-        st.rerun()  # stop polling once everything has ended
-
-
-batch_view()
+held = f", {balance.held} held by running batches" if balance.held else ""
+right.caption(f"**{quote.images}** images · **{quote.credits}** credits · you have **{balance.available}** "
+              f"available{held} · the {balance.plan} plan makes up to {balance.max_batch_size} images per batch")
+go, split = right.columns([1, 2], vertical_alignment="center")
+if quote.blocked:  # beside the disabled button, or under the split button that gets past it
+    (right if quote.parts else split).warning(quote.blocked, icon=":material/block:")
+if go.button(quote.button_label, type="primary", disabled=quote.blocked is not None, key="generate"):
+    review.submit(lambda conn: [batches.submit(conn, actor=user, character=character, request=quote.request,
+                                               settings=settings)], character=character)
+if quote.parts and split.button(quote.split_label, key="generate-split"):
+    review.submit(lambda conn: batches.submit_split(conn, actor=user, character=character, request=quote.request,
+                                                    settings=settings), character=character)
+history.batch_section(user=user, character=character, settings=settings)

@@ -173,9 +173,10 @@ CREATE TABLE differences (
     cost_usd        numeric(10, 4) NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL DEFAULT now(),
     position        integer NOT NULL DEFAULT 0,  -- display order inside the job
-    attempt         integer NOT NULL DEFAULT 1 CHECK (attempt BETWEEN 1 AND 5),  -- best-of-n retries
+    attempt         integer NOT NULL DEFAULT 1 CHECK (attempt BETWEEN 1 AND 20),  -- best-of-n and regenerations
     started_at      timestamptz,
     finished_at     timestamptz,
+    image_sha256    text CHECK (image_sha256 ~ '^[0-9a-f]{64}$'),  -- an identical re-run is not charged (0014)
     CONSTRAINT differences_one_per_job_item UNIQUE NULLS NOT DISTINCT (job_id, expression_key, variant, attempt),
     CONSTRAINT differences_variant_has_parent CHECK ((variant IS NULL) = (parent_id IS NULL)),
     CONSTRAINT differences_done_has_image CHECK (status <> 'done' OR image_key IS NOT NULL),

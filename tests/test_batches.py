@@ -115,46 +115,122 @@ def test_cancel_releases_the_holds_of_items_not_yet_generated(studio) -> None:
     pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),
         difference_id=done.difference_ids[0], threshold=70.0)
     with studio.engine.begin() as conn:
-        assert batches.cancel(conn, actor=owner, job_id=done.job_id) == 2
+        assert batches.cancel(conn, actor=owner, job_id=done.job_id) == batches.Cancelled(
+            images=2, credits=2, still_running=0)
     with studio.engine.begin() as conn, pytest.raises(InvalidInput, match="already ended"):
         batches.cancel(conn, actor=owner, job_id=done.job_id)
     with studio.engine.connect() as conn:
         b = ledger.balance(conn, user_id=owner.id)
         assert (b.available, b.held, b.used_this_period) == (299, 0, 1)
-        assert batches.progress(conn, actor=owner, job_id=done.job_id).status == "cancelled"
+        progress = batches.progress(conn, actor=owner, job_id=done.job_id)
+        assert (progress.status, progress.done, progress.cancelled) == ("cancelled", 1, 2)
     # a task delivered after the cancel leaves the item alone
     assert pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),
         difference_id=done.difference_ids[1], threshold=70.0) == "cancelled"
 
 
-def test_regenerate_makes_one_item_again_as_a_new_paid_batch(studio) -> None:
+def test_cancel_at_nothing_finished_refunds_every_credit_even_of_items_a_worker_claimed(studio) -> None:
+    """A worker claims several offline items at once; none has cost anything, so cancel stops them all."""
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    offline = submit(studio, owner, character, job_request(["happy", "sad", "angry", "surprised", "neutral"]))
+    gemini = submit(studio, owner, character, job_request(["happy", "sad"], backend="gemini",
+                                                          model="gemini-3.1-flash-image", size="2K"))
+    with studio.engine.begin() as conn:
+        conn.execute(text("UPDATE differences SET status = 'running', started_at = now() WHERE id = ANY(:ids)"),
+                     {"ids": [*offline.difference_ids[:3], gemini.difference_ids[0]]})
+        assert batches.cancel(conn, actor=owner, job_id=offline.job_id) == batches.Cancelled(
+            images=5, credits=5, still_running=0)
+        # a Gemini call in flight is already paid for: it finishes and is charged; the queued one is refunded
+        assert batches.cancel(conn, actor=owner, job_id=gemini.job_id) == batches.Cancelled(
+            images=1, credits=3, still_running=1)
+    with studio.engine.connect() as conn:
+        b = ledger.balance(conn, user_id=owner.id)
+    assert (b.available, b.held) == (300 - 3, 3)
+    # the worker that claimed an offline item finds it cancelled after drawing: nothing stored, nothing charged
+    assert pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),
+        difference_id=offline.difference_ids[0], threshold=70.0) == "cancelled"
+    assert not studio.store.list(f"characters/{owner.id}/{character.id}/diffs/")
+
+
+def test_regenerate_adds_a_paid_attempt_to_the_same_slot_of_the_batch(studio) -> None:
     owner = make_member(studio.engine)
     character = make_character(studio, owner)
     first = submit(studio, owner, character, job_request(["happy", "sad"], ["blink"], backend="gemini",
                                                          model="gemini-3.1-flash-image", size="2K"))
-    with studio.engine.connect() as conn:
+    with studio.engine.begin() as conn:
+        conn.execute(text("UPDATE differences SET status = 'done', image_key = 'k.png' WHERE job_id = :j"),
+                     {"j": first.job_id})
         made = {(d.expression_key, d.variant): d for d in jobs.job_differences(conn, actor=owner, job_id=first.job_id)}
-    with studio.engine.begin() as conn:  # a variant brings its expression: it is made from that expression's image
-        again = batches.regenerate(conn, actor=owner, character=character, difference=made[("sad", "blink")],
-                                   settings=studio.settings)
-        once = batches.regenerate(conn, actor=owner, character=character, difference=made[("happy", None)],
-                                  settings=studio.settings)
-    assert again.job_id not in (first.job_id, once.job_id)
-    assert (again.credits_held, again.credits_per_image, once.credits_held) == (6, 3, 3)  # 2K flash: 3 each
+        sad_again = batches.regenerate(conn, actor=owner, difference_id=made[("sad", None)].id,
+                                       settings=studio.settings)
+        jobs.set_review(conn, actor=owner, difference_id=made[("sad", None)].id, review="approved")
+        blink_again = batches.regenerate(conn, actor=owner, difference_id=made[("sad", "blink")].id,
+                                         settings=studio.settings)
+    assert sad_again.job_id == blink_again.job_id == first.job_id
+    assert (sad_again.credits_held, sad_again.credits_per_image) == (3, 3)  # 2K flash: 3 each
     with studio.engine.connect() as conn:
-        redone = jobs.job_differences(conn, actor=owner, job_id=again.job_id)
-        single = jobs.job_differences(conn, actor=owner, job_id=once.job_id)
+        items = jobs.job_differences(conn, actor=owner, job_id=first.job_id)
         b = ledger.balance(conn, user_id=owner.id)
-    assert [(d.expression_key, d.variant) for d in redone] == [("sad", None), ("sad", "blink")]
-    assert [(d.expression_key, d.variant) for d in single] == [("happy", None)]
-    assert {(d.backend, d.model, d.image_size, d.status) for d in redone + single} == {
-        ("gemini", "gemini-3.1-flash-image", "2K", "queued")}
-    assert (b.available, b.held) == (300 - 12 - 6 - 3, 21)
-    assert count(studio.engine, "SELECT count(*) FROM procrastinate_jobs") == 4 + 2 + 1
+        parent = conn.execute(text("SELECT parent_id FROM differences WHERE id = :d"),
+                              {"d": blink_again.difference_ids[0]}).scalar_one()
+        status = batches.progress(conn, actor=owner, job_id=first.job_id).status
+    assert [(d.expression_key, d.variant, d.attempt, d.status) for d in items] == [
+        ("happy", None, 1, "done"), ("happy", "blink", 1, "done"), ("sad", None, 1, "done"),
+        ("sad", None, 2, "queued"), ("sad", "blink", 1, "done"), ("sad", "blink", 2, "queued")]
+    assert parent == made[("sad", None)].id  # the variant is made from the approved expression attempt
+    assert (b.available, b.held, status) == (300 - 12 - 6, 18, "running")
+    assert count(studio.engine, "SELECT count(*) FROM procrastinate_jobs") == 4 + 2
     stranger = make_member(studio.engine)
-    with studio.engine.begin() as conn, pytest.raises(NotFound):  # someone else's character
-        batches.regenerate(conn, actor=stranger, character=character, difference=made[("happy", None)],
-                           settings=studio.settings)
+    with studio.engine.begin() as conn, pytest.raises(NotFound):  # someone else's image
+        batches.regenerate(conn, actor=stranger, difference_id=made[("happy", None)].id, settings=studio.settings)
+
+
+def test_picking_an_attempt_unapproves_the_others_and_undo_puts_them_back(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    first = submit(studio, owner, character, job_request(["happy"]))
+    with studio.engine.begin() as conn:
+        conn.execute(text("UPDATE differences SET status = 'done', image_key = 'k.png' WHERE job_id = :j"),
+                     {"j": first.job_id})
+        one = first.difference_ids[0]
+        two = batches.regenerate(conn, actor=owner, difference_id=one, settings=studio.settings).difference_ids[0]
+        conn.execute(text("UPDATE differences SET status = 'done', image_key = 'k2.png' WHERE id = :d"), {"d": two})
+        jobs.set_review(conn, actor=owner, difference_id=one, review="approved")
+        changes = jobs.set_review(conn, actor=owner, difference_id=two, review="approved")
+        reviews = dict(conn.execute(text("SELECT id, review FROM differences WHERE job_id = :j"),
+                                    {"j": first.job_id}).all())
+        assert (reviews[one], reviews[two]) == ("pending", "approved")
+        assert changes == [(two, "pending"), (one, "approved")]
+        jobs.undo_review(conn, actor=owner, changes=changes)
+        reviews = dict(conn.execute(text("SELECT id, review FROM differences WHERE job_id = :j"),
+                                    {"j": first.job_id}).all())
+        assert (reviews[one], reviews[two]) == ("approved", "pending")
+
+
+def test_an_offline_rerun_varies_and_an_identical_one_is_not_charged(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    first = submit(studio, owner, character, job_request(["happy"]))
+    run = lambda d: pipeline.run_difference(studio.engine, studio.store, OfflineBackend(),  # noqa: E731
+                                            difference_id=d, threshold=70.0)
+    assert run(first.difference_ids[0]) == "done"
+    with studio.engine.begin() as conn:  # "make it again": another take, a different image, charged
+        again = batches.regenerate(conn, actor=owner, difference_id=first.difference_ids[0], settings=studio.settings)
+    assert run(again.difference_ids[0]) == "done"
+    same = submit(studio, owner, character, job_request(["happy"]))  # a new batch draws take 1 again: identical
+    assert same.credits_held == 1  # held like any image, until the image shows it is the same
+    assert run(same.difference_ids[0]) == "done"
+    with studio.engine.connect() as conn:
+        b = ledger.balance(conn, user_id=owner.id)
+        attempts = jobs.job_differences(conn, actor=owner, job_id=first.job_id)
+        repeat = jobs.job_differences(conn, actor=owner, job_id=same.job_id)
+    images = [studio.store.get(d.image_key) for d in (*attempts, *repeat)]
+    assert images[0] != images[1] and images[0] == images[2]
+    assert [d.cost_credits for d in (*attempts, *repeat)] == [1, 1, 0]
+    assert (b.available, b.held, b.used_this_period) == (298, 0, 2)
+    thumbs = [k for k in studio.store.list(f"characters/{owner.id}/{character.id}/diffs/") if k.endswith(".thumb.webp")]
+    assert len(thumbs) == 3  # a thumbnail beside each stored image
 
 
 def test_32_concurrent_submissions_never_overspend(studio) -> None:
@@ -186,7 +262,8 @@ def test_32_concurrent_submissions_never_overspend(studio) -> None:
             difference_id=submitted.difference_ids[0], threshold=70.0)
     with studio.engine.connect() as conn:
         b = ledger.balance(conn, user_id=owner.id)
-        assert (b.available, b.held, b.used_this_period) == (0, 0, 10)
+        # the offline renderer drew the same image ten times: only the first is charged, the rest are refunded
+        assert (b.available, b.held, b.used_this_period) == (9, 0, 1)
         assert ledger.ledger_sums(conn, user_id=owner.id) == (b.available, b.held)
 
 

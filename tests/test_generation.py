@@ -128,7 +128,8 @@ def test_running_an_item_twice_stores_one_result(db) -> None:
     assert pipeline.run_difference(engine, store, OfflineBackend(), difference_id=ids[0], threshold=70.0) == "done"
     assert pipeline.run_difference(engine, store, OfflineBackend(), difference_id=ids[0], threshold=70.0) == "done"
     stored = store.list(f"characters/{owner.id}/{character.id}/diffs/")
-    assert sorted(k.rsplit("/", 1)[1] for k in stored) == [f"{ids[0]}-raw.png", f"{ids[0]}.png"]  # one result
+    assert sorted(k.rsplit("/", 1)[1] for k in stored) == [f"{ids[0]}-raw.png", f"{ids[0]}.png",
+                                                           f"{ids[0]}.thumb.webp"]  # one result, its thumbnail
 
 
 def test_variants_wait_for_their_expression_and_fail_with_it(db) -> None:

@@ -12,7 +12,7 @@ from lib.core.errors import InvalidInput
 from lib.design.expressions import LIBRARY, PRESETS, custom_expression
 from lib.design.features import Features
 from lib.render.colour import palette
-from lib.render.face import resolve
+from lib.render.face import resolve, vary
 from lib.render.portrait import _canvas, _draw_face, _figure, face_box, render_portrait
 from lib.render.preview import edit_face
 
@@ -191,3 +191,18 @@ def test_face_cues_fit_inside_the_face_box(variant: str | None) -> None:
         alpha = np.asarray(canvas.img.getchannel("A"))
         assert alpha.any(), key
         assert not _outside(alpha[..., None], box).any(), key
+
+
+@pytest.mark.parametrize("key", ["neutral", "happy", "angry", "sleepy"])
+def test_another_take_of_a_face_differs_from_the_first_and_repeats_itself(key: str) -> None:
+    face = resolve(LIBRARY[key], None)
+    assert vary(face, 1) == face
+    takes = [vary(face, n) for n in range(2, 6)]
+    assert all(t != face for t in takes)
+    assert takes == [vary(face, n) for n in range(2, 6)]  # deterministic
+    first = render_portrait(Features(), expression=LIBRARY[key], size=(96, 128))
+    second = render_portrait(Features(), expression=LIBRARY[key], size=(96, 128), take=2)
+    assert first.tobytes() != second.tobytes()
+    box = face_box((96, 128))
+    assert (edit_face(first, box=box, expression=LIBRARY[key], take=3).tobytes()
+            != edit_face(first, box=box, expression=LIBRARY[key]).tobytes())

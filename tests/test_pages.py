@@ -125,7 +125,11 @@ def test_admin_adds_a_user_and_sees_errors(accounts, engine) -> None:
     form_email.input("new@example.com")
     form_password.input("short")
     at.button(key="FormSubmitter:add-user-Add user").click().run()
-    assert "at least 10 characters" in messages(at)
+    assert "The password is too short" in messages(at) and "need at least 10 characters" in messages(at)
+    assert at.text_input[0].value == "new@example.com"  # what was typed stays after an error
+    at.text_input[0].input("")
+    at.button(key="FormSubmitter:add-user-Add user").click().run()
+    assert "Type the email address the person signs in with." in messages(at)
     at.text_input[0].input("new@example.com")
     at.text_input[1].input(PASSWORD)
     at.button(key="FormSubmitter:add-user-Add user").click().run()
@@ -220,7 +224,10 @@ def test_draw_a_base_then_generate_a_preset(accounts, engine, studio) -> None:
     assert button.label == "Generate 10 images"
     button.click().run()
     assert not at.exception, at.exception
-    assert "Latest batch" in [s.value for s in at.subheader]
+    assert "Batches" in [s.value for s in at.subheader]
+    assert "Submitted 10 images; 10 credits held until each image is made." in messages(at)
+    # the caption follows the submit at once
+    assert "you have **20** available, 10 held by running batches" in " ".join(c.value for c in at.caption)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(at.image) < 11:
         time.sleep(0.5)
@@ -240,7 +247,7 @@ def test_draw_a_base_then_generate_a_preset(accounts, engine, studio) -> None:
     assert len(at.dataframe) == 1
 
 
-def test_regenerate_in_the_review_grid_submits_a_new_batch_and_shows_it(accounts, committed_env, engine) -> None:
+def test_regenerate_in_the_review_grid_adds_an_attempt_beside_the_first(accounts, committed_env, engine) -> None:
     _, member = accounts
     store = LocalStore(committed_env / "objects")
     image, box = characters.generate_base(Features(), size=(96, 128))
@@ -252,14 +259,15 @@ def test_regenerate_in_the_review_grid_submits_a_new_batch_and_shows_it(accounts
     first, items = generate_now(engine, store, OfflineBackend(), actor=member, character_id=made.id, request=request)
     at = sign_in(app(), "mei@example.com")
     at.switch_page("pages/generate.py").run()
-    assert "2 of 2 finished · done" in [p.proto.text for p in at.get("progress")]
+    assert "2 of 2 made" in [p.proto.text for p in at.get("progress")]
     blink = next(i for i in items if i.variant == "blink")
     at.button(key=f"again-{blink.id}").click().run()
     assert not at.exception, at.exception
     with engine.connect() as conn:
         newest = jobs.recent_jobs(conn, actor=member, character_id=made.id, limit=1)[0]
         redone = jobs.job_differences(conn, actor=member, job_id=newest.id)
-    assert newest.id != first
-    assert [(d.expression_key, d.variant, d.status) for d in redone] == [("happy", None, "queued"),
-                                                                        ("happy", "blink", "queued")]
-    assert "0 of 2 finished · queued" in [p.proto.text for p in at.get("progress")]  # the page follows the new batch
+    assert newest.id == first  # the same batch, one more attempt
+    assert [(d.expression_key, d.variant, d.attempt, d.status) for d in redone] == [
+        ("happy", None, 1, "done"), ("happy", "blink", 1, "done"), ("happy", "blink", 2, "queued")]
+    assert "2 of 3 made · 1 in progress" in [p.proto.text for p in at.get("progress")]
+    assert "Making Happy 笑顔 · blink again" in messages(at)

@@ -73,7 +73,12 @@ def test_admin_sees_every_report_and_the_cli_prints_the_same_numbers(studio) -> 
                              "--as", "boss@example.com", "--json")
     assert code == 0, err
     printed = json.loads(out)
+    # Billing is not configured here: no subscription revenue on the page, only what generation cost.
+    printed["cost_vs_revenue"] = [{k: v for k, v in row.items() if k not in ("revenue_usd", "accounts")}
+                                  for row in printed["cost_vs_revenue"]]
     assert {name: printed[name] for name in frames.REPORTS} == shown
+    assert "Gemini cost per month" in [s.value for s in at.subheader]
+    assert not any("revenue" in s.value for s in at.subheader)
 
 
 def test_filters_and_empty_state(studio) -> None:

@@ -1,5 +1,7 @@
 """The generate workspace on real Postgres: context, choices, quotes and the batch to watch."""
 
+import uuid
+
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -9,7 +11,7 @@ from lib.core.errors import NotFound
 from lib.core.settings import load_settings
 from lib.design import expressions
 from lib.design.features import Features
-from lib.generation import batches, workspace
+from lib.generation import batches, jobs, workspace
 
 
 @pytest.fixture
@@ -98,3 +100,63 @@ def test_the_batch_shown_is_the_one_just_submitted_else_the_newest(conn, aoi, ma
         workspace.batch_view(conn, actor=stranger, job_id=second.job_id)
     with pytest.raises(NotFound):
         workspace.latest_job(conn, actor=stranger, character_id=character.id, submitted=second.job_id)
+
+
+def test_limits_show_before_the_click_what_plan_and_balance_allow(conn, aoi, settings) -> None:
+    owner, character = aoi
+    fits = quote(conn, owner, character, settings, ["happy", "sad"])
+    assert (fits.blocked, fits.parts, fits.button_label) == (None, [], "Generate 2 images")
+    over = quote(conn, owner, character, settings, list(expressions.PRESETS["visual_novel"]), ["blink"])
+    assert over.images > 12 and over.request is not None
+    assert "at most 12 images per batch" in over.blocked and "split it into" in over.blocked
+    assert sum(over.parts) == over.images and max(over.parts) <= 12
+    assert over.split_label.startswith(f"Generate as {len(over.parts)} batches (12 + ")
+    plan = quote(conn, owner, character, settings, ["happy"], model="gemini-3.1-flash-image", size="1K")
+    assert "does not include gemini-3.1-flash-image" in plan.blocked and plan.parts == []
+    assert quote(conn, owner, character, settings, []).blocked == "Choose at least one expression."
+    conn.execute(text("UPDATE user_credits SET available = 0 WHERE user_id = :u"), {"u": owner.id})
+    broke = quote(conn, owner, character, settings, ["happy"])
+    assert broke.blocked.startswith("Not enough credits: this needs 1 and you have 0.")
+
+
+def test_a_batch_over_the_plans_limit_splits_into_batches_all_submitted_together(conn, aoi, settings) -> None:
+    owner, character = aoi
+    request = quote(conn, owner, character, settings, list(expressions.PRESETS["visual_novel"]), ["blink"]).request
+    parts = batches.split(request, max_images=12)
+    assert [len(p.expressions) * 2 for p in parts] == [12] * (len(request.expressions) // 6) + (
+        [len(request.expressions) % 6 * 2] if len(request.expressions) % 6 else [])
+    assert [e.key for p in parts for e in p.expressions] == [e.key for e in request.expressions]
+    submitted = batches.submit_split(conn, actor=owner, character=character, request=request, settings=settings)
+    history = workspace.batch_history(conn, actor=owner, character_id=character.id)
+    assert {h.job_id for h in history} == {s.job_id for s in submitted}
+    lines = {(h.items, h.status, h.made_by, tuple(h.variants)) for h in history}
+    assert (12, "queued", owner.email, ("blink",)) in lines
+
+
+def test_history_lines_and_review_rows_group_variants_by_expression(conn, aoi, settings) -> None:
+    owner, character = aoi
+    request = quote(conn, owner, character, settings, list(expressions.PRESETS["basic"]), ["mouth_open"]).request
+    batches.submit(conn, actor=owner, character=character, request=request, settings=settings)
+    (line,) = workspace.batch_history(conn, actor=owner, character_id=character.id)
+    assert " · basic + mouth open · offline · 0/10 made · 0 cr · queued" in line.label
+    view = workspace.batch_view(conn, actor=owner, job_id=line.job_id)
+    columns, rows = workspace.review_rows(view.differences)
+    assert columns == [None, "mouth_open"]
+    assert [r.expression_key for r in rows] == list(expressions.PRESETS["basic"])
+    assert all([s.variant for s in r.slots] == [None, "mouth_open"] for r in rows)
+    assert all(s.chosen is None for r in rows for s in r.slots)  # nothing made yet
+
+
+def test_the_attempt_in_use_is_the_approved_one_else_the_best_scoring_never_a_rejected_one() -> None:
+    def attempt(n: int, score: float, review: str = "pending", status: str = "done") -> jobs.Difference:
+        return jobs.Difference(id=uuid.uuid4(), expression_key="happy", variant=None, status=status, review=review,
+                               image_key="k.png", failure_reason=None, failure_kind=None, cost_usd=0.0,
+                               cost_credits=1, attempts=[], score=score, score_parts=None, backend="offline",
+                               model="offline", image_size="1K", attempt=n)
+
+    one, two, three = attempt(1, 80), attempt(2, 90), attempt(3, 90)
+    assert workspace.Slot(variant=None, attempts=[one, two, three]).chosen is three  # the newer of equals
+    picked = attempt(1, 10, review="approved")
+    assert workspace.Slot(variant=None, attempts=[picked, two]).chosen is picked
+    refused = attempt(2, 99, review="rejected")
+    assert workspace.Slot(variant=None, attempts=[one, refused, attempt(3, 0, status="failed")]).chosen is one

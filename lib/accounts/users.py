@@ -54,16 +54,19 @@ def _user(row: Any) -> User:
 def normalise_email(email: str) -> str:
     cleaned = email.strip().lower()
     if not _EMAIL.match(cleaned) or len(cleaned) > 254:
-        raise InvalidInput(f"{email!r} is not an email address")
+        if not cleaned:
+            raise InvalidInput("Type the email address the person signs in with.")
+        raise InvalidInput(f"“{email.strip()}” is not an email address: it needs a name, an @ and a domain, "
+                           "like mei@studio.local.")
     return cleaned
 
 
 def hash_password(password: str) -> str:
     # The sign-in form (streamlit-authenticator) strips what is typed: such a password could never sign in.
     if password != password.strip():
-        raise InvalidInput("passwords cannot start or end with a space")
+        raise InvalidInput("Passwords cannot start or end with a space (the sign-in form would drop it).")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"passwords must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInput(f"The password is too short: passwords need at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password.encode()) > 72:
         raise InvalidInput("passwords can have at most 72 bytes (a bcrypt limit)")
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()

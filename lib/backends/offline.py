@@ -28,7 +28,8 @@ def default_face_box(width: int, height: int) -> FaceBox:
 
 
 class OfflineBackend:
-    """Draws expressions locally; free, deterministic, no network."""
+    """Draws expressions locally; free, deterministic, no network. A request's seed (the attempt number of a
+    re-run) picks another take of the face, so making an image again gives a slightly different one."""
 
     name = "offline"
     model = "offline"
@@ -39,14 +40,14 @@ class OfflineBackend:
         if request.base_generated and request.features is not None:
             image = render_portrait(
                 Features.model_validate(request.features), expression=expression, variant=request.variant,
-                size=(request.width, request.height),
+                size=(request.width, request.height), take=request.seed or 1,
             )
         else:
             with Image.open(io.BytesIO(request.base_png)) as base:
                 box = request.face_box or default_face_box(base.width, base.height)
                 features = Features.model_validate(request.features) if request.features is not None else None
                 image = edit_face(base.convert("RGBA"), box=box, expression=expression, variant=request.variant,
-                                  points=request.face_points, features=features)
+                                  points=request.face_points, features=features, take=request.seed or 1)
         attempt = Attempt(number=1, outcome="ok", http_status=None, seconds=time.monotonic() - start)
         return ImageResult(png=png_bytes(image), model=self.model, image_size=request.image_size, cost_usd=0.0,
                            attempts=(attempt,), usage={"cost_basis": "offline"})

@@ -48,6 +48,7 @@ from lib.consistency.align import (
     small_copies,
     work_scale,
 )
+from lib.consistency.face_finder import find_face
 from lib.consistency.face_judge import CHANGED_DE, judge_face, ramp, tolerant_de, worst_window
 from lib.consistency.face_parts import FaceParts
 from lib.consistency.face_region import estimate_face_box
@@ -300,10 +301,17 @@ def score_files(
     parts: FaceParts | None = None, expression: str | None = None, variant: str | None = None,
     paste_back: bool = True, threshold: float = DEFAULT_THRESHOLD,
 ) -> Score:
-    """`score` for two image files; without `face_box` it is estimated from the pair."""
+    """`score` for two image files. Without `face_box`, the anime-face detector's box, eyes and mouth when it
+    is sure of one face, else a box estimated from where the pair differs."""
     with Image.open(base_path) as b, Image.open(variant_path) as v:
         base, result = b.convert("RGBA"), v.convert("RGBA")
     results: Sequence[Image.Image] = (result,)
-    box = face_box if face_box is not None else estimate_face_box(base, results)
+    box = face_box
+    if box is None:
+        found = find_face(base)
+        if found.source == "detected":
+            box, parts = found.box, parts or FaceParts.from_points(found.box, *found.points)
+        else:
+            box = estimate_face_box(base, results)
     return score(base, result, face_box=box, parts=parts, expression=expression, variant=variant,
                  paste_back=paste_back, threshold=threshold)

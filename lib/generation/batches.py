@@ -7,6 +7,7 @@ the same transaction: after commit all of it exists, or none of it does.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, Row
 
 from lib.accounts.users import User
-from lib.catalog import custom_expressions
 from lib.catalog.characters import Character, base_problem
 from lib.core.errors import InvalidInput, NotFound, StudioError
 from lib.core.queries import q
@@ -44,6 +44,7 @@ class Progress:
     done: int
     failed: int
     status: str
+    cancelled: int = 0
 
 
 def _passed(row: Row, threshold: float) -> bool:
@@ -122,30 +123,70 @@ def submit(
     return Submitted(job_id=job_id, difference_ids=difference_ids, credits_held=total, credits_per_image=per_image)
 
 
-def regenerate(
-    conn: Connection, *, actor: User, character: Character, difference: jobs.Difference, settings: Settings
-) -> Submitted:
-    """Make one item again as a new batch: its expression, with its variant if it is one, same model and size.
+MAX_ATTEMPTS = 20  # attempts one slot of a batch can have (the database's CHECK says the same)
 
-    A variant cannot be made without its expression, so regenerating a variant brings its expression too.
+
+def split(request: jobs.JobRequest, *, max_images: int) -> list[jobs.JobRequest]:
+    """The request as consecutive batches of at most `max_images`, each expression with all its variants."""
+    per_expression = 1 + len(request.variants)
+    size = max(max_images // per_expression, 1)
+    chunks = [request.expressions[i:i + size] for i in range(0, len(request.expressions), size)]
+    return [dataclasses.replace(request, expressions=chunk) for chunk in chunks]
+
+
+def submit_split(
+    conn: Connection, *, actor: User, character: Character, request: jobs.JobRequest, settings: Settings
+) -> list[Submitted]:
+    """Submit a request larger than the plan's batch size as several batches, all or none (one transaction)."""
+    limit = ledger.balance(conn, user_id=actor.id).max_batch_size
+    return [submit(conn, actor=actor, character=character, request=part, settings=settings)
+            for part in split(request, max_images=limit)]
+
+
+def regenerate(conn: Connection, *, actor: User, difference_id: UUID, settings: Settings) -> Submitted:
+    """Make one item again as another attempt of the same slot of its batch, charged like the first.
+
+    The attempts sit side by side in the batch and the reviewer picks one. A variant is made from its
+    expression's approved attempt (else the one it was first made from).
     """
-    chosen = custom_expressions.resolve(conn, actor=actor, character_id=character.id,
-                                        keys=[difference.expression_key])
-    request = jobs.JobRequest(expressions=chosen, variants=[difference.variant] if difference.variant else [],
-                              backend=difference.backend, model=difference.model,
-                              image_size=difference.image_size)
-    return submit(conn, actor=actor, character=character, request=request, settings=settings)
+    row = conn.execute(q("attempt_slot"), {"difference_id": str(difference_id), "user_id": str(actor.id)}).one_or_none()
+    if row is None:
+        raise NotFound("There is no finished image with that id to make again.")
+    if row.attempts_made >= MAX_ATTEMPTS:
+        raise InvalidInput(f"This image already has {MAX_ATTEMPTS} attempts; start a new batch to make it again.")
+    check_plan(ledger.balance(conn, user_id=actor.id), request=jobs.JobRequest(
+        expressions=[], variants=[], backend=row.backend, model=row.model, image_size=row.image_size), images=1)
+    per_image = ledger.price(conn, backend=row.backend, model=row.model, image_size=row.image_size,
+                             offline_credits=settings.offline_credits_per_image)
+    new_id = conn.execute(q("insert_retry_difference"), {
+        "job_id": str(row.job_id), "character_id": str(row.character_id), "expression_key": row.expression_key,
+        "variant": row.variant, "parent_id": str(row.edit_parent_id) if row.edit_parent_id else None,
+        "prompt": row.prompt, "position": row.position, "attempt": row.attempts_made + 1,
+    }).scalar()
+    if new_id is None:
+        raise InvalidInput("This image is already being made again.")
+    ledger.hold_items(conn, user_id=actor.id, job_id=row.job_id, items=[(new_id, per_image)])
+    conn.execute(q("reopen_job"), {"job_id": str(row.job_id)})
+    enqueue_differences(conn, job_id=row.job_id, difference_ids=[new_id], parents={new_id: row.edit_parent_id})
+    return Submitted(job_id=row.job_id, difference_ids=[new_id], credits_held=per_image, credits_per_image=per_image)
 
 
-def cancel(conn: Connection, *, actor: User, job_id: str | UUID) -> int:
-    """Cancel the items that have not started and release their holds; returns how many."""
+@dataclass(frozen=True)
+class Cancelled:
+    images: int  # items cancelled before anything was spent on them
+    credits: int  # credits given back for them
+    still_running: int  # items already at the model: they finish and are charged
+
+
+def cancel(conn: Connection, *, actor: User, job_id: str | UUID) -> Cancelled:
+    """Cancel the items nothing was spent on yet (queued ones, and any offline one) and refund their holds."""
     job = _job(conn, actor=actor, job_id=job_id)
-    cancelled = list(conn.execute(q("cancel_queued_differences"), {"job_id": str(job.id)}).scalars())
-    for difference_id in cancelled:
-        ledger.release(conn, difference_id=difference_id)
+    cancelled = list(conn.execute(q("cancel_unstarted_differences"), {"job_id": str(job.id)}).scalars())
+    credits = sum(ledger.release(conn, difference_id=difference_id) for difference_id in cancelled)
     if conn.execute(q("mark_job_cancelled"), {"job_id": str(job.id)}).first() is None and not cancelled:
-        raise InvalidInput(f"job {job.id} has already ended ({job.status})")
-    return len(cancelled)
+        raise InvalidInput("This batch has already ended, so there is nothing left to cancel.")
+    running = conn.execute(q("job_progress"), {"job_id": str(job.id)}).one().open
+    return Cancelled(images=len(cancelled), credits=credits, still_running=running)
 
 
 def _job(conn: Connection, *, actor: User, job_id: str | UUID) -> Row:
@@ -163,7 +204,8 @@ def _job(conn: Connection, *, actor: User, job_id: str | UUID) -> Row:
 def progress(conn: Connection, *, actor: User, job_id: str | UUID) -> Progress:
     job = _job(conn, actor=actor, job_id=job_id)
     row = conn.execute(q("job_progress"), {"job_id": str(job.id)}).one()
-    return Progress(total=row.total, open=row.open, done=row.done, failed=row.failed, status=job.status)
+    return Progress(total=row.total, open=row.open, done=row.done, failed=row.failed, status=job.status,
+                    cancelled=row.cancelled)
 
 
 def workers_alive(conn: Connection, *, within_seconds: float) -> int:

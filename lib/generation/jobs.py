@@ -62,6 +62,7 @@ class Difference:
     backend: str
     model: str
     image_size: str
+    attempt: int = 1
 
 
 def create_job(
@@ -136,16 +137,35 @@ def _difference(row: Any) -> Difference:
                 failure_kind=row.failure_kind, cost_usd=float(row.cost_usd), cost_credits=row.cost_credits,
                 attempts=list(getattr(row, "attempts", None) or []), backend=row.backend, model=row.model,
                 score=row.score, score_parts=row.score_parts,
-                image_size=row.image_size)
+                image_size=row.image_size, attempt=getattr(row, "attempt", 1))
 
 
-def set_review(conn: Connection, *, actor: User, difference_id: UUID, review: str) -> None:
-    """Approve or reject one finished item of the actor's own job."""
+ReviewChange = tuple[UUID, str]  # an item and the review it had before a change: what undo puts back
+
+
+def set_review(conn: Connection, *, actor: User, difference_id: UUID, review: str) -> list[ReviewChange]:
+    """Approve, reject or reset one finished item of the actor's own job; returns what changed, for undo.
+
+    Approving picks the attempt: the other attempts of its slot stop being approved, so exactly the
+    picked one is what exports use.
+    """
     if review not in ("approved", "rejected", "pending"):
         raise InvalidInput("review must be approved, rejected or pending")
     params = {"difference_id": str(difference_id), "user_id": str(actor.id), "review": review}
-    if conn.execute(q("set_review"), params).first() is None:
-        raise NotFound("no finished item with that id")
+    before = conn.execute(q("review_of"), params).scalar()
+    siblings = list(conn.execute(q("approved_sibling_attempts"), params).scalars()) if review == "approved" else []
+    if before is None or conn.execute(q("set_review"), params).first() is None:
+        raise NotFound("There is no finished image with that id to review.")
+    for sibling in siblings:
+        conn.execute(q("set_review"), {**params, "difference_id": str(sibling), "review": "pending"})
+    return [(difference_id, before), *((sibling, "approved") for sibling in siblings)]
+
+
+def undo_review(conn: Connection, *, actor: User, changes: list[ReviewChange]) -> None:
+    """Put back the reviews a `set_review` replaced."""
+    for difference_id, review in changes:
+        conn.execute(q("set_review"), {"difference_id": str(difference_id), "user_id": str(actor.id),
+                                       "review": review})
 
 
 def recent_jobs(conn: Connection, *, actor: User, character_id: UUID, limit: int = 10) -> list[Any]:

@@ -11,6 +11,7 @@ charged (what its worker already wrote is removed again).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from lib.catalog import custom_expressions
 from lib.consistency import postprocess
 from lib.consistency.align import AlignmentFailed
 from lib.consistency.face_parts import FaceParts
-from lib.core import logs, storage
+from lib.core import logs, storage, thumbnails
 from lib.core.errors import NotFound, StudioError
 from lib.core.queries import q
 from lib.core.storage import ObjectStore
@@ -58,6 +59,7 @@ def _request_for(conn: Connection, store: ObjectStore, backend: ImageBackend, ro
         model=row.model, image_size=row.image_size, expression_key=row.expression_key, variant=row.variant,
         features=row.features, face=_face_of(conn, row), face_box=FaceBox(*row.face_box) if row.face_box else None,
         face_points=FacePoints.from_json(row.face_points), base_generated=row.base_source == "generated",
+        seed=row.attempt if row.attempt > 1 else None,  # a re-run asks for another take
     )
 
 
@@ -151,24 +153,40 @@ def _store_and_finish(engine: Engine, store: ObjectStore, row: Any, result: Any,
     """
     raw_key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}-raw.png")
     key = storage.diff_key(user_id=row.user_id, character_id=row.character_id, name=f"{row.id}.png")
+    thumb_key = thumbnails.thumbnail_key(key)
     store.put(raw_key, result.png)
     store.put(key, finished.png)
+    store.put(thumb_key, thumbnails.thumbnail_webp(finished.png), content_type="image/webp")
+    sha256 = hashlib.sha256(finished.png).hexdigest()
     with engine.begin() as conn:
         done = conn.execute(q("finish_difference_done"), {
             "difference_id": str(row.id), "image_key": key, "raw_key": raw_key,
-            "cost_usd": Decimal(str(result.cost_usd)),
+            "cost_usd": Decimal(str(result.cost_usd)), "image_sha256": sha256,
             "attempts": json.dumps(_attempts(result.attempts)), "score": finished.score.total,
             "score_parts": json.dumps(finished.score.to_json()),
         }).one_or_none()
         if done is not None:
-            ledger.capture(conn, difference_id=row.id)  # same transaction: an image is charged exactly once
+            _charge(conn, row, sha256)  # same transaction: an image is charged exactly once
             conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
             return "done"
         status = _status(conn, row.id)
     if status != "done":  # not ours to keep: a finished run (redelivery) already owns these keys
-        store.delete(raw_key)
-        store.delete(key)
+        for written in (raw_key, key, thumb_key):
+            store.delete(written)
     return status
+
+
+def _charge(conn: Connection, row: Any, sha256: str) -> None:
+    """Capture the item's hold, unless the offline renderer (free and deterministic) drew an image the
+    character already has: an identical re-run costs nothing, so the hold is released instead. A model's
+    answer is always charged (the call was paid for), even when it repeats an earlier one."""
+    identical = row.backend == "offline" and conn.execute(q("identical_earlier_image"), {
+        "character_id": str(row.character_id), "expression_key": row.expression_key, "variant": row.variant,
+        "image_sha256": sha256, "difference_id": str(row.id)}).scalar_one()
+    if identical:
+        ledger.release(conn, difference_id=row.id)
+    else:
+        ledger.capture(conn, difference_id=row.id)
 
 
 def fail_difference(conn: Connection, *, difference_id: UUID, kind: str, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, replace
 
 from lib.core.errors import InvalidInput
@@ -80,6 +81,17 @@ def _apply_variant(face: Face, variant: str | None) -> Face:
         amount = 0.55 if face.mouth_open == 0 else face.mouth_open * 1.45 + (0.3 if face.mouth == "o" else 0)
         return replace(face, mouth_open=amount)
     return face
+
+
+def vary(face: Face, take: int) -> Face:
+    """Another take of a face for a re-run (take 2, 3, …): a little more or less mouth and blush, never the
+    same as take 1, and the same for the same take (the renderer stays deterministic)."""
+    if take <= 1:
+        return face
+    rng = random.Random(take)
+    varied = replace(face, mouth_open=round(face.mouth_open * rng.uniform(0.75, 1.25), 2) if face.mouth_open else 0.0,
+                     blush=min(2, max(0, face.blush + rng.choice((-1, 0, 1)))))
+    return varied if varied != face else replace(face, blush=(face.blush + 1) % 3)
 
 
 def resolve(expression: Expression | None, variant: str | None) -> Face:

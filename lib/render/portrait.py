@@ -23,7 +23,7 @@ from lib.render.body import draw_body, draw_head, draw_neck
 from lib.render.canvas import Canvas, downsample
 from lib.render.colour import Palette, palette
 from lib.render.eyes import EX, EY, draw_eyes
-from lib.render.face import Face, resolve
+from lib.render.face import Face, resolve, vary
 from lib.render.geometry import FACE, FRAME
 from lib.render.hair import draw_back_hair, draw_front_hair
 from lib.render.marks import draw_cues_over, draw_cues_under
@@ -125,10 +125,14 @@ def render_portrait(
     expression: Expression | None = None,
     variant: str | None = None,
     size: tuple[int, int] = (768, 1024),
+    take: int = 1,
 ) -> Image.Image:
-    """An RGBA bust portrait on a transparent background; the same inputs give identical pixels."""
+    """An RGBA bust portrait on a transparent background; the same inputs give identical pixels.
+
+    `take` > 1 draws another take of the face (a re-run that differs a little, see `face.vary`).
+    """
     size = _check_size(size)
-    face = resolve(expression, variant)
+    face = vary(resolve(expression, variant), take)
     out = _figure(features.model_dump_json(), size).copy()
     x, y, w, h = face_box(size)
     ss = _supersample(size)

@@ -22,7 +22,7 @@ from lib.design.features import Features
 from lib.render.canvas import Canvas, downsample
 from lib.render.colour import Color, mix, palette
 from lib.render.eyes import EX, EY, draw_brows, draw_eye_shapes
-from lib.render.face import Face, resolve
+from lib.render.face import Face, resolve, vary
 from lib.render.marks import draw_cues_over, draw_cues_under
 from lib.render.mouths import MOUTHS, MY
 
@@ -136,17 +136,19 @@ def edit_face(
     variant: str | None = None,
     points: FacePoints | None = None,
     features: Features | None = None,
+    take: int = 1,
 ) -> Image.Image:
     """An offline preview of `expression` on an uploaded picture, changed inside `box` only.
 
     `points` are the eyes and mouth found on the picture (without them, where they usually sit in the box);
-    `features` colour the new eyes. Pixels outside the box and the whole alpha channel are kept exactly.
+    `features` colour the new eyes; `take` > 1 draws a re-run that differs a little. Pixels outside the box
+    and the whole alpha channel are kept exactly.
     """
     x, y, w, h = FaceBox.checked(box, base.size)
     points = points if points is not None and points.inside(FaceBox(x, y, w, h)) else proportional_points(
         FaceBox(x, y, w, h))
     local = FacePoints(*((px - x, py - y) for px, py in points))
-    face = resolve(expression, variant)
+    face = vary(resolve(expression, variant), take)
     neutral = expression.face == "neutral"
     out = base.convert("RGBA")
     crop = np.asarray(out.crop((x, y, x + w, y + h))).copy()

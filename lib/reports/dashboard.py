@@ -36,13 +36,18 @@ class Reports:
         """Credits used, images made and images failed in the range."""
         return frames.totals(self.frames)
 
+    def without_revenue(self) -> Reports:
+        """The same reports without subscription revenue: without billing there is none to show, only cost."""
+        return Reports(frames={name: frame.drop(columns=[c for c in ("revenue_usd", "accounts") if c in frame])
+                               if name == "cost_vs_revenue" else frame for name, frame in self.frames.items()})
+
     def has_figures(self, name: str) -> bool:
         """Whether a report has anything to show; cost against revenue has a row per month even when empty."""
         frame = self.frames[name]
         if frame.empty:
             return False
         if name == "cost_vs_revenue":
-            return bool(frame["cost_usd"].any() or frame["accounts"].any())
+            return bool(frame["cost_usd"].any() or ("accounts" in frame and frame["accounts"].any()))
         return True
 
 

@@ -7,6 +7,8 @@ server-side (including re-authentication cookies issued before).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import os
 from datetime import UTC, datetime, timedelta
@@ -146,19 +148,33 @@ def _validated_user() -> User | None:
         return users.session_user(conn, email=email, authenticated_at=authenticated_at)
 
 
-def _remember_browser(auth: stauth.Authenticate, email: str) -> None:
-    """Write the re-authentication cookie where it survives this run.
+def _remember_browser(auth: stauth.Authenticate, email: str, *, renew: bool) -> None:
+    """Write the re-authentication cookie where it survives this run (`renew`: a new one for a new sign-in).
 
     The library writes it from a component inside the sign-in form, and `form.empty()` removes that
     component before the browser mounts it: without this, a reload or a pasted URL signed people out.
+    The component is rendered on the following runs too, under a key of its own token, until the browser's
+    cookies (as the library's cookie reader reports them) hold the token: a rerun that starts before the
+    browser mounted it (after a sign-out and a new sign-in in the same tab) cannot drop it, and once it is
+    written nothing writes it again (a later sign-out's delete stays deleted).
     The token has the library's format (`username`, `exp_date`), so its cookie login accepts it.
     """
     s = settings()
-    expires = datetime.now() + timedelta(days=s.studio_cookie_days)
-    token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
+    manager = auth.cookie_controller.cookie_model.cookie_manager
+    remembered = state.REMEMBER_COOKIE.get()
+    if renew:
+        expires = datetime.now() + timedelta(days=s.studio_cookie_days)
+        token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
+        remembered = state.RememberCookie(email=email, token=token, expires=expires)
+        state.REMEMBER_COOKIE.set(remembered)
+    if remembered is None or remembered.email != email or not remembered.token:
+        return  # signed in by a cookie the browser holds, or written already
+    if not renew and (manager.cookies or {}).get(s.studio_cookie_name) == remembered.token:
+        state.REMEMBER_COOKIE.set(dataclasses.replace(remembered, token=""))  # the browser has it
+        return
+    key = "studio_remember_" + hashlib.sha256(remembered.token.encode()).hexdigest()[:16]
     with st.sidebar:
-        auth.cookie_controller.cookie_model.cookie_manager.set(
-            s.studio_cookie_name, token, key="studio_remember_browser", expires_at=expires)
+        manager.set(s.studio_cookie_name, remembered.token, key=key, expires_at=remembered.expires)
 
 
 def _show_form(auth: stauth.Authenticate, form: DeltaGenerator, creds: dict) -> bool:
@@ -197,6 +213,7 @@ def _sign_in() -> User | None:
             auth.logout(location="unrendered")  # clears the library's state and deletes its cookie
         state.AUTHENTICATED_AT.pop()
         state.VIEWER.pop()
+        state.REMEMBER_COOKIE.pop()  # stop writing the cookie the sign-out deletes
         st.info("You have signed out.")
     _refuse_cookie_of_inactive_account(creds)
     form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
@@ -211,8 +228,7 @@ def _sign_in() -> User | None:
     user = _validated_user()
     if user is not None:
         form.empty()
-        if just_signed_in:
-            _remember_browser(auth, user.email)
+        _remember_browser(auth, user.email, renew=just_signed_in)
         return user
     state.forget_sign_in()  # ended server-side (sign-out elsewhere, password reset, disabled account)
     st.warning("Your session has ended. Please sign in again.")

@@ -50,6 +50,23 @@ class WatchedBatch:
 
 
 @dataclass(frozen=True)
+class RememberCookie:
+    """The re-authentication cookie this session writes for its signed-in user (token "" once written)."""
+
+    email: str
+    token: str
+    expires: datetime
+
+
+@dataclass(frozen=True)
+class ReviewUndo:
+    """The last review this session made: the reviews it replaced, and what to call it on the Undo button."""
+
+    changes: list[tuple[UUID, str]]
+    label: str
+
+
+@dataclass(frozen=True)
 class BillingLink:
     """A Stripe page to open: Checkout for a plan, or the customer portal (plan None)."""
 
@@ -62,6 +79,7 @@ class BillingLink:
 AUTHENTICATED_AT: Slot[datetime | None] = Slot("studio_authenticated_at", None)
 VIEWER: Slot[UUID | None] = Slot("studio_viewer", None)  # the signed-in user's id, for the file links of this run
 SIGN_OUT: Slot[bool] = Slot("studio_sign_out", False)  # set by the Sign out button, acted on by the next run
+REMEMBER_COOKIE: Slot[RememberCookie | None] = Slot("studio_remember_cookie", None)
 FLASH: Slot[str | None] = Slot("studio_flash", None)  # a confirmation shown once after the next st.rerun
 
 # streamlit-authenticator's values (its `login` writes them; the gate reads and clears them).
@@ -72,9 +90,12 @@ _AUTH_LOGOUT = Slot("logout", False)
 
 # Pages.
 WATCHED_BATCH: Slot[WatchedBatch | None] = Slot("studio_watched_batch", None)
+COMPARE: Slot[UUID | None] = Slot("studio_compare", None)  # the image open in the review's compare view
+LAST_REVIEW: Slot[ReviewUndo | None] = Slot("studio_last_review", None)
 NEW_CHARACTER_FORM: Slot[int] = Slot("new-character-version", 0)  # bumped after a success: a fresh, empty form
 # Features Gemini described for an upload (by the uploader's file id), with a count that renews the widgets.
 DESCRIBED: Slot[dict[str, tuple[int, Features]]] = Slot("new-character-described", {})
+ADD_USER_FORM: Slot[int] = Slot("add-user-version", 0)  # the same for the Users page's "Add a user" form
 ADJUSTMENT_KEY: Slot[str | None] = Slot("adjust-key", None)  # one idempotency key per credit adjustment
 BILLING_LINK: Slot[BillingLink | None] = Slot("billing_url", None)
 BILLING_ERROR: Slot[str | None] = Slot("billing_error", None)
@@ -87,6 +108,7 @@ def forget_sign_in() -> None:
         st.session_state[key] = None
     AUTHENTICATED_AT.set(None)
     VIEWER.set(None)
+    REMEMBER_COOKIE.set(None)
     _AUTH_LOGOUT.set(True)
 
 

@@ -14,6 +14,7 @@ import streamlit as st
 from PIL import Image
 
 from lib.accounts import links
+from lib.core import thumbnails
 from lib.core.errors import PermissionDenied, StudioError
 from lib.core.markdown import escape_markdown
 from lib.design import expressions
@@ -91,3 +92,23 @@ def inline_image(image: Image.Image, *, max_side: int = 640) -> str:
     buffer = io.BytesIO()
     copy.save(buffer, format="WEBP", quality=90)
     return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@st.cache_data(ttl=3600, max_entries=8192, show_spinner=False)
+def _thumbnail_key(key: str) -> str:
+    return thumbnails.ensure_thumbnail(resources.store(), key)
+
+
+def thumbnail_image(key: str) -> str:
+    """What st.image needs for the thumbnail of a stored PNG (made once, stored beside it): its signed link."""
+    return object_image(_thumbnail_key(key))
+
+
+@st.cache_data(ttl=3600, max_entries=1024, show_spinner=False)
+def _loop_key(frames: tuple[tuple[str, int], ...]) -> str:
+    return thumbnails.ensure_animation(resources.store(), [(_thumbnail_key(k), ms) for k, ms in frames])
+
+
+def loop_image(frames: list[tuple[str, int]]) -> str:
+    """What st.image needs for an animated loop of stored PNGs (key, milliseconds), at thumbnail size."""
+    return object_image(_loop_key(tuple(frames)))

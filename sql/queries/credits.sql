@@ -76,3 +76,25 @@ GROUP BY 1 ORDER BY 1;
 -- name: credit_transaction_by_key
 -- The request a used idempotency key was first used for.
 SELECT user_id, kind, amount, reason FROM credit_transactions WHERE idempotency_key = :key;
+
+-- name: ledger_lines
+-- A user's ledger for people: one line per batch (its holds, charges and refunds folded, with the character's
+-- name), other rows one by one; newest first.
+SELECT * FROM (
+    SELECT min(t.created_at) AS created_at, max(t.id) AS seq, t.job_id, c.name AS character_name, 'batch' AS kind,
+           NULL::text AS reason,
+           count(*) FILTER (WHERE t.kind = 'hold') AS images,
+           coalesce(sum(t.amount) FILTER (WHERE t.kind = 'hold'), 0) AS held,
+           coalesce(sum(t.amount) FILTER (WHERE t.kind = 'capture'), 0) AS charged,
+           coalesce(sum(t.amount) FILTER (WHERE t.kind = 'release'), 0) AS refunded,
+           sum(t.delta_available) AS delta_available, sum(t.delta_held) AS delta_held
+    FROM credit_transactions t JOIN generation_jobs j ON j.id = t.job_id JOIN characters c ON c.id = j.character_id
+    WHERE t.user_id = CAST(:user_id AS uuid)
+    GROUP BY t.job_id, c.name
+    UNION ALL
+    SELECT t.created_at, t.id, NULL, NULL, t.kind, t.reason, 0, 0, 0, 0, t.delta_available, t.delta_held
+    FROM credit_transactions t
+    WHERE t.user_id = CAST(:user_id AS uuid) AND t.job_id IS NULL
+) lines
+ORDER BY created_at DESC, seq DESC
+LIMIT :limit;

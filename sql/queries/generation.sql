@@ -18,7 +18,7 @@ UPDATE differences d SET status = 'running', started_at = now()
 FROM generation_jobs j, characters c
 WHERE d.id = CAST(:difference_id AS uuid) AND j.id = d.job_id AND c.id = d.character_id
   AND d.status IN ('queued', 'running')
-RETURNING d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt,
+RETURNING d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt, d.attempt,
           j.user_id, j.backend, j.model, j.image_size, j.settings,
           c.name AS character_name, c.features, c.base_key, c.base_width, c.base_height, c.base_source, c.face_box,
           c.face_points;
@@ -32,6 +32,7 @@ WHERE d.id = CAST(:difference_id AS uuid);
 -- name: finish_difference_done
 -- Record a generated image; only a running item can finish.
 UPDATE differences SET status = 'done', image_key = :image_key, raw_key = :raw_key, cost_usd = :cost_usd,
+       image_sha256 = :image_sha256,
        attempts = CAST(:attempts AS jsonb), score = :score, score_parts = CAST(:score_parts AS jsonb),
        finished_at = now()
 WHERE id = CAST(:difference_id AS uuid) AND status = 'running'
@@ -66,11 +67,11 @@ RETURNING j.status;
 -- name: job_differences
 -- The items of a job the user owns (or :any_owner), expressions before their variants.
 SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
-       d.cost_usd, d.cost_credits, d.attempts, d.score, d.score_parts, d.created_at, d.finished_at,
+       d.cost_usd, d.cost_credits, d.attempts, d.score, d.score_parts, d.created_at, d.finished_at, d.attempt,
        j.backend, j.model, j.image_size, j.status AS job_status
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.job_id = CAST(:job_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner)
-ORDER BY d.position;
+ORDER BY d.position, d.attempt;
 
 -- name: character_differences
 -- The latest finished variants of a character, newest first.
@@ -108,11 +109,15 @@ SELECT j.backend FROM differences d JOIN generation_jobs j ON j.id = d.job_id WH
 SELECT id, status, backend, model, image_size, character_id, created_at, finished_at
 FROM generation_jobs WHERE id = CAST(:job_id AS uuid) AND (user_id = CAST(:user_id AS uuid) OR :any_owner);
 
--- name: cancel_queued_differences
--- Cancel the items of a job that have not started; returns them so their holds can be released.
-UPDATE differences SET status = 'cancelled', finished_at = now()
-WHERE job_id = CAST(:job_id AS uuid) AND status = 'queued'
-RETURNING id;
+-- name: cancel_unstarted_differences
+-- Cancel the items of a job nothing was spent on yet: queued ones, and running ones of the offline renderer
+-- (a Gemini call in flight is already paid for, so it finishes); returns them so their holds can be released.
+UPDATE differences d SET status = 'cancelled', finished_at = now(), failure_kind = 'cancelled',
+       failure_reason = 'Cancelled before it was made; its credits were refunded.'
+FROM generation_jobs j
+WHERE d.job_id = CAST(:job_id AS uuid) AND j.id = d.job_id
+  AND (d.status = 'queued' OR (d.status = 'running' AND j.backend = 'offline'))
+RETURNING d.id;
 
 -- name: mark_job_cancelled
 -- A cancelled job keeps its finished items; running ones may still finish.
@@ -129,7 +134,8 @@ SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - make_i
 SELECT count(*) AS total,
        count(*) FILTER (WHERE status IN ('queued', 'running')) AS open,
        count(*) FILTER (WHERE status = 'done') AS done,
-       count(*) FILTER (WHERE status = 'failed') AS failed
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled
 FROM differences WHERE job_id = CAST(:job_id AS uuid);
 
 -- name: job_difference_parents
@@ -228,3 +234,55 @@ ORDER BY finished_at LIMIT :limit FOR UPDATE SKIP LOCKED;
 -- name: forget_raw_answers
 -- The raw answers are gone from storage.
 UPDATE differences SET raw_key = NULL WHERE id = ANY(:ids);
+
+-- name: identical_earlier_image
+-- Whether another finished image of the same character, expression and variant has exactly these bytes.
+SELECT EXISTS (SELECT 1 FROM differences
+               WHERE character_id = CAST(:character_id AS uuid) AND expression_key = :expression_key
+                 AND variant IS NOT DISTINCT FROM :variant AND image_sha256 = :image_sha256
+                 AND status = 'done' AND id <> CAST(:difference_id AS uuid));
+
+-- name: attempt_slot
+-- A finished or failed item of the user's own job with what another attempt of its slot needs: the
+-- attempts made so far and the expression attempt a variant should edit (the approved one, else its parent).
+SELECT d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt, d.position,
+       j.backend, j.model, j.image_size,
+       (SELECT max(o.attempt) FROM differences o
+        WHERE o.job_id = d.job_id AND o.expression_key = d.expression_key
+          AND o.variant IS NOT DISTINCT FROM d.variant) AS attempts_made,
+       coalesce((SELECT p.id FROM differences p
+                 WHERE d.variant IS NOT NULL AND p.job_id = d.job_id AND p.expression_key = d.expression_key
+                   AND p.variant IS NULL AND p.status = 'done' AND p.review = 'approved'
+                 ORDER BY p.attempt DESC LIMIT 1), d.parent_id) AS edit_parent_id
+FROM differences d JOIN generation_jobs j ON j.id = d.job_id
+WHERE d.id = CAST(:difference_id AS uuid) AND j.user_id = CAST(:user_id AS uuid)
+  AND d.status IN ('done', 'failed');
+
+-- name: approved_sibling_attempts
+-- The other approved attempts of an item's slot (picking one attempt un-approves them); locked for the update.
+SELECT o.id FROM differences d JOIN differences o
+  ON o.job_id = d.job_id AND o.expression_key = d.expression_key AND o.variant IS NOT DISTINCT FROM d.variant
+WHERE d.id = CAST(:difference_id AS uuid) AND o.id <> d.id AND o.review = 'approved'
+FOR UPDATE OF o;
+
+-- name: review_of
+-- The review of an item of the user's own job.
+SELECT d.review FROM differences d JOIN generation_jobs j ON j.id = d.job_id
+WHERE d.id = CAST(:difference_id AS uuid) AND j.user_id = CAST(:user_id AS uuid);
+
+-- name: character_batches
+-- A character's batches, newest first, with who made them, what they asked for and what they cost.
+SELECT j.id, j.created_at, j.finished_at, j.status, j.backend, j.model, j.image_size, j.settings,
+       u.email AS made_by,
+       count(d.id) AS items,
+       count(d.id) FILTER (WHERE d.status = 'done') AS done,
+       count(d.id) FILTER (WHERE d.status = 'failed') AS failed,
+       count(d.id) FILTER (WHERE d.status = 'cancelled') AS cancelled,
+       count(d.id) FILTER (WHERE d.status IN ('queued', 'running')) AS open,
+       count(d.id) FILTER (WHERE d.review = 'approved') AS approved,
+       coalesce(sum(d.cost_credits), 0) AS credits
+FROM generation_jobs j JOIN users u ON u.id = j.user_id LEFT JOIN differences d ON d.job_id = j.id
+WHERE j.character_id = CAST(:character_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner)
+GROUP BY j.id, u.email
+ORDER BY j.created_at DESC
+LIMIT :limit;

@@ -1,0 +1,84 @@
+"""A character's batches as history: pick any batch, watch it fill in, cancel what has not started, review it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.accounts.users import User
+from lib.catalog.characters import Character
+from lib.core.settings import Settings
+from lib.generation import batches, jobs, workspace
+from lib.generation.workspace import BatchSummary
+from lib.web import review, state
+from lib.web.resources import transaction
+
+
+def batch_section(*, user: User, character: Character, settings: Settings) -> None:
+    """The batch picker (newest first, the one just submitted selected) and the chosen batch's review."""
+    with transaction() as conn:
+        history = workspace.batch_history(conn, actor=user, character_id=character.id)
+    if not history:
+        st.info("No batches for this character yet: choose expressions above and press Generate.")
+        return
+    st.subheader("Batches")
+    watched = state.watched_batch(character.id)
+    index = next((i for i, b in enumerate(history) if b.job_id == watched), 0)
+    chosen: BatchSummary = st.selectbox(
+        f"{len(history)} batch{'es' if len(history) != 1 else ''} of {character.name}, newest first", history,
+        index=index, format_func=lambda b: b.label,
+        help="Every batch keeps its images and reviews; pick one to see it.")
+    if chosen.job_id != watched:
+        state.watch_batch(job_id=chosen.job_id, character_id=character.id)
+    _undo(user)
+    _batch_view(user=user, character=character, settings=settings, summary=chosen)
+
+
+def _undo(user: User) -> None:
+    last = state.LAST_REVIEW.get()
+    if last is not None and st.button(f"↶ Undo: {last.label}", key="undo-review", shortcut="U"):
+        with transaction() as conn:
+            jobs.undo_review(conn, actor=user, changes=last.changes)
+        state.LAST_REVIEW.set(None)
+        st.rerun()
+
+
+def _progress_text(now: batches.Progress) -> str:
+    parts = [f"{now.done} of {now.total} made"]
+    if now.open:
+        parts.append(f"{now.open} in progress")
+    if now.failed:
+        parts.append(f"{now.failed} failed (refunded)")
+    if now.cancelled:
+        parts.append(f"{now.cancelled} cancelled (refunded)")
+    return " · ".join(parts)
+
+
+def _cancel(user: User, summary: BatchSummary) -> None:
+    with transaction() as conn:
+        done = batches.cancel(conn, actor=user, job_id=summary.job_id)
+    running = (f" {done.still_running} already at the model will finish and be charged."
+               if done.still_running else "")
+    state.FLASH.set(f"Cancelled {done.images} image{'s' if done.images != 1 else ''} that had not been made; "
+                    f"{done.credits} credit{'s' if done.credits != 1 else ''} refunded.{running}")
+    st.rerun()
+
+
+def _batch_view(*, user: User, character: Character, settings: Settings, summary: BatchSummary) -> None:
+    @st.fragment(run_every=1.0 if summary.open else None)
+    def view() -> None:
+        with transaction() as conn:
+            shown = workspace.batch_view(conn, actor=user, job_id=summary.job_id)
+        now = shown.progress
+        st.progress(now.done / max(now.total - now.cancelled, 1), text=_progress_text(now))
+        if now.open:
+            st.caption("This updates by itself every second. You can leave the page: the workers carry on.")
+            if st.button("Cancel the rest", help="Images not made yet are cancelled and their credits refunded"):
+                _cancel(user, summary)
+        else:
+            st.caption("✓ approve (picks that attempt for exports), ✗ reject (never exported), ↻ make it again "
+                       "(a new attempt beside it), ⇆ compare full size with the base (keys: A, X, ←, →, Esc).")
+        review.review_grid(shown.differences, character=character, user=user, settings=settings)
+        if summary.open and not now.open:
+            st.rerun()  # stop polling once everything has ended
+
+    view()

@@ -79,7 +79,7 @@ def test_offline_set_for_a_rendered_character(db) -> None:
         ("neutral", None), ("neutral", "mouth_open"), ("neutral", "blink"), ("happy", None),
         ("happy", "mouth_open"), ("happy", "blink"), ("angry", None), ("angry", "mouth_open"), ("angry", "blink")]
     assert {i.status for i in items} == {"done"}
-    assert all(i.score is not None and i.score >= 85 and set(i.score_parts["parts"]) >= {"preservation", "face_changed"}
+    assert all(i.score is not None and i.score >= 85 and set(i.score_parts["parts"]) >= {"identity", "change"}
                for i in items), [i.score for i in items]
     base = pixels(store, character.base_key)
     images = {(i.expression_key, i.variant): pixels(store, i.image_key) for i in items}

@@ -135,8 +135,10 @@ def run_difference(
         finished = postprocess.finish(
             store.get(row.base_key), result.png, face_box=box, paste=row.settings.get("paste_back", True),
             align=backend.name != "offline", expression=request.face, variant=row.variant, threshold=threshold,
-            # the found eyes and mouth, so the score judges the zones of this face (not drawn proportions)
-            parts=FaceParts.from_points(box, *request.face_points) if request.face_points else None)
+            # an upload's found eyes and mouth, so the score judges the zones of this face; a drawn base keeps the
+            # renderer's own proportions, which are exact for it
+            parts=FaceParts.from_points(box, *request.face_points)
+            if request.face_points and row.base_source == "upload" else None)
     except AlignmentFailed as exc:
         with engine.begin() as conn:
             _fail(conn, row.id, row.job_id, reason=f"The result could not be placed on the base: {exc}",

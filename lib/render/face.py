@@ -78,7 +78,7 @@ def _apply_variant(face: Face, variant: str | None) -> Face:
     if variant == "blink" and face.eyes not in CLOSED_EYES:
         return replace(face, eyes="blink")
     if variant == "mouth_open":
-        amount = 0.55 if face.mouth_open == 0 else face.mouth_open * 1.45 + (0.3 if face.mouth == "o" else 0)
+        amount = 0.9 if face.mouth_open == 0 else face.mouth_open * 1.45 + (0.3 if face.mouth == "o" else 0)
         return replace(face, mouth_open=amount)
     return face
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import mimetypes
 import os
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -27,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from lib.accounts import links
 from lib.api.boundary import guarded
+from lib.api.lazy import Lazy
 from lib.core import db
 from lib.core.errors import InvalidInput, NotFound, PermissionDenied, StudioError
 from lib.core.settings import Settings
@@ -43,21 +43,8 @@ class _Files:
 
     def __init__(self, settings: Settings, engine: Engine | None, store: ObjectStore | None) -> None:
         self.settings = settings
-        self._engine = engine
-        self._store = store
-        self._lock = threading.Lock()
-
-    def engine(self) -> Engine:
-        with self._lock:
-            if self._engine is None:
-                self._engine = db.get_engine(self.settings)
-            return self._engine
-
-    def store(self) -> ObjectStore:
-        with self._lock:
-            if self._store is None:
-                self._store = make_store(self.settings)
-            return self._store
+        self.engine = Lazy(lambda: db.get_engine(settings), engine)
+        self.store = Lazy(lambda: make_store(settings), store)
 
     def answer(self, token: str) -> Response:
         try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import threading
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine
@@ -18,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lib.api.boundary import guarded
+from lib.api.lazy import Lazy
 from lib.core import db
 from lib.core.settings import Settings
 from lib.ops import metrics
@@ -39,14 +39,10 @@ def allowed(request: Request, settings: Settings) -> bool:
 
 
 def routes(settings: Settings, *, engine: Engine | None = None) -> list[BaseRoute]:
-    lock = threading.Lock()
-    held = {"engine": engine}
+    database = Lazy(lambda: db.get_engine(settings), engine)
 
     def scrape() -> bytes:
-        with lock:
-            if held["engine"] is None:
-                held["engine"] = db.get_engine(settings)
-        return metrics.scrape(held["engine"], window_seconds=settings.metrics_window_seconds,
+        return metrics.scrape(database(), window_seconds=settings.metrics_window_seconds,
                               stall_seconds=settings.worker_stall_seconds)
 
     async def serve(request: Request) -> Response:

@@ -9,7 +9,6 @@ instead of internals. The OpenAPI document is `/api/v1/openapi.json`.
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote
@@ -26,6 +25,7 @@ from lib.accounts import signin, tokens
 from lib.accounts.users import User
 from lib.api import schemas
 from lib.api.bodies import LimitBodies
+from lib.api.lazy import Lazy
 from lib.api.ratelimit import ApiLimiter, RateLimited
 from lib.catalog import characters, custom_expressions
 from lib.core import db, incidents
@@ -50,21 +50,9 @@ class _Parts:
 
     def __init__(self, settings: Settings, engine: Engine | None, store: ObjectStore | None) -> None:
         self.settings = settings
-        self._engine, self._store = engine, store
-        self._lock = threading.Lock()
+        self.engine = Lazy(lambda: db.get_engine(settings), engine)
+        self.store = Lazy(lambda: make_store(settings), store)
         self.limiter = ApiLimiter(limits=settings.api_rate_limits, redis_url=settings.redis_url)
-
-    def engine(self) -> Engine:
-        with self._lock:
-            if self._engine is None:
-                self._engine = db.get_engine(self.settings)
-            return self._engine
-
-    def store(self) -> ObjectStore:
-        with self._lock:
-            if self._store is None:
-                self._store = make_store(self.settings)
-            return self._store
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:

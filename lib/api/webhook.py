@@ -12,7 +12,6 @@ every non-2xx answer for days, and a retried event is processed at most once).
 from __future__ import annotations
 
 import logging
-import threading
 
 import uvicorn
 from sqlalchemy import Engine, text
@@ -25,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from lib.accounts import bootstrap
 from lib.api import bodies
 from lib.api.boundary import guarded
+from lib.api.lazy import Lazy
 from lib.billing import subscriptions
 from lib.billing.gateway import BillingGateway
 from lib.core import db
@@ -41,21 +41,8 @@ class _Endpoint:
 
     def __init__(self, settings: Settings, engine: Engine | None, client: BillingGateway | None) -> None:
         self.settings = settings
-        self._engine = engine
-        self._client = client
-        self._lock = threading.Lock()
-
-    def engine(self) -> Engine:
-        with self._lock:
-            if self._engine is None:
-                self._engine = db.get_engine(self.settings)
-            return self._engine
-
-    def client(self) -> BillingGateway:
-        with self._lock:
-            if self._client is None:
-                self._client = subscriptions.client_from_settings(self.settings)
-            return self._client
+        self.engine = Lazy(lambda: db.get_engine(settings), engine)
+        self.client = Lazy(lambda: subscriptions.client_from_settings(settings), client)
 
     def handle(self, payload: bytes, signature: str | None) -> JSONResponse:
         config = subscriptions.config_from_settings(self.settings)

@@ -220,9 +220,14 @@ def portrait_png(path: Path) -> Path:
 def create_character(page: Page, name: str, *, upload: Path | None = None, draw: bool = False) -> None:
     settle(page)  # after a success the form is replaced by a fresh one: type into that one
     if upload is not None:  # above the form: the studio finds the face and reads the colours first
+        alerts = page.get_by_role("alert").count()
         page.locator("input[type=file]").set_input_files(upload)
         expect(page.get_by_text(upload.name)).to_be_visible()
-        settle(page)
+        # The file name shows before the upload's run starts: wait for what that run draws (the picture read,
+        # or one more alert saying why it was refused), else the Create click can land mid-run and be lost.
+        page.wait_for_function("n => document.querySelectorAll('[role=alert]').length > n"
+                               " || document.body.innerText.includes('read from the picture')", arg=alerts)
+        settle(page, quiet_ms=300)
     form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Create character"))
     form.get_by_role("textbox", name="Name").fill(name)
     if draw:

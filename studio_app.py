@@ -12,10 +12,11 @@ from starlette.routing import Mount
 
 from lib.api import files, metrics, rest
 from lib.api import webhook as webhook_app
-from lib.core import logs
+from lib.core import db, logs, service_calls
 from lib.core.settings import get_settings
 
 settings = get_settings()
 logs.configure(settings)  # LOG_FORMAT, secrets scrubbed (Streamlit's own loggers keep their handler)
+service_calls.start_flushing(lambda: db.get_engine(settings))  # API requests and storage operations, counted
 app = st.App("app.py", routes=[*webhook_app.routes(settings), *files.routes(settings), *metrics.routes(settings),
                                Mount(rest.PREFIX, app=rest.create_api(settings))])

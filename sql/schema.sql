@@ -525,3 +525,14 @@ CREATE TABLE alarm_events (
     notified  text NOT NULL CHECK (notified IN ('email', 'log'))
 );
 CREATE INDEX alarm_events_recent ON alarm_events (at DESC);
+
+-- 0017: calls to the studio's own services.
+CREATE TABLE service_calls (
+    minute   timestamptz NOT NULL,
+    service  text NOT NULL CHECK (service IN ('api', 'storage')),
+    outcome  text NOT NULL CHECK (outcome IN ('ok', 'error')),
+    calls    bigint NOT NULL CHECK (calls >= 0),
+    seconds  double precision NOT NULL CHECK (seconds >= 0),
+    slow     bigint NOT NULL CHECK (slow >= 0 AND slow <= calls),
+    PRIMARY KEY (minute, service, outcome)
+);

@@ -23,13 +23,13 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3_store(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Store:
+def s3_store(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> storage.ObjectStore:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "studio-test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "studio-test-secret")
     bucket = f"studio-{uuid.uuid4().hex[:8]}"
     settings = load_settings(s3_bucket=bucket, s3_endpoint_url=moto_endpoint, s3_prefix="prod")
     made = storage.make_store(settings)
-    assert isinstance(made, S3Store)
+    assert isinstance(made, storage.CountedStore) and isinstance(made.inner, S3Store)  # every call counted
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     return made
 

@@ -25,11 +25,13 @@ from lib.accounts import signin, tokens
 from lib.accounts.users import User
 from lib.api import schemas
 from lib.api.bodies import LimitBodies
+from lib.api.counting import CountRequests
 from lib.api.lazy import Lazy
 from lib.api.ratelimit import ApiLimiter, RateLimited
 from lib.catalog import characters, custom_expressions
 from lib.core import db, incidents
 from lib.core.errors import InvalidInput, NotAuthenticated, NotFound, PermissionDenied, StudioError
+from lib.core.service_calls import CALLS, ServiceCalls
 from lib.core.settings import Settings
 from lib.core.storage import ObjectStore, make_store
 from lib.credits import statement
@@ -86,7 +88,8 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error(500, "internal", "Something went wrong on our side.", incident=incident.id)
 
 
-def create_api(settings: Settings, *, engine: Engine | None = None, store: ObjectStore | None = None) -> FastAPI:
+def create_api(settings: Settings, *, engine: Engine | None = None, store: ObjectStore | None = None,
+               calls: ServiceCalls = CALLS) -> FastAPI:
     """The `/api/v1` application (mount it at PREFIX; its paths are relative to it)."""
     parts = _Parts(settings, engine, store)
     api = FastAPI(title="Miyabi Character Studio API", version="1", docs_url=None, redoc_url=None,
@@ -95,6 +98,7 @@ def create_api(settings: Settings, *, engine: Engine | None = None, store: Objec
                                       HTTPException: _http_error, Exception: _unexpected})
     # Uploads are bounded by MAX_UPLOAD_BYTES plus room for the form around them, counted as bytes arrive.
     api.add_middleware(LimitBodies, limit=settings.max_upload_bytes + 64 * 1024)
+    api.add_middleware(CountRequests, slow_seconds=settings.alarm_api_slow_seconds, calls=calls)  # outermost
     bearer = HTTPBearer(auto_error=False, description="A personal access token (API tokens page)")
 
     def actor(request: Request,

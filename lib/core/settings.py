@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     alarm_gemini_error_rate: float = Field(default=0.10, gt=0, le=1)
     alarm_db_connections: float = Field(default=0.80, gt=0, le=1)
     alarm_queue_wait_seconds: float = Field(default=600.0, gt=0)
+    alarm_min_calls: int = Field(default=20, ge=1)  # API requests / storage operations before a rate is judged
+    alarm_api_error_rate: float = Field(default=0.05, gt=0, le=1)  # share answered 5xx
+    alarm_api_slow_seconds: float = Field(default=2.0, gt=0)  # the API's p95 must stay under this
+    alarm_storage_error_rate: float = Field(default=0.01, gt=0, le=1)
     # REST API limits per token and per client address, in the `limits` library's notation.
     api_rate_limits: str = "10 per 5 seconds; 100 per minute"
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
 from lib.core.errors import NotFound, StorageError
+from lib.core.service_calls import CALLS, ServiceCalls
 from lib.core.settings import Settings
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*$")
@@ -172,8 +174,47 @@ def s3_client(settings: Settings) -> Any:
     return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config)
 
 
+class CountedStore:
+    """A store whose every operation is counted in `service_calls` (the storage alarm); a missing object is
+    an answer, any other error a failure."""
+
+    def __init__(self, inner: ObjectStore, *, calls: ServiceCalls = CALLS) -> None:
+        self.inner = inner
+        self.calls = calls
+
+    def _count(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        start, ok = time.perf_counter(), False
+        try:
+            result = getattr(self.inner, method)(*args, **kwargs)
+            ok = True
+            return result
+        except NotFound:
+            ok = True
+            raise
+        finally:
+            self.calls.record("storage", ok=ok, seconds=time.perf_counter() - start)
+
+    def put(self, key: str, data: bytes, *, content_type: str = "image/png") -> None:
+        self._count("put", key, data, content_type=content_type)
+
+    def get(self, key: str) -> bytes:
+        return self._count("get", key)
+
+    def exists(self, key: str) -> bool:
+        return self._count("exists", key)
+
+    def list(self, prefix: str) -> list[str]:
+        return self._count("list", prefix)
+
+    def delete_prefix(self, prefix: str) -> int:
+        return self._count("delete_prefix", prefix)
+
+    def delete(self, key: str) -> None:
+        self._count("delete", key)
+
+
 def make_store(settings: Settings) -> ObjectStore:
-    """The configured store: S3 when S3_BUCKET is set, else local disk under `.studio/objects`."""
+    """The configured store, counted: S3 when S3_BUCKET is set, else local disk under `.studio/objects`."""
     if settings.s3_bucket:
-        return S3Store(s3_client(settings), bucket=settings.s3_bucket, prefix=settings.s3_prefix)
-    return LocalStore(settings.objects_dir)
+        return CountedStore(S3Store(s3_client(settings), bucket=settings.s3_bucket, prefix=settings.s3_prefix))
+    return CountedStore(LocalStore(settings.objects_dir))

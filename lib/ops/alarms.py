@@ -11,6 +11,14 @@ log (and on the Health page either way). Checks:
 - `database_connections`: connections open against the server's max_connections; above ALARM_DB_CONNECTIONS.
 - `queue_waiting`: the oldest waiting image has waited longer than ALARM_QUEUE_WAIT_SECONDS (no worker, or
   too few for the work).
+- `api_error_rate`: share of REST API requests answered with a server error (5xx), once at least
+  ALARM_MIN_CALLS were made in the window; fires above ALARM_API_ERROR_RATE.
+- `api_latency`: share of REST API requests slower than ALARM_API_SLOW_SECONDS; fires above 5 % (the 95th
+  percentile is slower than that).
+- `storage_error_rate`: share of object-storage operations that failed (a missing object is an answer);
+  fires above ALARM_STORAGE_ERROR_RATE.
+
+The API and storage counts come from `service_calls`, which every process adds to (lib/core/service_calls.py).
 """
 
 from __future__ import annotations
@@ -20,13 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Row
 
 from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.notifications.delivery import send_email
 
 log = logging.getLogger(__name__)
+SLOW_SHARE = 0.05  # more than this share slower than ALARM_API_SLOW_SECONDS: the 95th percentile is slower
 GEMINI_ERROR_KINDS = ["rate_limited", "server_error", "timeout", "client_error", "no_image", "corrupt_image",
                       "text_only"]
 
@@ -71,7 +80,46 @@ def _queue(conn: Connection, settings: Settings) -> Reading:
                    f"the oldest waiting image has waited {waited:.0f} s (alarm above {limit:.0f} s)")
 
 
-CHECKS: tuple[Callable[[Connection, Settings], Reading], ...] = (_gemini, _connections, _queue)
+def _service_calls(conn: Connection, settings: Settings, service: str) -> Row:
+    return conn.execute(q("service_calls_window"), {"service": service,
+                                                    "window_seconds": settings.alarm_window_seconds}).one()
+
+
+def _too_few(name: str, calls: int, what: str, limit: float) -> Reading:
+    return Reading(name, None, limit, False, f"{calls} {what} in the window (too few to judge)")
+
+
+def _api_errors(conn: Connection, settings: Settings) -> Reading:
+    row, limit = _service_calls(conn, settings, "api"), settings.alarm_api_error_rate
+    if row.calls < settings.alarm_min_calls:
+        return _too_few("api_error_rate", row.calls, "API requests", limit)
+    rate = row.errors / row.calls
+    return Reading("api_error_rate", rate, limit, rate > limit,
+                   f"{row.errors} of {row.calls} API requests failed with a server error ({rate:.0%}; "
+                   f"alarm above {limit:.0%})")
+
+
+def _api_latency(conn: Connection, settings: Settings) -> Reading:
+    row, seconds = _service_calls(conn, settings, "api"), settings.alarm_api_slow_seconds
+    if row.calls < settings.alarm_min_calls:
+        return _too_few("api_latency", row.calls, "API requests", SLOW_SHARE)
+    share = row.slow / row.calls
+    return Reading("api_latency", share, SLOW_SHARE, share > SLOW_SHARE,
+                   f"{row.slow} of {row.calls} API requests took longer than {seconds:g} s ({share:.0%}; alarm "
+                   f"when the 95th percentile passes {seconds:g} s, i.e. above {SLOW_SHARE:.0%})")
+
+
+def _storage(conn: Connection, settings: Settings) -> Reading:
+    row, limit = _service_calls(conn, settings, "storage"), settings.alarm_storage_error_rate
+    if row.calls < settings.alarm_min_calls:
+        return _too_few("storage_error_rate", row.calls, "storage operations", limit)
+    rate = row.errors / row.calls
+    return Reading("storage_error_rate", rate, limit, rate > limit,
+                   f"{row.errors} of {row.calls} storage operations failed ({rate:.1%}; alarm above {limit:.1%})")
+
+
+CHECKS: tuple[Callable[[Connection, Settings], Reading], ...] = (_gemini, _connections, _queue, _api_errors,
+                                                                 _api_latency, _storage)
 Mailer = Callable[[Settings, EmailMessage], None]
 
 

@@ -35,6 +35,7 @@ class StudioCollector(Collector):
             queue = conn.execute(q("metrics_queue")).one()
             workers = conn.execute(q("metrics_workers")).all()
             credits = conn.execute(q("metrics_credits"), params).one()
+            calls = conn.execute(q("metrics_service_calls"), params).all()
         window = f"the last {self.window} s"
         histogram = GaugeHistogramMetricFamily("studio_generation_seconds",
                                                f"Time to make an image (finished in {window}), by model",
@@ -62,6 +63,18 @@ class StudioCollector(Collector):
                                 value=sum(row.age <= self.stall for row in workers))
         yield GaugeMetricFamily("studio_credits_held", "Credits held by unfinished images", value=credits.held)
         yield GaugeMetricFamily("studio_credits_captured", f"Credits charged in {window}", value=credits.captured)
+        counted = GaugeMetricFamily("studio_service_calls", f"REST API requests and storage operations in {window}, "
+                                    "by outcome (error: a 5xx answer, or a failed storage operation)",
+                                    labels=["service", "outcome"])
+        seconds = GaugeMetricFamily("studio_service_call_seconds", f"Time those calls took in {window}",
+                                    labels=["service", "outcome"])
+        for row in calls:
+            counted.add_metric([row.service, row.outcome], row.calls)
+            seconds.add_metric([row.service, row.outcome], float(row.seconds))
+        yield counted
+        yield seconds
+        yield GaugeMetricFamily("studio_api_slow_requests", f"REST API requests in {window} slower than "
+                                "ALARM_API_SLOW_SECONDS", value=sum(r.slow for r in calls if r.service == "api"))
 
 
 def scrape(engine: Engine, *, window_seconds: int, stall_seconds: float) -> bytes:

@@ -11,7 +11,7 @@ import cv2
 import procrastinate
 import threadpoolctl
 
-from lib.core import db
+from lib.core import db, service_calls
 from lib.core.settings import Settings
 from lib.generation.runtime import runtime
 from lib.worker.app import app
@@ -37,6 +37,7 @@ def run_worker(settings: Settings, *, concurrency: int | None = None, **options:
     slots = concurrency or settings.worker_concurrency
 
     log.info("worker ready with backends: %s", ", ".join(runtime().warm()))
+    service_calls.start_flushing(lambda: db.get_engine(settings))  # its storage operations, for the alarms
 
     async def serve() -> None:
         # Sync tasks run in the loop's default executor, which holds only cpu_count + 4 threads:

@@ -36,3 +36,18 @@ SELECT name, firing, value, at, notified FROM alarm_events ORDER BY id DESC LIMI
 -- name: active_admin_emails
 -- Where alarm emails go.
 SELECT email FROM users WHERE role = 'admin' AND is_active ORDER BY email;
+
+-- name: add_service_calls
+-- Add one process's counts of a minute to the shared ones.
+INSERT INTO service_calls AS s (minute, service, outcome, calls, seconds, slow)
+VALUES (:minute, :service, :outcome, :calls, :seconds, :slow)
+ON CONFLICT (minute, service, outcome) DO UPDATE
+SET calls = s.calls + EXCLUDED.calls, seconds = s.seconds + EXCLUDED.seconds, slow = s.slow + EXCLUDED.slow;
+
+-- name: service_calls_window
+-- One service's calls in the window (whole minutes that started inside it): all, failed, slow.
+SELECT coalesce(sum(calls), 0) AS calls,
+       coalesce(sum(calls) FILTER (WHERE outcome = 'error'), 0) AS errors,
+       coalesce(sum(slow), 0) AS slow
+FROM service_calls
+WHERE service = :service AND minute > now() - make_interval(secs => :window_seconds);

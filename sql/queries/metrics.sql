@@ -39,3 +39,9 @@ SELECT id, extract(epoch FROM now() - last_heartbeat) AS age FROM procrastinate_
 SELECT (SELECT coalesce(sum(held), 0) FROM user_credits) AS held,
        (SELECT coalesce(sum(amount), 0) FROM credit_transactions
          WHERE kind = 'capture' AND created_at > now() - make_interval(secs => :window_seconds)) AS captured;
+
+-- name: metrics_service_calls
+-- API requests and storage operations in the window, by outcome, with their time and the slow ones.
+SELECT service, outcome, sum(calls) AS calls, sum(seconds) AS seconds, sum(slow) AS slow
+FROM service_calls WHERE minute > now() - make_interval(secs => :window_seconds)
+GROUP BY 1, 2 ORDER BY 1, 2;

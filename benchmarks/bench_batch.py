@@ -148,7 +148,10 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
     with engine.connect() as conn:
         timing = conn.execute(sa.text(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at)),"
-            " extract(epoch FROM max(started_at) - min(started_at)) FROM differences WHERE job_id = :j"),
+            " extract(epoch FROM max(started_at) - min(started_at)),"
+            " extract(epoch FROM min(started_at) - min(created_at)),"
+            " extract(epoch FROM max(finished_at) - min(started_at))"
+            " FROM differences WHERE job_id = :j"),
             {"j": submitted.job_id}).one()
     latency_bound = math.ceil(images / in_flight) * latency
     rate_bound = 60.0 * math.floor((images - 1) / ipm) + latency  # a moving one-minute window
@@ -161,6 +164,8 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
     print(f"  ideal {ideal:.1f} s (latency bound {latency_bound:.1f} s, rate bound {rate_bound:.1f} s), "
           f"measured {measured:.1f} s, efficiency {ideal / measured:.2f}")
     print(f"  per item: median {timing[0]:.2f} s from start to finish; starts spread over {timing[1]:.1f} s")
+    print(f"  where the time went: submit to first start {timing[2]:.2f} s, first start to last image stored "
+          f"{timing[3]:.2f} s, then {measured - float(timing[2]) - float(timing[3]):.2f} s until the batch was seen done")
     print(f"  HTTP calls per image {calls / images:.2f}, 429 answers {rejected} ({rejected / max(calls, 1):.1%})")
     print(f"  workers: {concurrency} items at once each, {worker_cpu / images:.3f} CPU-s per image")
 

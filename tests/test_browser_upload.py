@@ -72,6 +72,7 @@ def upload(page: Page, path: Path) -> None:
 
 
 def create(page: Page, name: str) -> None:
+    settle(page, quiet_ms=300)  # the upload's run may still be drawing: a click mid-run can be lost
     form = page.get_by_test_id("stForm").filter(has=page.get_by_role("button", name="Create character"))
     form.get_by_role("textbox", name="Name").fill(name)
     form.get_by_role("button", name="Create character").click()

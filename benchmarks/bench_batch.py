@@ -165,7 +165,7 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
           f"measured {measured:.1f} s, efficiency {ideal / measured:.2f}")
     print(f"  per item: median {timing[0]:.2f} s from start to finish; starts spread over {timing[1]:.1f} s")
     print(f"  where the time went: submit to first start {timing[2]:.2f} s, first start to last image stored "
-          f"{timing[3]:.2f} s, then {measured - float(timing[2]) - float(timing[3]):.2f} s until the batch was seen done")
+          f"{timing[3]:.2f} s, then {measured - float(timing[2]) - float(timing[3]):.2f} s until seen done")
     print(f"  HTTP calls per image {calls / images:.2f}, 429 answers {rejected} ({rejected / max(calls, 1):.1%})")
     print(f"  workers: {concurrency} items at once each, {worker_cpu / images:.3f} CPU-s per image")
 

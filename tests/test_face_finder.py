@@ -149,3 +149,34 @@ def test_the_contact_sheet_command_draws_one_row_per_picture(tmp_path: Path) -> 
     assert main(["face-sheet", str(tmp_path / "out"), str(folder)]) == 0
     with Image.open(tmp_path / "out" / "faces_two.png") as sheet:
         assert sheet.width == 6 * 150 and sheet.height % 2 == 0 and sheet.height // 2 > 100  # two rows of faces
+
+
+def test_removed_eyes_are_filled_with_skin_not_with_the_hair_beside_them() -> None:
+    """Where a removed eye touches the fringe and the temples' strands, the hole becomes skin, not a grey smear
+    of hair and skin (the smear is what the hair at a hole's edge turns into when inpainting reads it)."""
+    from lib.design.face_box import FaceBox, FacePoints
+
+    skin, hair = (250, 228, 200), (95, 105, 90)
+    rgb = np.full((400, 400, 3), skin, np.uint8)
+    for x, y in [(150, 200), (250, 200)]:
+        cv2.ellipse(rgb, (x, y), (26, 20), 0, 0, 360, (255, 255, 255), -1)
+        cv2.circle(rgb, (x, y), 13, (120, 80, 40), -1)
+        cv2.ellipse(rgb, (x, y), (26, 20), 0, 180, 360, (30, 20, 20), 4)  # the upper lash line
+    hair_mask = np.zeros((400, 400), bool)
+    for x0 in (108, 272):  # strands down the temples, beside the eyes' outer corners
+        hair_mask[120:300, x0 : x0 + 20] = True
+    hair_mask[100:172, 100:300] = True  # a fringe down to the lashes
+    rgb[hair_mask] = hair
+    base = Image.fromarray(np.dstack([rgb, np.full((400, 400), 255, np.uint8)]))
+    out = np.asarray(edit_face(base, box=FaceBox(90, 100, 220, 230), expression=expressions.get("neutral"),
+                               variant="blink", points=FacePoints((150, 200), (250, 200), (200, 280))))
+    out = out[..., :3].astype(np.float32)
+    drawn = (cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_RGB2GRAY) < 110).astype(np.uint8)  # closed eyes, brows
+    line_art = cv2.dilate(drawn, np.ones((5, 5), np.uint8)) > 0  # with their anti-aliased edges
+    changed = (np.abs(out - rgb).max(axis=2) > 8) & ~line_art
+    assert changed.sum() > 3000  # the eyes were removed
+    to_skin = np.linalg.norm(out - np.array(skin, np.float32), axis=2)
+    to_hair = np.linalg.norm(out - np.array(hair, np.float32), axis=2)
+    assert np.median(to_skin[changed & ~hair_mask]) < 12  # where there was no hair: skin
+    smear = changed & (to_skin > 30) & (to_hair > 30)  # neither skin nor hair
+    assert smear.sum() / changed.sum() < 0.10, smear.sum() / changed.sum()  # a soft edge only

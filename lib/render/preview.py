@@ -2,8 +2,9 @@
 changes them, and the expression's eyes, brows, mouth and marks drawn at the found positions, scaled to
 the face. Everything happens inside the face box; pixels outside it and the whole alpha channel are kept.
 
-Removal is OpenCV inpainting (Telea) from the surrounding skin, which reads as skin on flat anime
-shading. The renderer's face is placed by the eyes (their distance gives the scale) and its mouth is moved
+Removal is OpenCV inpainting (Telea) from the surrounding skin only (hair, line art and blush at the hole's
+edge are hidden from it, else they smear into it), which reads as skin on flat anime shading; the hole's edge
+is soft. The renderer's face is placed by the eyes (their distance gives the scale) and its mouth is moved
 to the found mouth, since real characters keep their mouths closer to the eyes than the renderer does.
 """
 
@@ -91,7 +92,14 @@ def _remove(crop: np.ndarray, points: FacePoints, face: Face, neutral: bool, d: 
         mouth = _whole_mouth(mouth, mouth_like, points.mouth, d)
         mouth = np.where((cv2.dilate(mouth, grow) > 0) & (dark | unlike_skin), 255, mouth).astype(np.uint8)
         mask = cv2.dilate(mask | mouth, np.ones((3, 3), np.uint8))
-        rgb = cv2.inpaint(rgb, mask, max(3.0, 0.06 * d), cv2.INPAINT_TELEA)
+        # Fill from skin only: hair, outlines and blush at the hole's edge would be carried into it as smears.
+        # They stay in the picture; the inpainting just does not see them.
+        source = rgb.copy()
+        source[unlike_skin & (mask == 0)] = skin[:3]
+        filled = cv2.inpaint(source, mask, max(3.0, 0.06 * d), cv2.INPAINT_TELEA)
+        # A soft edge: where the hole cuts across hair, the skin fades into it instead of biting a hard notch.
+        soft = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.015 * d)).astype(np.float32)[..., None] / 255
+        rgb = (filled * soft + rgb * (1 - soft)).astype(np.uint8)
         # Inpainting carries hair strands at the edge of a large hole into its middle as grey smears: deeper
         # inside the hole, lean on the face's own skin colour.
         depth = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3)

@@ -100,8 +100,7 @@ def _remove(crop: np.ndarray, points: FacePoints, face: Face, neutral: bool, d: 
         # A soft edge: where the hole cuts across hair, the skin fades into it instead of biting a hard notch.
         soft = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.015 * d)).astype(np.float32)[..., None] / 255
         rgb = (filled * soft + rgb * (1 - soft)).astype(np.uint8)
-        # Inpainting carries hair strands at the edge of a large hole into its middle as grey smears: deeper
-        # inside the hole, lean on the face's own skin colour.
+        # Deeper inside a large hole, lean on the face's own skin colour: inpainting from a long edge streaks.
         depth = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3)
         lean = np.clip(depth / max(2.0, SKIN_DEPTH * d), 0, 1)[..., None] * 0.85
         rgb = (rgb * (1 - lean) + np.array(skin[:3], np.float32) * lean).astype(np.uint8)

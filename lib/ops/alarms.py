@@ -85,47 +85,39 @@ def _service_calls(conn: Connection, settings: Settings, service: str) -> Row:
                                                     "window_seconds": settings.alarm_window_seconds}).one()
 
 
-def _too_few(name: str, calls: int, what: str, limit: float) -> Reading:
-    return Reading(name, None, limit, False, f"{calls} {what} in the window (too few to judge)")
-
-
-def _api_errors(conn: Connection, settings: Settings) -> Reading:
-    row, limit = _service_calls(conn, settings, "api"), settings.alarm_api_error_rate
+def _share(name: str, row: Row, part: int, limit: float, settings: Settings, what: str,
+           says: Callable[[float], str]) -> Reading:
+    """`part` of a service's calls in the window against `limit`, once enough calls were made to judge."""
     if row.calls < settings.alarm_min_calls:
-        return _too_few("api_error_rate", row.calls, "API requests", limit)
-    rate = row.errors / row.calls
-    return Reading("api_error_rate", rate, limit, rate > limit,
-                   f"{row.errors} of {row.calls} API requests failed with a server error ({rate:.0%}; "
-                   f"alarm above {limit:.0%})")
+        return Reading(name, None, limit, False, f"{row.calls} {what} in the window (too few to judge)")
+    share = part / row.calls
+    return Reading(name, share, limit, share > limit, says(share))
 
 
-def _api_latency(conn: Connection, settings: Settings) -> Reading:
-    row, seconds = _service_calls(conn, settings, "api"), settings.alarm_api_slow_seconds
-    if row.calls < settings.alarm_min_calls:
-        return _too_few("api_latency", row.calls, "API requests", SLOW_SHARE)
-    share = row.slow / row.calls
-    return Reading("api_latency", share, SLOW_SHARE, share > SLOW_SHARE,
-                   f"{row.slow} of {row.calls} API requests took longer than {seconds:g} s ({share:.0%}; alarm "
-                   f"when the 95th percentile passes {seconds:g} s, i.e. above {SLOW_SHARE:.0%})")
+def _services(conn: Connection, settings: Settings) -> list[Reading]:
+    """The REST API's server errors and slow answers, and failed storage operations (one read per service)."""
+    api, store = _service_calls(conn, settings, "api"), _service_calls(conn, settings, "storage")
+    errors, slow = settings.alarm_api_error_rate, settings.alarm_api_slow_seconds
+    failed = settings.alarm_storage_error_rate
+    return [
+        _share("api_error_rate", api, api.errors, errors, settings, "API requests", lambda r: (
+            f"{api.errors} of {api.calls} API requests failed with a server error ({r:.0%}; "
+            f"alarm above {errors:.0%})")),
+        _share("api_latency", api, api.slow, SLOW_SHARE, settings, "API requests", lambda r: (
+            f"{api.slow} of {api.calls} API requests took longer than {slow:g} s ({r:.0%}; alarm when the 95th "
+            f"percentile passes {slow:g} s, i.e. above {SLOW_SHARE:.0%})")),
+        _share("storage_error_rate", store, store.errors, failed, settings, "storage operations", lambda r: (
+            f"{store.errors} of {store.calls} storage operations failed ({r:.1%}; alarm above {failed:.1%})")),
+    ]
 
 
-def _storage(conn: Connection, settings: Settings) -> Reading:
-    row, limit = _service_calls(conn, settings, "storage"), settings.alarm_storage_error_rate
-    if row.calls < settings.alarm_min_calls:
-        return _too_few("storage_error_rate", row.calls, "storage operations", limit)
-    rate = row.errors / row.calls
-    return Reading("storage_error_rate", rate, limit, rate > limit,
-                   f"{row.errors} of {row.calls} storage operations failed ({rate:.1%}; alarm above {limit:.1%})")
-
-
-CHECKS: tuple[Callable[[Connection, Settings], Reading], ...] = (_gemini, _connections, _queue, _api_errors,
-                                                                 _api_latency, _storage)
+CHECKS: tuple[Callable[[Connection, Settings], Reading], ...] = (_gemini, _connections, _queue)
 Mailer = Callable[[Settings, EmailMessage], None]
 
 
 def read(conn: Connection, settings: Settings) -> list[Reading]:
     """Every check's reading now, without recording anything (the Health page)."""
-    return [check(conn, settings) for check in CHECKS]
+    return [check(conn, settings) for check in CHECKS] + _services(conn, settings)
 
 
 def evaluate(engine: Engine, settings: Settings, *, mailer: Mailer = send_email) -> list[Transition]:

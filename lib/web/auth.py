@@ -177,6 +177,21 @@ def _remember_browser(auth: stauth.Authenticate, email: str, *, renew: bool) -> 
         manager.set(s.studio_cookie_name, remembered.token, key=key, expires_at=remembered.expires)
 
 
+def _forget_browser(auth: stauth.Authenticate) -> None:
+    """Delete the sign-in cookie again on each run until the browser's cookies no longer hold it.
+
+    The library deletes it from a component rendered in the sign-out's run; a rerun that starts before the
+    browser mounted that component drops it, and the cookie stayed (the twin of `_remember_browser`).
+    """
+    name = settings().studio_cookie_name
+    manager = auth.cookie_controller.cookie_model.cookie_manager
+    if state.AUTH_STATUS.get() or name not in (manager.cookies or {}):
+        state.FORGET_COOKIE.set(False)  # signed in again (its own cookie is written), or the browser has none
+        return
+    with st.sidebar:
+        manager.delete(name, key="studio_forget_cookie")
+
+
 def _show_form(auth: stauth.Authenticate, form: DeltaGenerator, creds: dict) -> bool:
     """Render the library's sign-in form (or accept its cookie); False when the account is locked."""
     _ignore_foreign_cookie()
@@ -214,7 +229,10 @@ def _sign_in() -> User | None:
         state.AUTHENTICATED_AT.pop()
         state.VIEWER.pop()
         state.REMEMBER_COOKIE.pop()  # stop writing the cookie the sign-out deletes
+        state.FORGET_COOKIE.set(True)
         st.info("You have signed out.")
+    elif state.FORGET_COOKIE.get():
+        _forget_browser(auth)
     _refuse_cookie_of_inactive_account(creds)
     form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
     just_signed_in = not state.AUTH_STATUS.get()

@@ -80,6 +80,7 @@ AUTHENTICATED_AT: Slot[datetime | None] = Slot("studio_authenticated_at", None)
 VIEWER: Slot[UUID | None] = Slot("studio_viewer", None)  # the signed-in user's id, for the file links of this run
 SIGN_OUT: Slot[bool] = Slot("studio_sign_out", False)  # set by the Sign out button, acted on by the next run
 REMEMBER_COOKIE: Slot[RememberCookie | None] = Slot("studio_remember_cookie", None)
+FORGET_COOKIE: Slot[bool] = Slot("studio_forget_cookie", False)  # a sign-out's cookie delete not yet confirmed
 FLASH: Slot[str | None] = Slot("studio_flash", None)  # a confirmation shown once after the next st.rerun
 
 # streamlit-authenticator's values (its `login` writes them; the gate reads and clears them).

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from devtools.gemini_standin import StandinConfig, StandinServer
+from devtools.gemini_standin import StandinConfig, StandinServer, default_render
 from lib.backends import GenerationFailed, ImageBackend, ImageRequest
 from lib.backends.gemini import GeminiBackend, GeminiConfig, closest_aspect_ratio
 from lib.core.errors import ConfigError, InvalidInput, StudioError
@@ -314,3 +314,29 @@ def test_config_and_request_are_validated(base_png: bytes) -> None:
         ImageRequest(base_png=base_png, prompt="p", width=0, height=1, model=MODEL, image_size="1K",
                      expression_key="e")
     assert "secret-value" not in repr(GeminiConfig(api_key="secret-value"))
+
+
+def _damaged(png: bytes, how: str) -> bytes:
+    if how == "truncated":
+        return png[: len(png) * 2 // 3]  # a connection cut mid-image
+    flipped = bytearray(png)
+    flipped[len(png) // 2] ^= 0xFF  # one byte inside the pixel data: its chunk's CRC no longer matches
+    return bytes(flipped)
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped byte"])
+def test_a_damaged_png_answer_is_refused_as_corrupt(base_png: bytes, sleeps: list[float], how: str) -> None:
+    """The answer's PNG is checked (chunk CRCs and end marker) without inflating its pixels twice; a cut or
+    altered file is still caught here, as corrupt_image, not later in post-processing."""
+    sound = default_render(base_png, "smile", 300, 400)
+    assert Image.open(io.BytesIO(sound)).mode in ("RGB", "RGBA")  # the kept-as-is path is the one checked
+    damaged = _damaged(sound, how)
+    with StandinServer(api_keys={"test-key"}, render=lambda *_: damaged) as server:
+        backend = make_backend(server, sleeps, max_attempts=1)
+        try:
+            request = backend.request_for(base_png=base_png, prompt="now smiling", width=300, height=400,
+                                          expression_key="smile")
+            error = fail(backend, request)
+        finally:
+            backend.close()
+    assert error.kind == "corrupt_image" and "cannot be opened" in error.reason

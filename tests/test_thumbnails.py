@@ -49,3 +49,12 @@ def test_a_loop_plays_its_frames_forever_and_is_stored_once_per_set(store) -> No
         assert loop.is_animated and loop.info.get("loop") == 0  # forever
     assert thumbnails.ensure_animation(store, frames) == made
     assert thumbnails.ensure_animation(store, frames[:2]) != made  # other frames, another loop
+
+
+def test_a_thumbnail_of_a_decoded_picture_is_the_thumbnail_of_its_png_and_leaves_it_alone() -> None:
+    png = noisy_png((600, 800), seed=3)
+    with Image.open(io.BytesIO(png)) as decoded:
+        picture = decoded.convert("RGBA")
+    before = picture.tobytes()
+    assert thumbnails.thumbnail_webp(picture) == thumbnails.thumbnail_webp(png)
+    assert picture.size == (600, 800) and picture.tobytes() == before  # the caller's picture is not shrunk

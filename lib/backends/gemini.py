@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -291,17 +292,19 @@ def read_image(response: types.GenerateContentResponse) -> bytes:
 
 
 def _reencode_png(data: bytes, mime_type: str | None) -> bytes:
-    """The answer as an RGB(A) PNG: a PNG that already is one is kept byte for byte (after a full decode
-    proved it sound), anything else (JPEG, WebP, palette or 16-bit PNG) is converted."""
+    """The answer as an RGB(A) PNG: a PNG that already is one is kept byte for byte once every chunk's CRC and
+    the end marker check out (a cut or altered file fails here; its pixels are inflated once, later, by
+    post-processing), anything else (JPEG, WebP, palette or 16-bit PNG) is converted."""
     try:
         with Image.open(io.BytesIO(data), formats=["PNG", "JPEG", "WEBP"]) as image:
-            image.load()
             if image.format == "PNG" and image.mode in ("RGB", "RGBA"):
+                image.verify()
                 return data
+            image.load()
             mode = "RGBA" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info else "RGB"
             out = io.BytesIO()
             image.convert(mode).save(out, format="PNG", compress_level=1)  # stored once, read a few times
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError) as exc:
         raise _Failure("corrupt_image", f"Gemini sent image data ({mime_type or 'unknown type'}, {len(data)} "
                        "bytes) that cannot be opened. Try again.", permanent=False) from exc
     return out.getvalue()

@@ -26,6 +26,7 @@ from lib.design.face_box import FaceBox
 class Finished:
     png: bytes  # what users see and export
     score: Score
+    image: Image.Image  # the same picture, decoded (its thumbnail is made from it, not from the PNG again)
 
 
 @functools.lru_cache(maxsize=4)
@@ -56,10 +57,11 @@ def finish(
     drift = score(base, raw, face_box=face_box, parts=parts, expression=expression, variant=variant,
                   paste_back=paste, prepared=prepared, threshold=threshold)
     if not paste:
-        return Finished(png=raw_png, score=drift)
+        return Finished(png=raw_png, score=drift, image=raw)
     if align:
         transform = prepared[1] or estimate_transform(base, raw, face_box=face_box)  # raises AlignmentFailed
         placed = align_to_base(base, raw, face_box=face_box, transform=transform).image
     else:
         placed = raw.convert("RGBA")
-    return Finished(png=png_bytes(paste_back(base, placed, face_box=face_box)), score=drift)
+    final = paste_back(base, placed, face_box=face_box)
+    return Finished(png=png_bytes(final), score=drift, image=final)

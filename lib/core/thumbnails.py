@@ -24,19 +24,22 @@ def thumbnail_key(key: str) -> str:
     return check_key(f"{stem}.thumb.webp")
 
 
-def _letterboxed(data: bytes, box: tuple[int, int]) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as source:
-        image = source.convert("RGBA")
+def _letterboxed(picture: bytes | Image.Image, box: tuple[int, int]) -> Image.Image:
+    if isinstance(picture, Image.Image):
+        image = picture.convert("RGBA") if picture.mode != "RGBA" else picture.copy()
+    else:
+        with Image.open(io.BytesIO(picture)) as source:
+            image = source.convert("RGBA")
     image.thumbnail(box, Image.Resampling.LANCZOS)
     canvas = Image.new("RGBA", box, (0, 0, 0, 0))
     canvas.paste(image, ((box[0] - image.width) // 2, (box[1] - image.height) // 2))
     return canvas
 
 
-def thumbnail_webp(png: bytes, *, box: tuple[int, int] = THUMB_BOX) -> bytes:
-    """A lossy WebP preview of an image, letterboxed into `box` on transparency."""
+def thumbnail_webp(picture: bytes | Image.Image, *, box: tuple[int, int] = THUMB_BOX) -> bytes:
+    """A lossy WebP preview of an image (encoded, or already decoded), letterboxed into `box` on transparency."""
     out = io.BytesIO()
-    _letterboxed(png, box).save(out, format="WEBP", quality=THUMB_QUALITY, method=4)
+    _letterboxed(picture, box).save(out, format="WEBP", quality=THUMB_QUALITY, method=4)
     return out.getvalue()
 
 

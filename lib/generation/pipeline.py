@@ -158,7 +158,7 @@ def _store_and_finish(engine: Engine, store: ObjectStore, row: Any, result: Any,
     thumb_key = thumbnails.thumbnail_key(key)
     store.put(raw_key, result.png)
     store.put(key, finished.png)
-    store.put(thumb_key, thumbnails.thumbnail_webp(finished.png), content_type="image/webp")
+    store.put(thumb_key, thumbnails.thumbnail_webp(finished.image), content_type="image/webp")
     sha256 = hashlib.sha256(finished.png).hexdigest()
     with engine.begin() as conn:
         done = conn.execute(q("finish_difference_done"), {

@@ -1,14 +1,17 @@
 """Calibrate the consistency score on the synthetic set plus the real-artwork set (see `lib/lab/calibration.py`,
 `lib/lab/real_artwork.py`).
 
-Run from the repository root: `python benchmarks/bench_calibration.py [n_characters] [seed]`.
-Prints, for the combined set and for the real artwork alone: ROC AUC, per case kind the count, the
-min/median/max total and the verdicts, the threshold that maximises F1 and how `DEFAULT_THRESHOLD` does
-(precision and recall of the score's verdicts, which need the total AND no failing flag).
+Run from the repository root: `python benchmarks/bench_calibration.py [n_characters] [seed] [--faces both]`.
+`--faces` says whose face box, eyes and mouth the real set is scored with: `hand` (measured by hand),
+`detected` (the studio's face finder run on each base sprite, as on an upload) or `both` (the default: each
+real case twice). Prints, for the real artwork and for the combined set: ROC AUC, per case kind the count, the
+min/median/max total and the verdicts, the wrong verdicts, the threshold that maximises F1 and how
+`DEFAULT_THRESHOLD` does (precision and recall of the score's verdicts, which need the total AND no failing flag).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -37,25 +40,44 @@ def report(name: str, scored: pd.DataFrame) -> None:
     print(f"ROC AUC: {roc_auc(labels, totals):.4f}")
     with pd.option_context("display.width", 160, "display.max_rows", 200):
         print(per_kind(scored).to_string())
+    wrong = scored[scored["label"] != scored["passed"]]
+    print(f"wrong verdicts: {len(wrong)} of {len(scored)}")
+    if len(wrong):
+        cols = [c for c in ("faces", "kind", "character", "total", "identity", "change", "seam", "flags") if c in wrong]
+        print(wrong[cols].round(1).to_string())
     print(f"F1-best threshold on this set: {choose_threshold(roc_table(labels, totals)):.1f}")
     p, r = verdict_precision_recall(scored)
     print(f"verdicts at DEFAULT_THRESHOLD {DEFAULT_THRESHOLD}: precision {p:.3f}, recall {r:.3f}")
 
 
+def real_scored(faces: str) -> pd.DataFrame:
+    """The real set scored once per face source asked for, with a `faces` column saying which."""
+    chosen = real_artwork.FACES if faces == "both" else (faces,)
+    frames = [score_cases(real_artwork.build_real_set(faces=f)).assign(faces=f) for f in chosen]  # type: ignore[arg-type]
+    return pd.concat(frames, ignore_index=True)
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=8, help="synthetic characters (default 8)")
+    parser.add_argument("seed", nargs="?", type=int, default=7, help="seed of the synthetic set (default 7)")
+    parser.add_argument("--faces", choices=(*real_artwork.FACES, "both"), default="both",
+                        help="the real set's face boxes: hand-measured, the face finder's, or both (default)")
+    args = parser.parse_args()
     start = time.perf_counter()
-    synthetic = build_calibration_set(n_characters=n, seed=seed)
-    real = real_artwork.build_real_set() if real_artwork.REAL_DEV.is_dir() else []
-    built = time.perf_counter()
-    scored_real = score_cases(real)
-    scored = pd.concat([score_cases(synthetic), scored_real], ignore_index=True)
-    done = time.perf_counter()
-    each = (done - built) / len(scored) * 1000
-    print(f"built in {built - start:.1f} s, scored {len(scored)} in {done - built:.1f} s ({each:.0f} ms each)")
-    if real:
-        report("real artwork (../shared/real-dev)", scored_real)
+    synthetic = score_cases(build_calibration_set(n_characters=args.n, seed=args.seed)).assign(faces="synthetic")
+    present = real_artwork.REAL_DEV.is_dir()
+    scored_real = real_scored(args.faces) if present else synthetic.iloc[:0]
+    scored = pd.concat([synthetic, scored_real], ignore_index=True)
+    each = (time.perf_counter() - start) / len(scored) * 1000
+    print(f"built and scored {len(scored)} cases in {time.perf_counter() - start:.1f} s ({each:.0f} ms each)")
+    if present:
+        report(f"real artwork (../shared/real-dev), faces: {args.faces}", scored_real)
+        for faces, group in scored_real.groupby("faces", sort=False):
+            labels = group["label"].to_numpy(bool)
+            wrong = int((group["label"] != group["passed"]).sum())
+            print(f"  {faces} faces: ROC AUC {roc_auc(labels, group['total'].to_numpy()):.4f}, "
+                  f"{wrong} wrong verdicts of {len(group)}")
     else:
         print("(../shared/real-dev is not here: synthetic set only)")
     report("combined (synthetic + real)", scored)

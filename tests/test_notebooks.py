@@ -28,6 +28,7 @@ from lib.catalog import characters, prompts
 from lib.core import settings as settings_module
 from lib.design import expressions
 from lib.generation import jobs
+from lib.lab.real_artwork import REAL_DEV
 from lib.reports import frames
 from tests.conftest import PASSWORD
 
@@ -99,7 +100,7 @@ def test_prompt_tuning_saves_the_template_the_next_batch_uses(committed_env, eng
 def test_consistency_calibration_writes_the_threshold_settings_read(committed_env, run_notebook) -> None:
     secrets_file = settings_module.SECRETS_FILE  # a temporary file for every test (conftest.isolated_settings)
     secrets_file.write_text('# local secrets\nGEMINI_API_KEY = "keep-me"\nCONSISTENCY_THRESHOLD = 12.0\n')
-    nb = run_notebook("consistency_calibration.ipynb", CALIBRATION_CHARACTERS="2",
+    nb = run_notebook("consistency_calibration.ipynb", CALIBRATION_CHARACTERS="2", CALIBRATION_FACES="detected",
                       CALIBRATION_SETTINGS_FILE=str(secrets_file))
     chosen = float(tagged(nb, "chosen-threshold")["text/plain"])
     assert 0 < chosen < 100 and chosen != 12.0
@@ -108,7 +109,10 @@ def test_consistency_calibration_writes_the_threshold_settings_read(committed_en
     assert settings_module.load_settings().consistency_threshold == chosen
     roc = tagged(nb, "roc-table")["text/html"]
     assert "tpr" in roc and "fpr" in roc and "youden_j" in roc
-    assert "neg_unchanged" in tagged(nb, "parts-by-kind")["text/html"]
+    by_kind = tagged(nb, "parts-by-kind")["text/html"]
+    assert "neg_unchanged" in by_kind and "synthetic" in by_kind
+    if REAL_DEV.is_dir():  # the real set, scored on the face finder's boxes as CALIBRATION_FACES asked
+        assert "real_fringe_cut" in by_kind and "detected" in by_kind and "hand" not in by_kind
 
 
 def test_cost_report_shows_spend_credits_and_a_run_rate(committed_env, engine, run_notebook) -> None:

@@ -329,8 +329,9 @@ def score_cases(cases: list[Case], *, paste_back: bool = True) -> pd.DataFrame:
 
 
 def per_kind(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per case kind: how many, the min/median/max total, and the verdicts (passed / flagged)."""
-    groups = scored.groupby(["label", "kind"], sort=False)
+    """Per case kind: how many, the min/median/max total, and the verdicts (passed / flagged); per `faces`
+    first when the frame has that column (real artwork scored on hand-measured and on found faces)."""
+    groups = scored.groupby([c for c in ("faces", "label", "kind") if c in scored], sort=False)
     table = groups["total"].agg(n="size", min="min", median="median", max="max").round(1)
     table["passed"] = groups["passed"].sum().astype(int)
     table["flagged"] = table["n"] - table["passed"]

@@ -58,6 +58,7 @@ def seed_grid(home: Path) -> tuple[int, int]:
     from lib.core.settings import get_settings
     from lib.core.storage import diff_key, make_store
     from lib.design import expressions
+    from lib.design.face_box import FaceBox
     from lib.generation import jobs
 
     settings = get_settings()
@@ -66,7 +67,9 @@ def seed_grid(home: Path) -> tuple[int, int]:
     base = clean_upload(pictures[0], max_bytes=50 << 20, max_pixels=40_000_000, min_side=64, max_aspect=4.0)
     with engine.begin() as conn:
         member = users.create_user(conn, email=EMAIL, password=PASSWORD, plan="pro")
-        character = characters.create_character(conn, store, actor=member, name="Noise", image=base)
+        # A box given by the caller is the user's (noise has no face to find; a batch needs a confirmed one).
+        character = characters.create_character(conn, store, actor=member, name="Noise", image=base,
+                                                face_box=FaceBox(SIZE // 4, SIZE // 4, SIZE // 2, SIZE // 2))
         request = jobs.JobRequest(expressions=list(expressions.LIBRARY.values()), variants=["mouth_open", "blink"],
                                   backend="gemini", model="gemini-3.1-flash-image", image_size="2K")
         _, ids = jobs.create_job(conn, actor=member, character=character, request=request)

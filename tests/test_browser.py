@@ -289,14 +289,15 @@ def test_main_flow_from_new_member_to_admin_report(page: Page, browser: Browser,
     shot(page, "04_generate_in_progress")
     expect(page.get_by_text("5 of 5 made").first).to_be_visible(timeout=60_000)
     settle(page)
-    shown = page.locator('[data-testid="stImage"] img').evaluate_all(
-        "images => images.map(i => [i.src, i.complete && i.naturalWidth > 0])")
-    assert len(shown) >= 6, shown  # the base and 5 thumbnails at least
-    assert all("/files/" in src and loaded for src, loaded in shown), shown  # signed links, never /media
+    loaded = "images => images.map(i => [i.src.slice(0, 40), i.complete && i.naturalWidth > 0])"
+    shown = page.locator('[data-testid="stImage"] img').evaluate_all(loaded)
+    assert shown and all("/files/" in src and ok for src, ok in shown), shown  # signed links, never /media
+    thumbnails = page.locator("img.mg-pic").evaluate_all(loaded)  # the review grid's own element
+    assert len(thumbnails) == 5, thumbnails
+    assert all(src.startswith("data:image/webp;base64,") and ok for src, ok in thumbnails), thumbnails
     page.get_by_role("button", name="✓", exact=True).first.click()
     expect(page.get_by_text("✓ approved")).to_have_count(1)
-    expect(page.get_by_role("button", name="✓", exact=True).first).to_have_attribute(
-        "data-testid", "stBaseButton-primary")
+    expect(page.get_by_role("button", name="✓", exact=True).first).to_have_class("mg-on")
     shot(page, "05_generate_done")
 
     open_page(page, "Exports")

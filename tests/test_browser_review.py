@@ -151,7 +151,7 @@ def test_review_workspace_from_limits_to_the_picked_attempt(page: Page, studio: 
     expect(page.get_by_text("Attempt 1", exact=True).first).to_be_visible()
     first_pick = zip_member(studio, character_id, "expressions/neutral.png", tmp_path)
     settle(page)
-    strip = page.get_by_test_id("stVerticalBlock").filter(has_text="Neutral 通常: 2 attempts").last
+    strip = page.get_by_role("group", name="Neutral 通常: 2 attempts")  # the attempts under the grid's row
     strip.get_by_role("button", name="✓", exact=True).first.click()  # attempt 1
     expect(page.get_by_text("✓ approved")).to_have_count(2)  # in its strip, and shown in the grid's cell
     picked_one = zip_member(studio, character_id, "expressions/neutral.png", tmp_path)

@@ -11,6 +11,7 @@ from lib.generation import batches, jobs, workspace
 from lib.generation.workspace import BatchSummary
 from lib.web import review, state
 from lib.web.resources import transaction
+from lib.web.widgets import rerun_here
 
 
 def batch_section(*, user: User, character: Character, settings: Settings) -> None:
@@ -29,7 +30,6 @@ def batch_section(*, user: User, character: Character, settings: Settings) -> No
         help="Every batch keeps its images and reviews; pick one to see it.")
     if chosen.job_id != watched:
         state.watch_batch(job_id=chosen.job_id, character_id=character.id)
-    _undo(user)
     _batch_view(user=user, character=character, settings=settings, summary=chosen)
 
 
@@ -39,7 +39,7 @@ def _undo(user: User) -> None:
         with transaction() as conn:
             jobs.undo_review(conn, actor=user, changes=last.changes)
         state.LAST_REVIEW.set(None)
-        st.rerun()
+        rerun_here()
 
 
 def _progress_text(now: batches.Progress) -> str:
@@ -69,6 +69,7 @@ def _batch_view(*, user: User, character: Character, settings: Settings, summary
         with transaction() as conn:
             shown = workspace.batch_view(conn, actor=user, job_id=summary.job_id)
         now = shown.progress
+        _undo(user)
         st.progress(now.done / max(now.total - now.cancelled, 1), text=_progress_text(now))
         if now.open:
             st.caption("This updates by itself every second. You can leave the page: the workers carry on.")
@@ -77,7 +78,8 @@ def _batch_view(*, user: User, character: Character, settings: Settings, summary
         else:
             st.caption("✓ approve (picks that attempt for exports), ✗ reject (never exported), ↻ make it again "
                        "(a new attempt beside it), ⇆ compare full size with the base (keys: A, X, ←, →, Esc).")
-        review.review_grid(shown.differences, character=character, user=user, settings=settings)
+        review.review_grid(shown.differences, character=character, user=user, settings=settings,
+                           inline=not now.open)
         if summary.open and not now.open:
             st.rerun()  # stop polling once everything has ended
 

@@ -2,12 +2,14 @@
 
 Cards show thumbnails (the full PNG only in the compare view), a label, cost and consistency, and
 ✓ approve (picks that attempt), ✗ reject, ↻ make it again (another attempt in the same slot), ⇆ compare.
+The grid is one browser element (lib/web/grid.py) inside the batch's fragment, so a review reruns only that.
 The compare view shows base and result side by side or one at a time, with keyboard shortcuts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 import streamlit as st
@@ -22,10 +24,19 @@ from lib.core.markdown import escape_markdown
 from lib.core.settings import Settings
 from lib.generation import batches, jobs
 from lib.generation.jobs import Difference
-from lib.generation.workspace import GridRow, Slot, review_rows
-from lib.web import state
+from lib.generation.workspace import GridRow, review_rows
+from lib.web import grid, state
+from lib.web.i18n import _
 from lib.web.resources import transaction
-from lib.web.widgets import expression_label, loop_image, object_image, show_error, thumbnail_image, words
+from lib.web.widgets import (
+    expression_label,
+    inline_thumbnail,
+    object_image,
+    rerun_here,
+    show_error,
+    thumbnail_image,
+    words,
+)
 
 # Mouth flaps twice, then a blink: the loop a PNGtuber or a visual novel would play.
 _LOOP = (("closed", 500), ("mouth_open", 160), ("closed", 140), ("mouth_open", 160), ("closed", 700),
@@ -39,89 +50,118 @@ def difference_grid(items: list[Difference], *, character: Character, columns: i
         _difference_cell(cells[index % columns].container(border=True), item, character=character)
 
 
-def review_grid(items: list[Difference], *, character: Character, user: User, settings: Settings) -> None:
-    """A batch as rows of expressions with their variants beside them, each slot's attempts side by side."""
+def review_grid(items: list[Difference], *, character: Character, user: User, settings: Settings,
+                inline: bool = True) -> None:
+    """A batch as rows of expressions with their variants beside them, each slot's attempts side by side.
+
+    Drawn as one element (lib/web/grid.py); a click on it reruns only the fragment the grid sits in.
+    `inline` sends the thumbnails inside the grid's one message (a 117-image set is about 0.6 MB and appears
+    at once); a batch still being made polls every second, so it sends links the browser caches instead.
+    """
+    picture = inline_thumbnail if inline else thumbnail_image
     columns, rows = review_rows(items)
     focused = state.COMPARE.get()
     ordered = [d for row in rows for slot in row.slots if slot for d in slot.attempts if d.status == "done"]
     if focused is not None and any(d.id == focused for d in ordered):
         _compare(ordered, focused, character=character, user=user, settings=settings)
-    widths = [2] + [3] * len(columns)
-    header = st.columns(widths)
-    for cell, variant in zip(header[1:], columns, strict=True):
-        cell.markdown(f"**{words(variant) if variant else 'Expression'}**")
-    for row in rows:
-        _row(row, widths, character=character, user=user, settings=settings)
+    preview = character.base_source == "upload"
+    description = {
+        "columns": [_("Expression"), *(words(v) for v in columns[1:] if v)],
+        "rows": [_row(row, preview=preview, picture=picture) for row in rows],
+        "texts": {"approve": _("Approve (A) — picks this attempt for exports"),
+                  "reject": _("Reject (X) — never exported"),
+                  "again": _("Make it again (R) — a new attempt beside this one"),
+                  "compare": _("Compare full size with the base (C)"), "approved": _("✓ approved"),
+                  "rejected": _("✗ rejected"), "loop": _("▶ preview"),
+                  "loop_help": _("Mouth flaps and a blink, as an app plays them")},
+    }
+    action = grid.review_grid(description, key="review-grid")
+    if action is not None:
+        _act(action, items, user=user, settings=settings)
 
 
-def _row(row: GridRow, widths: list[int], *, character: Character, user: User, settings: Settings) -> None:
-    cells = st.columns(widths, vertical_alignment="top")
-    with cells[0]:
-        st.markdown(f"**{escape_markdown(expression_label(row.expression_key))}**")
-        _loop(row)
-    several = []
-    for cell, slot in zip(cells[1:], row.slots, strict=True):
+def _act(action: grid.Action, items: list[Difference], *, user: User, settings: Settings) -> None:
+    item = next((d for d in items if d.id == action.id), None)
+    if item is None:
+        return
+    if action.do == "again":
+        regenerate(item, user=user, settings=settings)
+    elif action.do == "compare":
+        state.COMPARE.set(item.id)
+        rerun_here()
+    elif item.status == "done":
+        wanted = "approved" if action.do == "approve" else "rejected"
+        set_review(item, "pending" if item.review == wanted else wanted, user=user)
+
+
+def _row(row: GridRow, *, preview: bool, picture: Callable[[str], str]) -> dict[str, Any]:
+    """One expression: its label, its loop's frames, a card per column and a strip per slot with attempts."""
+    name = expression_label(row.expression_key)
+    slots, strips = [], []
+    for slot in row.slots:
         if slot is None:
+            slots.append(None)
             continue
-        card = cell.container(border=True)
         if len(slot.attempts) == 1:
-            _difference_cell(card, slot.attempts[0], character=character, head="")
-            if slot.attempts[0].status in ("done", "failed"):
-                _review_buttons(card, slot.attempts[0], user=user, settings=settings)
+            slots.append({"shown": _card(slot.attempts[0], preview=preview, picture=picture, buttons=True)})
             continue
-        several.append(slot)
         shown = slot.chosen or slot.attempts[-1]
-        _difference_cell(card, shown, character=character,
-                         head=f"**Attempt {shown.attempt} of {len(slot.attempts)}** (all below)")
-    for slot in several:
-        _attempts(row, slot, character=character, user=user, settings=settings)
-
-
-def _attempts(row: GridRow, slot: Slot, *, character: Character, user: User, settings: Settings) -> None:
-    """Every attempt at one slot side by side, four to a line, each with its own review buttons."""
-    name = expression_label(row.expression_key) + (f" · {words(slot.variant)}" if slot.variant else "")
-    with st.container(border=True):
-        st.markdown(f"**{escape_markdown(name)}: {len(slot.attempts)} attempts**")
+        slots.append({"shown": _card(shown, preview=preview, picture=picture, head=(
+            _("Attempt {n} of {count}", n=shown.attempt, count=len(slot.attempts)), " " + _("(all below)")))})
         chosen = slot.chosen
-        per_line = 4
-        for start in range(0, len(slot.attempts), per_line):
-            places = st.columns(per_line)
-            for place, item in zip(places, slot.attempts[start:start + per_line], strict=False):
-                card = place.container(border=True)
-                used = " ★ used" if chosen is not None and chosen.id == item.id else ""
-                _difference_cell(card, item, character=character, head=f"**Attempt {item.attempt}**{used}")
-                if item.status in ("done", "failed"):
-                    _review_buttons(card, item, user=user, settings=settings)
+        title = name + (f" · {words(slot.variant)}" if slot.variant else "")
+        strips.append({
+            "title": _("{name}: {count} attempts", name=title, count=len(slot.attempts)),
+            "attempts": [_card(d, preview=preview, picture=picture, buttons=True, head=(
+                _("Attempt {n}", n=d.attempt), " ★ " + _("used") if chosen is not None and chosen.id == d.id else ""))
+                for d in slot.attempts],
+        })
+    return {"label": name, "loop": _loop(row, picture=picture), "slots": slots, "strips": strips}
 
 
-def _loop(row: GridRow) -> None:
-    """An animated mouth-flap/blink preview of the expression's chosen images, when it has those variants."""
+def _loop(row: GridRow, *, picture: Callable[[str], str]) -> list[tuple[str, int]] | None:
+    """Frames (thumbnail link, ms) of a mouth-flap/blink loop of the chosen images, when the row has those variants.
+
+    The browser plays them by swapping thumbnails it already has: nothing is encoded on the server."""
     chosen = {slot.variant or "closed": slot.chosen for slot in row.slots if slot is not None}
     if not chosen.get("closed") or not (chosen.get("mouth_open") or chosen.get("blink")):
-        return
-    if st.toggle("▶ preview", key=f"loop-{chosen['closed'].id}", help="Mouth flaps and a blink, as an app plays them"):
-        frames = [(chosen[name].image_key, ms) for name, ms in _LOOP if chosen.get(name)]
-        st.image(loop_image(frames), width="stretch")
+        return None
+    return [(picture(chosen[name].image_key), ms) for name, ms in _LOOP if chosen.get(name)]
 
 
-def _review_buttons(cell: DeltaGenerator, item: Difference, *, user: User, settings: Settings) -> None:
-    """✓ ✗ ↻ ⇆ in one row (no tooltips: the caption above the grid says what they do; a 117-image grid
-    renders hundreds of these)."""
-    row = cell.container(horizontal=True, gap="small")
-    review = None
-    if item.status == "done" and row.button("✓", key=f"ok-{item.id}",
-                                            type="primary" if item.review == "approved" else "secondary"):
-        review = "pending" if item.review == "approved" else "approved"
-    if item.status == "done" and row.button("✗", key=f"no-{item.id}",
-                                            type="primary" if item.review == "rejected" else "secondary"):
-        review = "pending" if item.review == "rejected" else "rejected"
-    if review:
-        set_review(item, review, user=user)
-    if row.button("↻", key=f"again-{item.id}"):
-        regenerate(item, user=user, settings=settings)
-    if item.status == "done" and row.button("⇆", key=f"cmp-{item.id}"):
-        state.COMPARE.set(item.id)
-        st.rerun()
+def _card(item: Difference, *, preview: bool, picture: Callable[[str], str], buttons: bool = False,
+          head: tuple[str, str] | None = None) -> dict[str, Any]:
+    """What one card of the grid shows: a thumbnail or a note, a caption, the score and which buttons."""
+    card: dict[str, Any] = {"id": str(item.id), "status": item.status, "review": item.review, "alt": _plain(item),
+                            "head": {"bold": head[0], "rest": head[1]} if head else None,
+                            "buttons": buttons and item.status in ("done", "failed")}
+    if item.status == "done" and item.image_key:
+        note = _("offline preview") if preview and item.backend == "offline" else item.model
+        cost = (" · " + _("{n} cr", n=item.cost_credits)) if item.cost_credits else " · " + _("free")
+        card |= {"img": picture(item.image_key), "caption": note + cost, "score": _score(item)}
+    elif item.status == "failed":
+        card["note"] = f"{_plain(item)}: {item.failure_reason or _('it could not be made')}"
+    elif item.status == "cancelled":
+        card["note"] = _("{label}: cancelled before it was made (refunded)", label=_plain(item))
+    else:
+        what = {"queued": _("waiting for a worker"), "running": _("being made")}.get(item.status, item.status)
+        card["note"] = f"{_plain(item)} — {what}…"
+    return card
+
+
+def _score(item: Difference) -> dict[str, Any] | None:
+    if item.score is None:
+        return None
+    r = wording.read({"total": item.score, **(item.score_parts or {})})
+    parts = [f"{name}: {value:.0f}" for name, value in r.parts]
+    if r.flags:
+        parts.append(_("Flags: {flags}", flags="; ".join(r.flags)))
+    if r.notes:
+        parts.append(f"{wording.RESTORED.capitalize()}: " + ", ".join(f"{k} {v:.0f}" for k, v in r.restored))
+    return {"title": _("{mark} consistency {total} · {verdict}", mark="✔" if r.passed else "⚠",
+                       total=f"{r.total:.0f}", verdict=r.verdict),
+            "help": _("How consistent the image you get is with the base (0–100): total, parts and flags."),
+            "parts": parts}
 
 
 def set_review(item: Difference, review: str, *, user: User) -> None:
@@ -130,7 +170,7 @@ def set_review(item: Difference, review: str, *, user: User) -> None:
         changes = jobs.set_review(conn, actor=user, difference_id=item.id, review=review)
     verb = {"approved": "Approved", "rejected": "Rejected", "pending": "Cleared the review of"}[review]
     state.LAST_REVIEW.set(state.ReviewUndo(changes=changes, label=f"{verb} {_label(item)}"))
-    st.rerun()
+    rerun_here()
 
 
 def submit(make: Callable[[Connection], list[batches.Submitted]], *, character: Character) -> None:
@@ -184,14 +224,19 @@ def _compare(ordered: list[Difference], focused: UUID, *, character: Character, 
             set_review(item, "rejected", user=user)
         if buttons[2].button("← Previous", key="cmp-prev", shortcut="Left", width="stretch", disabled=index == 0):
             state.COMPARE.set(ordered[index - 1].id)
-            st.rerun()
+            rerun_here()
         if buttons[3].button("Next →", key="cmp-next", shortcut="Right", width="stretch",
                              disabled=index == len(ordered) - 1):
             state.COMPARE.set(ordered[index + 1].id)
-            st.rerun()
+            rerun_here()
         if buttons[4].button("Close", key="cmp-close", shortcut="Esc", width="stretch"):
             state.COMPARE.set(None)
-            st.rerun()
+            rerun_here()
+
+
+def _plain(item: Difference) -> str:
+    """The item's expression and variant as plain text."""
+    return expression_label(item.expression_key) + (f" · {words(item.variant)}" if item.variant else "")
 
 
 def _label(item: Difference) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 from PIL import Image
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lib.accounts import links
 from lib.core import thumbnails
@@ -24,6 +25,15 @@ from lib.web import resources, state
 def flash(message: str) -> None:
     """Confirm an action across the st.rerun that follows it (a toast alone is easy to miss)."""
     state.FLASH.set(message)
+
+
+def rerun_here() -> None:
+    """Run again only the fragment this runs in when this is the fragment's own rerun, else the whole page.
+
+    st.rerun refuses the fragment scope during a full run (a page load, or a click AppTest sends).
+    """
+    ctx = get_script_run_ctx()
+    st.rerun(scope="fragment" if ctx is not None and ctx.fragment_ids_this_run else "app")
 
 
 def show_flash() -> None:
@@ -102,6 +112,20 @@ def _thumbnail_key(key: str) -> str:
 def thumbnail_image(key: str) -> str:
     """What st.image needs for the thumbnail of a stored PNG (made once, stored beside it): its signed link."""
     return object_image(_thumbnail_key(key))
+
+
+@st.cache_data(ttl=3600, max_entries=4096, show_spinner=False)
+def _thumbnail_data(key: str) -> str:
+    data = resources.store().get(_thumbnail_key(key))
+    return "data:image/webp;base64," + base64.b64encode(data).decode("ascii")
+
+
+def inline_thumbnail(key: str) -> str:
+    """The thumbnail of a stored PNG as a data: URL (a few kB), for a grid that should appear in one message.
+
+    The caller must have read `key` from a row the viewer may see, as for `file_link`.
+    """
+    return _thumbnail_data(key)
 
 
 @st.cache_data(ttl=3600, max_entries=1024, show_spinner=False)

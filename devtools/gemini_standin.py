@@ -13,6 +13,19 @@ Controls are constructor arguments and can be changed while running: `POST /_sta
 `{"fault_503": 0.2, "force": ["429", "ok"]}`), `GET /_standin/config`, `GET /_standin/stats`,
 `POST /_standin/reset`. The admin endpoints need no key.
 
+It also speaks the Batch API as google-genai's `client.batches` sends it (Gemini Developer API form):
+`POST /{v}/models/{m}:batchGenerateContent` with `{"batch": {"displayName", "inputConfig": {"requests":
+{"requests": [{"request": {contents, generationConfig}, "metadata": {...}}]}}}}` answers an operation
+`{"name": "batches/<id>", "metadata": {"state": "BATCH_STATE_PENDING", "createTime", "batchStats", ...}}`;
+`GET /{v}/batches/<id>` polls it, `GET /{v}/batches` lists (pageSize/pageToken), `POST
+/{v}/batches/<id>:cancel` cancels. A job is PENDING for the first third of `batch_delay_s`, RUNNING until the
+delay has passed, then ends as `batch_end` says ("succeeded", "failed" or "expired"). Each request's
+outcome is drawn at create time like a generate call's (forced queue, then the fault rates; no
+images-per-minute limit) and a succeeded job carries one entry per request, in order, under
+`metadata.output.inlinedResponses.inlinedResponses`: `{"response": <generateContent answer>, "metadata"}`
+(safety blocks and text-only answers are ordinary responses) or `{"error": {"code", "message"}}` for an
+HTTP-error outcome.
+
 The output image comes from `render(base_png, prompt, width, height) -> bytes`; the default is a tinted
 copy of the base at the requested aspect. Plug the offline renderer in there.
 """
@@ -62,6 +75,13 @@ _HTTP_STATUS = {
 }
 _GENERATE_PATH = re.compile(r"^/(v1|v1beta)/models/([\w.\-]+):generateContent$")
 _LIST_PATH = re.compile(r"^/(v1|v1beta)/models/?$")
+_BATCH_CREATE_PATH = re.compile(r"^/(v1|v1beta)/models/([\w.\-]+):batchGenerateContent$")
+_BATCH_PATH = re.compile(r"^/(v1|v1beta)/batches/([\w\-]+)$")
+_BATCH_CANCEL_PATH = re.compile(r"^/(v1|v1beta)/batches/([\w\-]+):cancel$")
+_BATCH_LIST_PATH = re.compile(r"^/(v1|v1beta)/batches/?$")
+_BATCH_ENDS = {"succeeded": "BATCH_STATE_SUCCEEDED", "failed": "BATCH_STATE_FAILED",
+               "expired": "BATCH_STATE_EXPIRED"}
+_BATCH_FINAL = frozenset({*_BATCH_ENDS.values(), "BATCH_STATE_CANCELLED"})
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,8 @@ class StandinConfig:
     fault_corrupt: float = 0.0
     slow_seconds: float = 5.0
     seed: int | None = None
+    batch_delay_s: float = 0.0
+    batch_end: str = "succeeded"  # how a Batch API job ends once its delay has passed: succeeded|failed|expired
 
     def fault_rates(self) -> tuple[tuple[str, float], ...]:
         rates = (self.fault_429, self.fault_503, self.fault_slow, self.fault_prompt_block,
@@ -226,6 +248,7 @@ class _Engine:
         self._stats: collections.Counter[str] = collections.Counter()
         self._total = 0
         self._last: dict[str, Any] = {}
+        self.batches: dict[str, _BatchJob] = {}
 
     @property
     def config(self) -> StandinConfig:
@@ -250,17 +273,21 @@ class _Engine:
         with self._lock:
             self._forced.extend(outcomes)
 
-    def count(self, outcome: str, request: dict[str, Any] | None = None) -> None:
+    def count(self, outcome: str, request: dict[str, Any] | None = None, *, call: bool = True) -> None:
+        """Count an outcome; `call=False` for what is not an HTTP call of its own (a batched request)."""
         with self._lock:
-            self._total += 1
+            self._total += int(call)
             self._stats[outcome] += 1
             if request is not None:
                 self._last = request
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            generate = sum(n for k, n in self._stats.items() if k not in ("list_models", "auth"))
-            return {"total": self._total, "generate": generate, "by_outcome": dict(self._stats),
+            generate = sum(n for k, n in self._stats.items()
+                           if k not in ("list_models", "auth") and not k.startswith("batch"))
+            batch_calls = sum(n for k, n in self._stats.items() if k.startswith("batch_"))
+            return {"total": self._total, "generate": generate, "batch_calls": batch_calls,
+                    "batch_jobs": len(self.batches), "by_outcome": dict(self._stats),
                     "forced_pending": list(self._forced), "last_request": dict(self._last)}
 
     def reset(self) -> None:
@@ -270,14 +297,15 @@ class _Engine:
             self._forced.clear()
             self._admitted.clear()
             self._last = {}
+            self.batches.clear()
             self._random = random.Random(self._config.seed)
 
-    def draw(self) -> str:
+    def draw(self, *, limited: bool = True) -> str:
         """The outcome of the next generate call (see module docstring for the order)."""
         with self._lock:
             if self._forced:
                 return self._forced.popleft()
-            if not self._admit(time.monotonic()):
+            if limited and not self._admit(time.monotonic()):
                 return "ipm_limit"
             roll = self._random.random()
             for outcome, rate in self._config.fault_rates():
@@ -419,6 +447,113 @@ def _check_model(model: str, version: str, image_size: str) -> None:
         raise RequestError(400, f"imageSize {image_size} is not supported by {model} (supported: {supported}).")
 
 
+def _rfc3339(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1e6):06d}Z"
+
+
+@dataclass
+class _BatchJob:
+    """One Batch API job: its parsed requests, each one's outcome drawn at create, and its clock."""
+
+    name: str
+    model: str
+    display_name: str
+    requests: list[tuple[ParsedRequest | None, dict[str, Any]]]  # (request or None when malformed, metadata)
+    outcomes: list[str]
+    created: float  # time.time()
+    delay_s: float
+    end: str
+    cancelled_at: float | None = None
+    answers: list[dict[str, Any]] | None = None  # built once, when the job has ended
+
+    def state(self, now: float) -> str:
+        if self.cancelled_at is not None:
+            return "BATCH_STATE_CANCELLED"
+        elapsed = now - self.created
+        if elapsed >= self.delay_s:
+            return _BATCH_ENDS[self.end]
+        return "BATCH_STATE_PENDING" if elapsed < self.delay_s / 3 else "BATCH_STATE_RUNNING"
+
+    def end_time(self, now: float) -> float | None:
+        if self.cancelled_at is not None:
+            return self.cancelled_at
+        return self.created + self.delay_s if now - self.created >= self.delay_s else None
+
+
+def _request_answer(engine: _Engine, job: _BatchJob, index: int) -> dict[str, Any]:
+    """One inlined response: a generateContent answer, or an error for an HTTP-error outcome."""
+    req, metadata = job.requests[index]
+    outcome = job.outcomes[index]
+    entry: dict[str, Any] = {"metadata": metadata} if metadata else {}
+    if req is None:
+        return {**entry, "error": {"code": 400, "message": "Invalid request: an image edit needs one inline image "
+                                                           "part and one text part.", "details": []}}
+    if outcome.isdigit() or outcome == "ipm_limit":
+        code = 429 if outcome == "ipm_limit" else int(outcome)
+        return {**entry, "error": {"code": code, "message": f"Stand-in fault: {_HTTP_STATUS.get(code, 'error')}.",
+                                   "details": []}}
+    return {**entry, "response": build_answer(engine, "ok" if outcome == "slow" else outcome, job.model, req)}
+
+
+def _batch_stats(job: _BatchJob, state: str) -> dict[str, str]:
+    total = len(job.requests)
+    if state != "BATCH_STATE_SUCCEEDED":
+        return {"requestCount": str(total), "pendingRequestCount": str(total)}
+    failed = sum(1 for (req, _), o in zip(job.requests, job.outcomes, strict=True)
+                 if req is None or o.isdigit() or o == "ipm_limit")
+    return {"requestCount": str(total), "successfulRequestCount": str(total - failed),
+            "failedRequestCount": str(failed)}
+
+
+def batch_operation(engine: _Engine, job: _BatchJob, *, with_output: bool = True) -> dict[str, Any]:
+    """The job as the API shows it: a long-running operation whose metadata is the GenerateContentBatch."""
+    now = time.time()
+    state = job.state(now)
+    metadata: dict[str, Any] = {
+        "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
+        "model": f"models/{job.model}", "displayName": job.display_name, "name": job.name,
+        "createTime": _rfc3339(job.created), "updateTime": _rfc3339(now), "state": state,
+        "batchStats": _batch_stats(job, state),
+    }
+    ended = job.end_time(now)
+    if ended is not None:
+        metadata["endTime"] = _rfc3339(ended)
+    operation: dict[str, Any] = {"name": job.name, "metadata": metadata, "done": state in _BATCH_FINAL}
+    if state == "BATCH_STATE_SUCCEEDED" and with_output:
+        if job.answers is None:
+            job.answers = [_request_answer(engine, job, i) for i in range(len(job.requests))]
+        output = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput",
+                  "inlinedResponses": {"inlinedResponses": job.answers}}
+        metadata["output"] = output
+        operation["response"] = output
+    elif state in ("BATCH_STATE_FAILED", "BATCH_STATE_EXPIRED"):
+        why = "expired before it could run (48 h)" if state == "BATCH_STATE_EXPIRED" else "failed"
+        operation["error"] = {"code": 13 if state == "BATCH_STATE_FAILED" else 4,
+                              "message": f"Stand-in batch {why}."}
+    return operation
+
+
+def parse_batch(engine: _Engine, model: str, body: dict[str, Any]) -> _BatchJob:
+    """A new job from a batchGenerateContent body; 400 when it has no inline requests."""
+    batch = body.get("batch") or {}
+    requests = ((batch.get("inputConfig") or batch.get("input_config") or {}).get("requests") or {}).get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise RequestError(400, "batch.inputConfig.requests.requests must hold at least one request "
+                                "(the stand-in does not read input files).")
+    parsed: list[tuple[ParsedRequest | None, dict[str, Any]]] = []
+    for entry in requests:
+        try:
+            req: ParsedRequest | None = parse_generate(entry.get("request") or {})
+        except RequestError:
+            req = None
+        parsed.append((req, entry.get("metadata") or {}))
+    cfg = engine.config
+    outcomes = [engine.draw(limited=False) for _ in parsed]
+    name = "batches/" + hashlib.sha1(repr((time.time(), random.random())).encode()).hexdigest()[:16]
+    return _BatchJob(name=name, model=model, display_name=str(batch.get("displayName") or ""), requests=parsed,
+                     outcomes=outcomes, created=time.time(), delay_s=cfg.batch_delay_s, end=cfg.batch_end)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -434,6 +569,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, self.server.engine.stats())
         if path == "/_standin/config":
             return self._send(200, dataclasses.asdict(self.server.engine.config))
+        if _BATCH_PATH.match(path) or _BATCH_LIST_PATH.match(path):
+            if self._refuse_key():
+                return None
+            try:
+                return self._batch_get(path)
+            except RequestError as exc:
+                return self._send(exc.code, _error_body(exc.code, exc.message))
         match = _LIST_PATH.match(path)
         if not match:
             return self._send(404, _error_body(404, f"No route for GET {path}"))
@@ -451,10 +593,17 @@ class _Handler(BaseHTTPRequestHandler):
             if path.startswith("/_standin/"):
                 return self._admin(path, body)
             match = _GENERATE_PATH.match(path)
-            if not match:
+            batch_create = _BATCH_CREATE_PATH.match(path)
+            batch_cancel = _BATCH_CANCEL_PATH.match(path)
+            if not (match or batch_create or batch_cancel):
                 raise RequestError(404, f"No route for POST {path}")
             if self._refuse_key():
                 return None
+            if batch_create:
+                return self._batch_create(batch_create.group(2), body)
+            if batch_cancel:
+                return self._batch_cancel(f"batches/{batch_cancel.group(2)}")
+            assert match is not None
             return self._generate(match.group(1), match.group(2), body)
         except RequestError as exc:
             if not path.startswith("/_standin/"):
@@ -500,6 +649,51 @@ class _Handler(BaseHTTPRequestHandler):
         if describing:
             return self._send(200, describe_answer(outcome, model, req))
         return self._send(200, build_answer(engine, outcome, model, req))
+
+    def _batch_create(self, model: str, body: dict[str, Any]) -> None:
+        engine = self.server.engine
+        if model not in IMAGE_TOKENS:
+            raise RequestError(404, f"models/{model} is not found or does not support batchGenerateContent.")
+        job = parse_batch(engine, model, body)
+        with engine._lock:
+            engine.batches[job.name] = job
+        engine.count("batch_create")
+        for outcome in job.outcomes:
+            engine.count(f"batched_{outcome}", call=False)
+        return self._send(200, batch_operation(engine, job, with_output=False))
+
+    def _batch_get(self, path: str) -> None:
+        engine = self.server.engine
+        match = _BATCH_PATH.match(path)
+        if match:
+            engine.count("batch_get")
+            job = engine.batches.get(f"batches/{match.group(2)}")
+            if job is None:
+                raise RequestError(404, f"Batch batches/{match.group(2)} not found.")
+            return self._send(200, batch_operation(engine, job))
+        engine.count("batch_list")
+        query = dict(p.split("=", 1) for p in (self.path.split("?", 1)[1:] or [""])[0].split("&") if "=" in p)
+        size = max(1, min(int(query.get("pageSize", 50)), 1000))
+        start = int(query.get("pageToken") or 0)
+        jobs = sorted(engine.batches.values(), key=lambda j: j.created, reverse=True)
+        page = [batch_operation(engine, j, with_output=False) for j in jobs[start:start + size]]
+        answer: dict[str, Any] = {"operations": page}
+        if start + size < len(jobs):
+            answer["nextPageToken"] = str(start + size)
+        return self._send(200, answer)
+
+    def _batch_cancel(self, name: str) -> None:
+        engine = self.server.engine
+        engine.count("batch_cancel")
+        job = engine.batches.get(name)
+        if job is None:
+            raise RequestError(404, f"Batch {name} not found.")
+        now = time.time()
+        state = job.state(now)
+        if state in _BATCH_FINAL:
+            raise RequestError(400, f"Batch {name} has already ended ({state}); it cannot be cancelled.")
+        job.cancelled_at = now
+        return self._send(200, {})
 
     def _refuse_key(self) -> bool:
         key = self.headers.get("x-goog-api-key") or ""
@@ -602,7 +796,7 @@ class StandinServer:
         return self.engine.configure(changes)
 
     def force(self, *outcomes: str) -> None:
-        """Queue the exact outcomes of the next generate calls, e.g. force("429", "ok")."""
+        """Queue the exact outcomes of the next generate calls (or batched requests), e.g. force("429", "ok")."""
         self.engine.force(outcomes)
 
     def stats(self) -> dict[str, Any]:

@@ -163,7 +163,8 @@ def create_api(settings: Settings, *, engine: Engine | None = None, store: Objec
         backend = "offline" if body.model == "offline" else "gemini"
         request = jobs.JobRequest(expressions=chosen, variants=body.variants, backend=backend, model=body.model,
                                   image_size=body.image_size or settings.gemini_image_size,
-                                  paste_back=body.paste_back, best_of=body.best_of)
+                                  paste_back=body.paste_back, best_of=body.best_of,
+                                  tier="economy" if body.economy else "standard")
         submitted = batches.submit(conn, actor=user, character=character, request=request, settings=settings)
         return _batch(conn, user, submitted.job_id, credits_held=submitted.credits_held)
 

@@ -39,6 +39,8 @@ class BatchIn(_Strict):
     image_size: Literal["512", "1K", "2K", "4K"] | None = None
     paste_back: bool = True
     best_of: int = Field(default=1, ge=1, le=5)
+    economy: bool = Field(default=False, description="one Gemini Batch API job at the economy price (ECONOMY_CREDIT_"
+                                                     "PERCENT of the credits), ready within 24 h; needs a Gemini model")
 
 
 class DifferenceOut(BaseModel):
@@ -52,6 +54,8 @@ class DifferenceOut(BaseModel):
     failure_reason: str | None
     credits: int
     image_url: str | None
+    tier: str = Field(default="standard", description="economy (Batch API) or standard (one call; also a best-of "
+                                                       "retry of an economy image)")
 
 
 class BatchOut(BaseModel):
@@ -61,6 +65,7 @@ class BatchOut(BaseModel):
     open: int
     done: int
     failed: int
+    tier: str = Field(default="standard", description="standard or economy")
     credits_held: int | None = Field(default=None, description="set in the answer to a submit")
     items: list[DifferenceOut]
 
@@ -99,14 +104,14 @@ def difference(d: jobs.Difference, prefix: str) -> DifferenceOut:
     return DifferenceOut(id=str(d.id), expression=d.expression_key, variant=d.variant, status=d.status,
                          review=d.review, score=round(d.score, 1) if d.score is not None else None,
                          flags=list((d.score_parts or {}).get("flags", [])), failure_reason=d.failure_reason,
-                         credits=d.cost_credits,
+                         credits=d.cost_credits, tier=d.tier,
                          image_url=f"{prefix}/differences/{d.id}/image" if d.image_key else None)
 
 
 def batch(batch_id: str, progress: batches.Progress, items: list[jobs.Difference], prefix: str, *,
           credits_held: int | None) -> BatchOut:
     return BatchOut(id=batch_id, status=progress.status, total=progress.total, open=progress.open,
-                    done=progress.done, failed=progress.failed, credits_held=credits_held,
+                    done=progress.done, failed=progress.failed, credits_held=credits_held, tier=progress.tier,
                     items=[difference(d, prefix) for d in items])
 
 

@@ -63,3 +63,11 @@ def make_describer(settings: Settings) -> Any:
     from lib.backends.describe import GeminiDescriber
 
     return GeminiDescriber(config, model=settings.gemini_describe_model)
+
+
+def make_batch_client(settings: Settings) -> Any:
+    """The Gemini Batch API client (a GeminiBatchClient) for economy batches; ConfigError without an API key."""
+    config = gemini_config(settings)
+    from lib.backends.gemini_batch import GeminiBatchClient
+
+    return GeminiBatchClient(config, price_percent=settings.gemini_batch_price_percent)

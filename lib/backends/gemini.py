@@ -208,19 +208,13 @@ class GeminiBackend:
             logger.info("gemini %s attempt %d: %s", request.expression_key, number, outcome)
             raise
         attempts.append(Attempt(number, "ok", status, time.monotonic() - started, ""))
-        return png, _usage_dict(response)
+        return png, usage_dict(response)
 
     def _call(self, request: ImageRequest) -> types.GenerateContentResponse:
         """The SDK call; SDK and transport exceptions become _Failure here and nowhere else."""
-        config = types.GenerateContentConfig(
-            response_modalities=["IMAGE"],
-            image_config=types.ImageConfig(
-                aspect_ratio=closest_aspect_ratio(request.width, request.height), image_size=request.image_size
-            ),
-            seed=request.seed,
-            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),  # no tools here
-        )
-        contents: list[Any] = [types.Part.from_bytes(data=request.base_png, mime_type="image/png"), request.prompt]
+        config = edit_config(request)
+        config.automatic_function_calling = types.AutomaticFunctionCallingConfig(disable=True)  # no tools here
+        contents = edit_contents(request)
         try:
             return self.client.models.generate_content(model=request.model, contents=contents, config=config)
         except errors.APIError as exc:
@@ -233,15 +227,37 @@ class GeminiBackend:
                            permanent=False) from exc
 
     def _cost(self, request: ImageRequest, usage: Mapping[str, Any]) -> tuple[float, str]:
-        tokens = usage.get("image_output_tokens")
-        token_price = self.config.image_token_prices.get(request.model)
-        if tokens and token_price is not None:
-            return round(tokens * token_price / 1_000_000, 6), "usage_metadata"
-        price = self.config.prices.get((request.model, request.image_size))
-        if price is not None:
-            return price, "price_table"
-        logger.warning("no price known for %s at %s; recording cost 0", request.model, request.image_size)
-        return 0.0, "unknown"
+        return image_cost(self.config, model=request.model, image_size=request.image_size, usage=usage)
+
+
+def edit_config(request: ImageRequest) -> types.GenerateContentConfig:
+    """The generation config of one edit (also what a Batch API request carries)."""
+    return types.GenerateContentConfig(
+        response_modalities=["IMAGE"],
+        image_config=types.ImageConfig(
+            aspect_ratio=closest_aspect_ratio(request.width, request.height), image_size=request.image_size
+        ),
+        seed=request.seed,
+    )
+
+
+def edit_contents(request: ImageRequest) -> list[Any]:
+    """The base image, then the prompt: one single-turn edit."""
+    return [types.Part.from_bytes(data=request.base_png, mime_type="image/png"), request.prompt]
+
+
+def image_cost(config: GeminiConfig, *, model: str, image_size: str, usage: Mapping[str, Any],
+               percent: float = 100.0) -> tuple[float, str]:
+    """USD of one answer at `percent` of the standard price, and its basis (see the module docstring)."""
+    tokens = usage.get("image_output_tokens")
+    token_price = config.image_token_prices.get(model)
+    if tokens and token_price is not None:
+        return round(tokens * token_price / 1_000_000 * percent / 100, 6), "usage_metadata"
+    price = config.prices.get((model, image_size))
+    if price is not None:
+        return round(price * percent / 100, 6), "price_table"
+    logger.warning("no price known for %s at %s; recording cost 0", model, image_size)
+    return 0.0, "unknown"
 
 
 def _status_of(exc: BaseException | None) -> int | None:
@@ -314,7 +330,7 @@ def _enum_name(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-def _usage_dict(response: types.GenerateContentResponse) -> dict[str, Any]:
+def usage_dict(response: types.GenerateContentResponse) -> dict[str, Any]:
     meta = response.usage_metadata
     if meta is None:
         return {}

@@ -20,7 +20,7 @@ def _split(value: str | None) -> list[str]:
 def _difference_json(i: Any) -> dict[str, Any]:
     return {"id": str(i.id), "expression": i.expression_key, "variant": i.variant, "status": i.status,
             "reason": i.failure_reason, "kind": i.failure_kind, "image_key": i.image_key,
-            "cost_usd": i.cost_usd, "credits": i.cost_credits, "attempts": len(i.attempts),
+            "cost_usd": i.cost_usd, "credits": i.cost_credits, "attempts": len(i.attempts), "tier": i.tier,
             "score": round(i.score, 1) if i.score is not None else None,
             "score_parts": (i.score_parts or {}).get("parts"), "flags": (i.score_parts or {}).get("flags", [])}
 
@@ -35,7 +35,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
     # Imported here: batches brings in the task queue (~0.25 s), which every other command would pay.
     from lib.generation import batches
 
-    backend_name = args.backend or settings.image_backend
+    backend_name = args.backend or ("gemini" if args.economy else settings.image_backend)
     if backend_name == "gemini":
         gemini_config(settings)  # refuse early when Gemini is not configured
     model = "offline" if backend_name == "offline" else (args.model or settings.gemini_model)
@@ -50,7 +50,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
                                             keys=_split(args.expressions), preset=args.preset)
         request = jobs.JobRequest(expressions=chosen, variants=_split(args.variants), backend=backend_name,
                                   model=model, image_size=args.size or settings.gemini_image_size,
-                                  paste_back=not args.no_paste_back, best_of=args.best_of)
+                                  paste_back=not args.no_paste_back, best_of=args.best_of,
+                                  tier="economy" if args.economy else "standard")
         submitted = batches.submit(conn, actor=user, character=character, request=request, settings=settings)
     if args.wait:
         batches.wait(engine, actor=user, job_id=submitted.job_id, settings=settings)
@@ -58,9 +59,11 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
         items = jobs.job_differences(conn, actor=user, job_id=submitted.job_id)
         status = batches.progress(conn, actor=user, job_id=submitted.job_id).status
     rows = [_difference_json(i) for i in items]
+    tier = "economy" if args.economy else "standard"
     emit(args, {"job_id": str(submitted.job_id), "status": status, "backend": backend_name, "model": model,
-                "credits_held": submitted.credits_held, "items": rows},
-         f"job {submitted.job_id} ({status})\n{_human(rows)}")
+                "tier": tier, "credits_held": submitted.credits_held,
+                "credits_per_image": submitted.credits_per_image, "items": rows},
+         f"job {submitted.job_id} ({status}, {tier}, {submitted.credits_held} credits held)\n{_human(rows)}")
 
 
 def register(subparsers: Any, leaf: Leaf) -> None:
@@ -77,4 +80,7 @@ def register(subparsers: Any, leaf: Leaf) -> None:
     p.add_argument("--wait", action="store_true", help="wait until every item has ended (needs a running worker)")
     p.add_argument("--best-of", type=int, default=1, metavar="K",
                    help="retry an image scoring below CONSISTENCY_THRESHOLD, up to K attempts (each charged)")
+    p.add_argument("--economy", action="store_true",
+                   help="one Gemini Batch API job at ECONOMY_CREDIT_PERCENT of the credits, ready within 24 h "
+                        "(implies --backend gemini)")
     p.add_argument("--no-paste-back", action="store_true", help="keep the model's whole image (no paste-back)")

@@ -19,6 +19,7 @@ complete.
     │   └── BillingRefused   Stripe refused the request, or an event carries a malformed id: retrying cannot help
     ├── InsufficientCredits  the balance cannot cover a request; nothing was held [lib.credits.ledger]
     ├── GenerationFailed     a backend made no image; carries the failure kind [lib.backends.base]
+    ├── BatchCallFailed      a Gemini Batch API call got no usable answer [lib.backends.gemini_batch]
     ├── DescribeFailed       "Describe with Gemini" gave no features; nothing changed [lib.backends.describe]
     ├── NotReady             a variant's expression is not finished; run it later [lib.generation.pipeline]
     ├── NoWorker             no worker is alive to run queued differences [lib.generation.batches]

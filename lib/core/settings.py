@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     gemini_prices: dict[str, float] = Field(default_factory=dict)
     offline_base_size: tuple[int, int] = (768, 1024)
     offline_credits_per_image: int = Field(default=1, ge=0)
+    # Economy batches (Gemini Batch API): credits an economy image costs, in percent of the standard price
+    # (rounded up to whole credits); USD recorded for a batched image, in percent of the standard price; how
+    # often a worker asks Gemini whether a batch has ended.
+    economy_credit_percent: int = Field(default=50, ge=1, le=100)
+    gemini_batch_price_percent: float = Field(default=50.0, gt=0, le=100)
+    economy_poll_seconds: float = Field(default=60.0, gt=0)
     # A result passes review when its consistency total reaches this (calibrated in
     # notebooks/consistency_calibration.ipynb, which writes CONSISTENCY_THRESHOLD to the secrets file).
     consistency_threshold: float = Field(default=70.0, ge=0, le=100)

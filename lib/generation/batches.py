@@ -21,7 +21,7 @@ from lib.core.errors import InvalidInput, NotFound, StudioError
 from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.credits import ledger
-from lib.generation import jobs
+from lib.generation import economy, jobs
 from lib.generation.enqueue import enqueue_differences
 
 
@@ -45,6 +45,7 @@ class Progress:
     failed: int
     status: str
     cancelled: int = 0
+    tier: str = "standard"
 
 
 def _passed(row: Row, threshold: float) -> bool:
@@ -56,6 +57,8 @@ def _passed(row: Row, threshold: float) -> bool:
 def retry_if_below_threshold(conn: Connection, *, difference_id: UUID, threshold: float) -> UUID | None:
     """Best-of-n: queue another attempt of a finished item whose final image the score did not pass.
 
+    The attempt is always a standard item, also for an economy image (see lib.generation.economy).
+
     Only the image users get counts: drift that paste-back restored does not pay for another call. The
     attempt is charged like the first (a new hold; nothing is queued when the balance cannot cover it)
     and shown next to it. Returns the new item's id, or None.
@@ -65,6 +68,10 @@ def retry_if_below_threshold(conn: Connection, *, difference_id: UUID, threshold
         return None
     if row.attempts_made >= int(row.settings.get("best_of", 1)):
         return None
+    credits = row.credits or 0
+    if row.tier == "economy":  # the retry is a standard call: charged at the standard price
+        credits = ledger.price(conn, backend=row.backend, model=row.model, image_size=row.image_size,
+                               offline_credits=0)
     new_id = conn.execute(q("insert_retry_difference"), {
         "job_id": str(row.job_id), "character_id": str(row.character_id), "expression_key": row.expression_key,
         "variant": row.variant, "parent_id": str(row.parent_id) if row.parent_id else None, "prompt": row.prompt,
@@ -74,7 +81,7 @@ def retry_if_below_threshold(conn: Connection, *, difference_id: UUID, threshold
         return None  # another worker already queued this attempt
     try:
         with conn.begin_nested():
-            ledger.hold_items(conn, user_id=row.user_id, job_id=row.job_id, items=[(new_id, row.credits or 0)])
+            ledger.hold_items(conn, user_id=row.user_id, job_id=row.job_id, items=[(new_id, credits)])
     except ledger.InsufficientCredits:
         conn.execute(q("delete_difference"), {"difference_id": str(new_id)})
         return None
@@ -101,6 +108,8 @@ def estimate(conn: Connection, *, actor: User, request: jobs.JobRequest, setting
     images = len(request.expressions) * (1 + len(request.variants))
     per_image = ledger.price(conn, backend=request.backend, model=request.model, image_size=request.image_size,
                               offline_credits=settings.offline_credits_per_image)
+    if request.tier == "economy":
+        per_image = economy.credits_per_image(per_image, percent=settings.economy_credit_percent)
     return images, images * per_image
 
 
@@ -118,8 +127,11 @@ def submit(
     job_id, difference_ids = jobs.create_job(conn, actor=actor, character=character, request=request)
     per_image = total // images
     ledger.hold_items(conn, user_id=actor.id, job_id=job_id, items=[(i, per_image) for i in difference_ids])
-    enqueue_differences(conn, job_id=job_id, difference_ids=difference_ids,
-                        parents=jobs.parents_of(conn, job_id=job_id))
+    if request.tier == "economy":
+        economy.defer_submit(conn, job_id=job_id)  # a worker sends them to Gemini as one Batch API job
+    else:
+        enqueue_differences(conn, job_id=job_id, difference_ids=difference_ids,
+                            parents=jobs.parents_of(conn, job_id=job_id))
     return Submitted(job_id=job_id, difference_ids=difference_ids, credits_held=total, credits_per_image=per_image)
 
 
@@ -205,7 +217,7 @@ def progress(conn: Connection, *, actor: User, job_id: str | UUID) -> Progress:
     job = _job(conn, actor=actor, job_id=job_id)
     row = conn.execute(q("job_progress"), {"job_id": str(job.id)}).one()
     return Progress(total=row.total, open=row.open, done=row.done, failed=row.failed, status=job.status,
-                    cancelled=row.cancelled)
+                    cancelled=row.cancelled, tier=job.tier)
 
 
 def workers_alive(conn: Connection, *, within_seconds: float) -> int:

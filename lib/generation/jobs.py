@@ -27,6 +27,9 @@ from lib.design.expressions import Expression
 log = logging.getLogger(__name__)
 
 
+TIERS = ("standard", "economy")
+
+
 @dataclass(frozen=True)
 class JobRequest:
     """What a user asked for: expressions, variants and the backend settings."""
@@ -38,8 +41,14 @@ class JobRequest:
     image_size: str
     paste_back: bool = True
     best_of: int = 1  # up to this many attempts while an image scores below the consistency threshold
+    # "economy": the items go to Gemini as Batch API jobs (half price, ready within 24 h); "standard": one call each.
+    tier: str = "standard"
 
     def __post_init__(self) -> None:
+        if self.tier not in TIERS:
+            raise InvalidInput(f"tier must be one of {', '.join(TIERS)}, not {self.tier!r}")
+        if self.tier == "economy" and self.backend != "gemini":
+            raise InvalidInput("Economy batches go through Gemini's Batch API: choose the Gemini backend.")
         # A variant named twice is made once (as a repeated expression key is): one item per expression and variant.
         object.__setattr__(self, "variants", list(dict.fromkeys(self.variants)))
 
@@ -63,6 +72,7 @@ class Difference:
     model: str
     image_size: str
     attempt: int = 1
+    tier: str = "standard"  # economy: made through Gemini's Batch API; a best-of retry of it is standard
 
 
 def create_job(
@@ -80,14 +90,16 @@ def create_job(
     job = conn.execute(q("insert_job"), {
         "user_id": str(actor.id), "character_id": str(character.id), "backend": request.backend,
         "model": request.model, "image_size": request.image_size, "settings": json.dumps(settings),
-        "template_version": template.version,
+        "template_version": template.version, "tier": request.tier,
     }).one()
     ids: list[UUID] = []
     for expression in request.expressions:
-        parent = _insert_difference(conn, job.id, character, template.body, expression, None, None, len(ids))
+        parent = _insert_difference(conn, job.id, character, template.body, expression, None, None, len(ids),
+                                    request.tier)
         ids.append(parent)
         for v in request.variants:
-            ids.append(_insert_difference(conn, job.id, character, template.body, expression, v, parent, len(ids)))
+            ids.append(_insert_difference(conn, job.id, character, template.body, expression, v, parent, len(ids),
+                                          request.tier))
     return job.id, ids
 
 
@@ -98,14 +110,14 @@ def parents_of(conn: Connection, *, job_id: UUID) -> dict[UUID, UUID | None]:
 
 def _insert_difference(
     conn: Connection, job_id: UUID, character: Character, body: str, expression: Expression,
-    variant: str | None, parent_id: UUID | None, position: int,
+    variant: str | None, parent_id: UUID | None, position: int, tier: str,
 ) -> UUID:
     prompt = prompts.build_prompt(body, character_name=character.name, features=character.features,
                                   expression=expression, variant=expressions.variant(variant) if variant else None)
     return conn.execute(q("insert_difference"), {
         "job_id": str(job_id), "character_id": str(character.id), "expression_key": expression.key,
         "variant": variant, "parent_id": str(parent_id) if parent_id else None, "prompt": prompt,
-        "position": position,
+        "position": position, "tier": tier,
     }).scalar_one()
 
 
@@ -137,7 +149,7 @@ def _difference(row: Any) -> Difference:
                 failure_kind=row.failure_kind, cost_usd=float(row.cost_usd), cost_credits=row.cost_credits,
                 attempts=list(getattr(row, "attempts", None) or []), backend=row.backend, model=row.model,
                 score=row.score, score_parts=row.score_parts,
-                image_size=row.image_size, attempt=getattr(row, "attempt", 1))
+                image_size=row.image_size, attempt=getattr(row, "attempt", 1), tier=getattr(row, "tier", "standard"))
 
 
 ReviewChange = tuple[UUID, str]  # an item and the review it had before a change: what undo puts back

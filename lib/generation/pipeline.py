@@ -63,6 +63,8 @@ def _request_for(conn: Connection, store: ObjectStore, backend: ImageBackend, ro
     )
 
 
+request_for = _request_for  # economy batches build the same requests for the Batch API
+
 GONE = "deleted"  # the status run_difference reports for an item that no longer exists (its character was deleted)
 
 
@@ -191,11 +193,12 @@ def _charge(conn: Connection, row: Any, sha256: str) -> None:
         ledger.capture(conn, difference_id=row.id)
 
 
-def fail_difference(conn: Connection, *, difference_id: UUID, kind: str, reason: str) -> None:
+def fail_difference(conn: Connection, *, difference_id: UUID, kind: str, reason: str,
+                    attempts: list[dict] | None = None) -> None:
     """Mark a queued or running item failed and release its hold (no-op when it already ended)."""
     row = conn.execute(q("difference_job"), {"difference_id": str(difference_id)}).one_or_none()
     if row is not None:
-        _fail(conn, difference_id, row.job_id, reason=reason, kind=kind, attempts=[])
+        _fail(conn, difference_id, row.job_id, reason=reason, kind=kind, attempts=attempts or [])
 
 
 def _attempts(attempts: tuple[Any, ...]) -> list[dict[str, Any]]:

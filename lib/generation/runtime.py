@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Engine
 
 from lib.backends.base import ImageBackend
-from lib.backends.factory import BACKENDS, make_backend
+from lib.backends.factory import BACKENDS, make_backend, make_batch_client
 from lib.backends.limiter import LimitedBackend, ModelLimiter
 from lib.core import db
 from lib.core.errors import ConfigError
@@ -28,6 +29,7 @@ class Runtime:
         self.limiter = ModelLimiter(images_per_minute=settings.gemini_images_per_minute,
                                     max_in_flight=settings.gemini_max_in_flight, redis_url=settings.redis_url)
         self._backends: dict[str, ImageBackend] = {}
+        self._batch_client: Any = None
 
     def warm(self) -> list[str]:
         """Build every backend jobs can ask for now (the Gemini SDK import takes seconds), so the first
@@ -42,6 +44,12 @@ class Runtime:
                 continue
             ready.append(name)
         return ready
+
+    def batch_client(self) -> Any:
+        """The Gemini Batch API client for economy batches (ConfigError without an API key)."""
+        if self._batch_client is None:
+            self._batch_client = make_batch_client(self.settings)
+        return self._batch_client
 
     def backend(self, name: str) -> ImageBackend:
         if name not in self._backends:

@@ -1,15 +1,15 @@
 -- name: insert_job
 -- A generation job for one character.
-INSERT INTO generation_jobs (user_id, character_id, backend, model, image_size, settings, template_version)
+INSERT INTO generation_jobs (user_id, character_id, backend, model, image_size, settings, template_version, tier)
 VALUES (CAST(:user_id AS uuid), CAST(:character_id AS uuid), :backend, :model, :image_size,
-        CAST(:settings AS jsonb), :template_version)
+        CAST(:settings AS jsonb), :template_version, :tier)
 RETURNING id, status, created_at;
 
 -- name: insert_difference
 -- One expression or variant of a job, queued.
-INSERT INTO differences (job_id, character_id, expression_key, variant, parent_id, prompt, position)
+INSERT INTO differences (job_id, character_id, expression_key, variant, parent_id, prompt, position, tier)
 VALUES (CAST(:job_id AS uuid), CAST(:character_id AS uuid), :expression_key, :variant,
-        CAST(:parent_id AS uuid), :prompt, :position)
+        CAST(:parent_id AS uuid), :prompt, :position, :tier)
 RETURNING id;
 
 -- name: claim_difference
@@ -68,7 +68,7 @@ RETURNING j.status;
 -- The items of a job the user owns (or :any_owner), expressions before their variants.
 SELECT d.id, d.expression_key, d.variant, d.status, d.review, d.image_key, d.failure_reason, d.failure_kind,
        d.cost_usd, d.cost_credits, d.attempts, d.score, d.score_parts, d.created_at, d.finished_at, d.attempt,
-       j.backend, j.model, j.image_size, j.status AS job_status
+       d.tier, j.backend, j.model, j.image_size, j.status AS job_status
 FROM differences d JOIN generation_jobs j ON j.id = d.job_id
 WHERE d.job_id = CAST(:job_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner)
 ORDER BY d.position, d.attempt;
@@ -106,7 +106,7 @@ SELECT j.backend FROM differences d JOIN generation_jobs j ON j.id = d.job_id WH
 
 -- name: job_of_user
 -- One job if the user owns it.
-SELECT id, status, backend, model, image_size, character_id, created_at, finished_at
+SELECT id, status, backend, model, image_size, character_id, created_at, finished_at, tier
 FROM generation_jobs WHERE id = CAST(:job_id AS uuid) AND (user_id = CAST(:user_id AS uuid) OR :any_owner);
 
 -- name: cancel_unstarted_differences
@@ -151,8 +151,9 @@ RETURNING d.id;
 
 -- name: recent_jobs
 -- A user's latest jobs of one character.
-SELECT id, status, backend, model, image_size, created_at, finished_at
+SELECT id, status, backend, model, image_size, created_at, finished_at, tier
 FROM generation_jobs WHERE user_id = CAST(:user_id AS uuid) AND character_id = CAST(:character_id AS uuid)
+  AND kind = 'generation'
 ORDER BY created_at DESC LIMIT :limit;
 
 -- name: export_differences
@@ -170,7 +171,7 @@ ORDER BY d.expression_key, d.variant NULLS FIRST, (d.review = 'approved') DESC, 
 -- A finished item of an active account with its job's best-of-n setting and how many attempts its
 -- expression/variant has had.
 SELECT d.id, d.job_id, d.character_id, d.expression_key, d.variant, d.parent_id, d.prompt, d.position,
-       d.score, d.score_parts, j.user_id, j.settings,
+       d.score, d.score_parts, d.tier, j.user_id, j.settings, j.backend, j.model, j.image_size,
        (SELECT max(o.attempt) FROM differences o
         WHERE o.job_id = d.job_id AND o.expression_key = d.expression_key
           AND o.variant IS NOT DISTINCT FROM d.variant) AS attempts_made,

@@ -266,3 +266,65 @@ def test_api_submit_with_economy_answers_the_tier_and_the_economy_credits(studio
     assert {i["tier"] for i in economy_batch["items"]} == {"economy"}
     assert standard_batch["tier"] == "standard" and standard_batch["credits_held"] == 4
     assert refused.status_code == 422 and "Batch API" in refused.text
+
+
+def test_trial_calls_and_economy_spend_reach_the_reports_and_the_cli(studio, standin, client, monkeypatch) -> None:
+    import contextlib
+    import datetime as dt
+    import json as jsonlib
+
+    from lib.backends.base import GenerationFailed
+    from lib.backends.gemini import GeminiBackend
+    from lib.core import settings as settings_module
+    from lib.lab import prompt_trials
+    from lib.reports import frames
+    from tests.test_cli import cli
+
+    owner = member(studio)
+    with studio.engine.begin() as conn:
+        admin = users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
+    character = character_of(studio, owner)
+    # Two notebook trials: one image, one safety block (its call is recorded too, at no cost).
+    backend = GeminiBackend(GeminiConfig(api_key="test-key", base_url=standin.base_url, timeout_ms=20_000,
+                                         max_attempts=1), sleep=lambda _: None)
+    trial_ledger = prompt_trials.TrialLedger(studio.engine, actor=owner, character=character)
+    base = characters.load_base(studio.store, character)
+    standin.force("ok", "image_safety")
+    for key in ("happy", "sad"):
+        with contextlib.suppress(GenerationFailed):
+            prompt_trials.run_trial(backend, character, base, label="v2-short", body="$name $keep $change",
+                                    expression=expressions.get(key), model=MODEL, image_size="1K", threshold=60.0,
+                                    ledger=trial_ledger)
+    backend.close()
+    # An economy batch of two, one approved.
+    submitted = submit(studio, owner, character, economy_request(["happy", "sad"]))
+    first = economy.submit_wave(studio.engine, studio.store, client, job_id=submitted.job_id, poll_seconds=60)
+    economy.poll(studio.engine, studio.store, client, gemini_batch_id=first, poll_seconds=60)
+    finish_taken_over(studio, submitted.job_id)
+    with studio.engine.begin() as conn:
+        happy = conn.execute(text("SELECT id FROM differences WHERE job_id = :j AND expression_key = 'happy'"),
+                             {"j": submitted.job_id}).scalar_one()
+        jobs.set_review(conn, actor=owner, difference_id=happy, review="approved")
+        trial_jobs = conn.execute(text("SELECT kind, settings->>'template', user_id FROM generation_jobs "
+                                       "WHERE kind = 'trial'")).all()
+    assert [tuple(r) for r in trial_jobs] == [("trial", "v2-short", owner.id)]
+
+    today = dt.datetime.now(dt.UTC).date()
+    with studio.engine.connect() as conn:
+        data = frames.all_reports(conn, date_from=today, date_to=today)
+    spend = {r["line"]: r for r in frames.to_records(data["gemini_spend"])}
+    assert spend["trial"] == {"day": today.isoformat(), "line": "trial", "images": 1, "calls": 2, "cost_usd": 0.0672}
+    assert spend["economy"] == {"day": today.isoformat(), "line": "economy", "images": 2, "calls": 2,
+                                "cost_usd": 0.0672}
+    [per_approved] = frames.to_records(data["cost_per_approved"])
+    assert per_approved == {"month": f"{today:%Y-%m}", "model": MODEL, "plan": "basic", "approved": 1,
+                            "cost_usd": 0.0672, "calls": 2, "usd_per_approved": 0.0672, "calls_per_approved": 2.0}
+
+    for name in ("DATABASE_URL", "STUDIO_HOME", "STUDIO_COOKIE_KEY"):
+        monkeypatch.setenv(name, studio.env[name])
+    settings_module.get_settings.cache_clear()
+    printed = cli("reports", "credits", "--from", today.isoformat(), "--to", today.isoformat(), "--as", admin.email,
+                  "--json")
+    assert printed.returncode == 0, printed.stderr
+    lines = {r["line"]: r["cost_usd"] for r in jsonlib.loads(printed.stdout)["gemini_spend"]}
+    assert lines == {"economy": 0.0672, "trial": 0.0672}

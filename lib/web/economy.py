@@ -38,4 +38,4 @@ def waiting_line(view: BatchView) -> None:
         if total:
             st.progress(min(finished / total, 1.0), text=text)
         else:
-            st.caption("⏳ " + text)
+            st.caption(":material/hourglass_top: " + text)

@@ -85,3 +85,8 @@ def test_an_economy_batch_from_submit_to_done(page: Page, standin: StandinServer
     shot(page, "economy_03_done")
     stats = standin.stats()
     assert stats["generate"] == 0 and stats["by_outcome"]["batch_create"] == 1
+    open_page(page, "Reports")
+    for title in ("Gemini spend per day: standard, economy and notebook trials",
+                  "Cost and Gemini calls per approved image, by model and plan"):
+        expect(page.get_by_role("heading", name=title)).to_be_visible()
+    shot(page, "economy_04_reports")

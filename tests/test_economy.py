@@ -328,3 +328,34 @@ def test_trial_calls_and_economy_spend_reach_the_reports_and_the_cli(studio, sta
     assert printed.returncode == 0, printed.stderr
     lines = {r["line"]: r["cost_usd"] for r in jsonlib.loads(printed.stdout)["gemini_spend"]}
     assert lines == {"economy": 0.0672, "trial": 0.0672}
+
+
+def test_two_workers_queueing_the_next_wave_at_once_queue_it_once(studio) -> None:
+    import threading
+    import time
+
+    owner = member(studio)
+    character = character_of(studio, owner)
+    submitted = submit(studio, owner, character, economy_request(["happy"]))
+    with studio.engine.begin() as conn:
+        conn.execute(text("DELETE FROM procrastinate_jobs"))
+    errors: list[BaseException] = []
+
+    def worker(hold_seconds: float, start_after: float) -> None:
+        try:
+            time.sleep(start_after)
+            with studio.engine.begin() as conn:
+                economy.defer_submit(conn, job_id=submitted.job_id)  # the second one waits on the first's lock
+                time.sleep(hold_seconds)
+                conn.execute(text("SELECT 1"))  # and its transaction is still usable afterwards
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(0.5, 0.0)), threading.Thread(target=worker, args=(0.0, 0.2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert errors == []
+    assert len(rows(studio.engine, "SELECT id FROM procrastinate_jobs WHERE task_name = :t",
+                    t=economy.SUBMIT_TASK)) == 1

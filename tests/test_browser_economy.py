@@ -89,4 +89,5 @@ def test_an_economy_batch_from_submit_to_done(page: Page, standin: StandinServer
     for title in ("Gemini spend per day: standard, economy and notebook trials",
                   "Cost and Gemini calls per approved image, by model and plan"):
         expect(page.get_by_role("heading", name=title)).to_be_visible()
+    expect(page.locator(".js-plotly-plot .main-svg").last).to_be_visible()  # the charts drew, not their frames
     shot(page, "economy_04_reports")

@@ -359,3 +359,32 @@ def test_two_workers_queueing_the_next_wave_at_once_queue_it_once(studio) -> Non
     assert errors == []
     assert len(rows(studio.engine, "SELECT id FROM procrastinate_jobs WHERE task_name = :t",
                     t=economy.SUBMIT_TASK)) == 1
+
+
+def test_the_reports_page_shows_trial_spend_as_its_own_line(studio, monkeypatch) -> None:
+    import datetime as dt
+
+    import streamlit as st
+
+    from lib.core import settings as settings_module
+    from lib.lab import prompt_trials
+    from tests.test_reports_page import signed_in
+
+    owner = member(studio)
+    with studio.engine.begin() as conn:
+        users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
+    character = character_of(studio, owner)
+    prompt_trials.TrialLedger(studio.engine, actor=owner, character=character).record(
+        label="v3", body="$keep $change", model=MODEL, image_size="2K", expression_key="happy", outcome="ok",
+        calls=1, cost_usd=0.101)
+    for name in ("DATABASE_URL", "STUDIO_HOME", "STUDIO_COOKIE_KEY"):
+        monkeypatch.setenv(name, studio.env[name])
+    settings_module.get_settings.cache_clear()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = signed_in("boss@example.com")
+    assert not at.exception, at.exception
+    assert "Gemini spend per day: standard, economy and notebook trials" in [s.value for s in at.subheader]
+    [spend] = [d.value for d in at.dataframe if "line" in d.value.columns]
+    assert spend.to_dict("records") == [{"day": dt.datetime.now(dt.UTC).date(), "line": "trial", "images": 1,
+                                         "calls": 1, "cost_usd": 0.101}]

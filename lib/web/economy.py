@@ -8,7 +8,7 @@ from lib.core.settings import Settings
 from lib.generation.workspace import BatchView
 from lib.web.i18n import _
 
-STATES = {"SUBMITTING": "being sent", "JOB_STATE_QUEUED": "queued", "JOB_STATE_PENDING": "pending",
+STATES = {"JOB_STATE_QUEUED": "queued", "JOB_STATE_PENDING": "pending",
           "JOB_STATE_RUNNING": "running"}
 
 
@@ -28,10 +28,12 @@ def waiting_line(view: BatchView) -> None:
     for batch in view.waiting:
         if batch.resolved:
             continue
-        since = batch.submitted_at.strftime("%H:%M") if batch.submitted_at else _("not yet")
         state = _(STATES.get(batch.state, batch.state.removeprefix("JOB_STATE_").lower()))
-        text = _("waiting for Gemini's batch (submitted {since}) · {n} images · {state}", since=since,
-                 n=batch.items, state=state)
+        if batch.submitted_at is None:
+            text = _("sending {n} images to Gemini as one batch…", n=batch.items)
+        else:
+            text = _("waiting for Gemini's batch (submitted {since}) · {n} images · {state}",
+                     since=batch.submitted_at.strftime("%H:%M"), n=batch.items, state=state)
         progress = batch.progress or {}
         finished = int(progress.get("successful_count") or 0) + int(progress.get("failed_count") or 0)
         total = finished + max(int(progress.get("incomplete_count") or 0), 0)

@@ -388,3 +388,31 @@ def test_the_reports_page_shows_trial_spend_as_its_own_line(studio, monkeypatch)
     [spend] = [d.value for d in at.dataframe if "line" in d.value.columns]
     assert spend.to_dict("records") == [{"day": dt.datetime.now(dt.UTC).date(), "line": "trial", "images": 1,
                                          "calls": 1, "cost_usd": 0.101}]
+
+
+def test_a_worker_killed_while_the_batch_runs_is_replaced_and_the_job_ends_once(studio, standin) -> None:
+    import os
+    import signal
+    import time
+
+    owner = member(studio)
+    character = character_of(studio, owner)
+    standin.configure(batch_delay_s=6)
+    env = {"GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": standin.base_url, "ECONOMY_POLL_SECONDS": "0.5"}
+    first = studio.start_worker(**env)
+    submitted = submit(studio, owner, character, economy_request(["happy", "sad", "angry"], variants=("blink",)))
+    deadline = time.monotonic() + 30
+    while not rows(studio.engine, "SELECT 1 FROM gemini_batches WHERE name IS NOT NULL AND polls > 0"):
+        assert time.monotonic() < deadline, studio.logs()
+        time.sleep(0.1)
+    os.kill(first.pid, signal.SIGKILL)  # mid-wait: its poll is queued or running
+    first.wait()
+    studio.start_worker(**env)
+    final = batches.wait(studio.engine, actor=owner, job_id=submitted.job_id, settings=studio.settings, timeout=120,
+                         poll_seconds=0.2)
+    assert (final.done, final.failed) == (6, 0)
+    ledger_rows = rows(studio.engine, "SELECT kind, count(*), count(DISTINCT difference_id) FROM credit_transactions "
+                                      "WHERE job_id = :j GROUP BY kind ORDER BY kind", j=submitted.job_id)
+    assert [tuple(r) for r in ledger_rows] == [("capture", 6, 6), ("hold", 6, 6)]
+    assert balance(studio, owner) == (294, 0)
+    assert standin.stats()["by_outcome"]["batch_create"] == 2  # the expressions once, then their variants once

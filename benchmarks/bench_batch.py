@@ -68,13 +68,14 @@ def drop(server: str | None, url: str) -> None:
 
 
 def worker(url: str, home: Path, standin: StandinServer, *, ipm: int, in_flight: int, concurrency: int,
-           log: bool, redis_url: str | None = None) -> subprocess.Popen:
+           log: bool, redis_url: str | None = None, extra: dict[str, str] | None = None) -> subprocess.Popen:
     env = os.environ | {
         "DATABASE_URL": url, "STUDIO_HOME": str(home), "STUDIO_COOKIE_KEY": "b" * 64,
         "GEMINI_API_KEY": "bench-key", "GEMINI_BASE_URL": standin.base_url, "GEMINI_IMAGES_PER_MINUTE": str(ipm),
         "GEMINI_MAX_IN_FLIGHT": str(in_flight), "WORKER_CONCURRENCY": str(concurrency),
         "WORKER_HEARTBEAT_SECONDS": "1", "GEMINI_BACKOFF_INITIAL_SECONDS": "0.5",
     }
+    env |= extra or {}
     env.pop("REDIS_URL", None)
     if redis_url:  # several workers share the quota and the calls in flight through Redis
         env["REDIS_URL"] = redis_url

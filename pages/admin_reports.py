@@ -78,6 +78,12 @@ CHARTS: dict[str, tuple[str, Callable[[pd.DataFrame], Figure]]] = {
         f, x="model", y=["failure_rate", "safety_rate"], barmode="group", labels={"value": "share"})),
     "latency": ("Generation time per model (p50, p95)", lambda f: px.bar(
         f, x="model", y=["p50_ms", "p95_ms"], barmode="group", labels={"value": "ms"})),
+    "gemini_spend": ("Gemini spend per day: standard, economy and notebook trials", lambda f: px.bar(
+        f, x="day", y="cost_usd", color="line", labels={"cost_usd": "USD"}).update_xaxes(type="category")),
+    "cost_per_approved": ("Cost and Gemini calls per approved image, by model and plan", lambda f: px.bar(
+        f, x="month", y="usd_per_approved", color="model", pattern_shape="plan", barmode="group",
+        hover_data=["approved", "calls_per_approved"], labels={"usd_per_approved": "USD per approved image"})
+        .update_xaxes(type="category")),
 }
 for name, (title, chart) in CHARTS.items():
     frame = data.frames[name]

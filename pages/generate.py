@@ -5,7 +5,7 @@ import streamlit as st
 from lib.catalog import characters
 from lib.design import expressions
 from lib.generation import batches, workspace
-from lib.web import auth, history, resources, review, widgets
+from lib.web import auth, economy, history, resources, review, widgets
 
 user = auth.require_user()
 settings = resources.settings()
@@ -40,6 +40,7 @@ with right:
                          "your plan decides which ones you can use.")
     size = st.selectbox("Size", balance.allowed_sizes, index=len(balance.allowed_sizes) - 1,
                         disabled=model == "offline")
+    tier = economy.tier_choice(model=model, settings=settings)
     paste_col, best_col = st.columns(2)
     paste = paste_col.toggle("Paste the new face back into the base", value=True,
                              help="Everything outside the face region stays pixel-identical to the base, so the "
@@ -50,7 +51,7 @@ with right:
 
 with resources.transaction() as conn:
     quote = workspace.quote(conn, actor=user, character_id=character.id, keys=keys, variants=variants, model=model,
-                            size=size, paste_back=paste, best_of=best_of, settings=settings)
+                            size=size, paste_back=paste, best_of=best_of, settings=settings, tier=tier)
 held = f", {balance.held} held by running batches" if balance.held else ""
 right.caption(f"**{quote.images}** images · **{quote.credits}** credits · you have **{balance.available}** "
               f"available{held} · the {balance.plan} plan makes up to {balance.max_batch_size} images per batch")

@@ -266,3 +266,153 @@ def test_api_submit_with_economy_answers_the_tier_and_the_economy_credits(studio
     assert {i["tier"] for i in economy_batch["items"]} == {"economy"}
     assert standard_batch["tier"] == "standard" and standard_batch["credits_held"] == 4
     assert refused.status_code == 422 and "Batch API" in refused.text
+
+
+def test_trial_calls_and_economy_spend_reach_the_reports_and_the_cli(studio, standin, client, monkeypatch) -> None:
+    import contextlib
+    import datetime as dt
+    import json as jsonlib
+
+    from lib.backends.base import GenerationFailed
+    from lib.backends.gemini import GeminiBackend
+    from lib.core import settings as settings_module
+    from lib.lab import prompt_trials
+    from lib.reports import frames
+    from tests.test_cli import cli
+
+    owner = member(studio)
+    with studio.engine.begin() as conn:
+        admin = users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
+    character = character_of(studio, owner)
+    # Two notebook trials: one image, one safety block (its call is recorded too, at no cost).
+    backend = GeminiBackend(GeminiConfig(api_key="test-key", base_url=standin.base_url, timeout_ms=20_000,
+                                         max_attempts=1), sleep=lambda _: None)
+    trial_ledger = prompt_trials.TrialLedger(studio.engine, actor=owner, character=character)
+    base = characters.load_base(studio.store, character)
+    standin.force("ok", "image_safety")
+    for key in ("happy", "sad"):
+        with contextlib.suppress(GenerationFailed):
+            prompt_trials.run_trial(backend, character, base, label="v2-short", body="$name $keep $change",
+                                    expression=expressions.get(key), model=MODEL, image_size="1K", threshold=60.0,
+                                    ledger=trial_ledger)
+    backend.close()
+    # An economy batch of two, one approved.
+    submitted = submit(studio, owner, character, economy_request(["happy", "sad"]))
+    first = economy.submit_wave(studio.engine, studio.store, client, job_id=submitted.job_id, poll_seconds=60)
+    economy.poll(studio.engine, studio.store, client, gemini_batch_id=first, poll_seconds=60)
+    finish_taken_over(studio, submitted.job_id)
+    with studio.engine.begin() as conn:
+        happy = conn.execute(text("SELECT id FROM differences WHERE job_id = :j AND expression_key = 'happy'"),
+                             {"j": submitted.job_id}).scalar_one()
+        jobs.set_review(conn, actor=owner, difference_id=happy, review="approved")
+        trial_jobs = conn.execute(text("SELECT kind, settings->>'template', user_id FROM generation_jobs "
+                                       "WHERE kind = 'trial'")).all()
+    assert [tuple(r) for r in trial_jobs] == [("trial", "v2-short", owner.id)]
+
+    today = dt.datetime.now(dt.UTC).date()
+    with studio.engine.connect() as conn:
+        data = frames.all_reports(conn, date_from=today, date_to=today)
+    spend = {r["line"]: r for r in frames.to_records(data["gemini_spend"])}
+    assert spend["trial"] == {"day": today.isoformat(), "line": "trial", "images": 1, "calls": 2, "cost_usd": 0.0672}
+    assert spend["economy"] == {"day": today.isoformat(), "line": "economy", "images": 2, "calls": 2,
+                                "cost_usd": 0.0672}
+    [per_approved] = frames.to_records(data["cost_per_approved"])
+    assert per_approved == {"month": f"{today:%Y-%m}", "model": MODEL, "plan": "basic", "approved": 1,
+                            "cost_usd": 0.0672, "calls": 2, "usd_per_approved": 0.0672, "calls_per_approved": 2.0}
+
+    for name in ("DATABASE_URL", "STUDIO_HOME", "STUDIO_COOKIE_KEY"):
+        monkeypatch.setenv(name, studio.env[name])
+    settings_module.get_settings.cache_clear()
+    printed = cli("reports", "credits", "--from", today.isoformat(), "--to", today.isoformat(), "--as", admin.email,
+                  "--json")
+    assert printed.returncode == 0, printed.stderr
+    lines = {r["line"]: r["cost_usd"] for r in jsonlib.loads(printed.stdout)["gemini_spend"]}
+    assert lines == {"economy": 0.0672, "trial": 0.0672}
+
+
+def test_two_workers_queueing_the_next_wave_at_once_queue_it_once(studio) -> None:
+    import threading
+    import time
+
+    owner = member(studio)
+    character = character_of(studio, owner)
+    submitted = submit(studio, owner, character, economy_request(["happy"]))
+    with studio.engine.begin() as conn:
+        conn.execute(text("DELETE FROM procrastinate_jobs"))
+    errors: list[BaseException] = []
+
+    def worker(hold_seconds: float, start_after: float) -> None:
+        try:
+            time.sleep(start_after)
+            with studio.engine.begin() as conn:
+                economy.defer_submit(conn, job_id=submitted.job_id)  # the second one waits on the first's lock
+                time.sleep(hold_seconds)
+                conn.execute(text("SELECT 1"))  # and its transaction is still usable afterwards
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(0.5, 0.0)), threading.Thread(target=worker, args=(0.0, 0.2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert errors == []
+    assert len(rows(studio.engine, "SELECT id FROM procrastinate_jobs WHERE task_name = :t",
+                    t=economy.SUBMIT_TASK)) == 1
+
+
+def test_the_reports_page_shows_trial_spend_as_its_own_line(studio, monkeypatch) -> None:
+    import datetime as dt
+
+    import streamlit as st
+
+    from lib.core import settings as settings_module
+    from lib.lab import prompt_trials
+    from tests.test_reports_page import signed_in
+
+    owner = member(studio)
+    with studio.engine.begin() as conn:
+        users.create_user(conn, email="boss@example.com", password=PASSWORD, role="admin")
+    character = character_of(studio, owner)
+    prompt_trials.TrialLedger(studio.engine, actor=owner, character=character).record(
+        label="v3", body="$keep $change", model=MODEL, image_size="2K", expression_key="happy", outcome="ok",
+        calls=1, cost_usd=0.101)
+    for name in ("DATABASE_URL", "STUDIO_HOME", "STUDIO_COOKIE_KEY"):
+        monkeypatch.setenv(name, studio.env[name])
+    settings_module.get_settings.cache_clear()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = signed_in("boss@example.com")
+    assert not at.exception, at.exception
+    assert "Gemini spend per day: standard, economy and notebook trials" in [s.value for s in at.subheader]
+    [spend] = [d.value for d in at.dataframe if "line" in d.value.columns]
+    assert spend.to_dict("records") == [{"day": dt.datetime.now(dt.UTC).date(), "line": "trial", "images": 1,
+                                         "calls": 1, "cost_usd": 0.101}]
+
+
+def test_a_worker_killed_while_the_batch_runs_is_replaced_and_the_job_ends_once(studio, standin) -> None:
+    import os
+    import signal
+    import time
+
+    owner = member(studio)
+    character = character_of(studio, owner)
+    standin.configure(batch_delay_s=6)
+    env = {"GEMINI_API_KEY": "test-key", "GEMINI_BASE_URL": standin.base_url, "ECONOMY_POLL_SECONDS": "0.5"}
+    first = studio.start_worker(**env)
+    submitted = submit(studio, owner, character, economy_request(["happy", "sad", "angry"], variants=("blink",)))
+    deadline = time.monotonic() + 30
+    while not rows(studio.engine, "SELECT 1 FROM gemini_batches WHERE name IS NOT NULL AND polls > 0"):
+        assert time.monotonic() < deadline, studio.logs()
+        time.sleep(0.1)
+    os.kill(first.pid, signal.SIGKILL)  # mid-wait: its poll is queued or running
+    first.wait()
+    studio.start_worker(**env)
+    final = batches.wait(studio.engine, actor=owner, job_id=submitted.job_id, settings=studio.settings, timeout=120,
+                         poll_seconds=0.2)
+    assert (final.done, final.failed) == (6, 0)
+    ledger_rows = rows(studio.engine, "SELECT kind, count(*), count(DISTINCT difference_id) FROM credit_transactions "
+                                      "WHERE job_id = :j GROUP BY kind ORDER BY kind", j=submitted.job_id)
+    assert [tuple(r) for r in ledger_rows] == [("capture", 6, 6), ("hold", 6, 6)]
+    assert balance(studio, owner) == (294, 0)
+    assert standin.stats()["by_outcome"]["batch_create"] == 2  # the expressions once, then their variants once

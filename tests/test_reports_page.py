@@ -64,8 +64,8 @@ def test_admin_sees_every_report_and_the_cli_prints_the_same_numbers(studio) -> 
     at = signed_in("boss@example.com")
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Reports"]
-    assert len(at.get("plotly_chart")) == 5
-    assert len(at.get("download_button")) == 5
+    assert len(at.get("plotly_chart")) == len(frames.REPORTS) == 7
+    assert len(at.get("download_button")) == 7  # Gemini spend and cost per approved image too
     shown = page_numbers(at)
     assert list(shown) == list(frames.REPORTS) and all(shown.values())
     today = dt.datetime.now(dt.UTC).date()

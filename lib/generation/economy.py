@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import procrastinate
+import procrastinate.exceptions
 import procrastinate.jobs
 import procrastinate.manager
 from sqlalchemy import Connection, Engine
@@ -93,7 +94,11 @@ def _defer(conn: Connection, task: str, kwargs: dict[str, str], *, lock: str, at
         return  # one is queued already: it will see everything this one would
     job = procrastinate.jobs.Job(queue=procrastinate.jobs.DEFAULT_QUEUE, lock=None, queueing_lock=lock,
                                  task_name=task, task_kwargs=kwargs, scheduled_at=at)
-    _deferrer.batch_defer_jobs(jobs=[job], connection=conn.connection.driver_connection)
+    try:
+        with conn.begin_nested():  # two workers deferring at once: the second one's insert fails on the lock
+            _deferrer.batch_defer_jobs(jobs=[job], connection=conn.connection.driver_connection)
+    except procrastinate.exceptions.AlreadyEnqueued:
+        log.debug("%s is already queued", lock)
 
 
 def requeue_lost_polls(conn: Connection, *, poll_seconds: float) -> int:
@@ -110,6 +115,8 @@ def submit_wave(engine: Engine, store: ObjectStore, client: BatchClient, *, job_
                 poll_seconds: float) -> UUID | None:
     """Put the job's economy items that are ready into one new Batch API job; its id, or None if none waits."""
     with engine.begin() as conn:
+        if conn.execute(q("economy_items_finishing"), {"job_id": str(job_id)}).scalar_one():
+            return None  # the last of them queues this again: their variants then go as one Batch API job
         for orphan in conn.execute(q("economy_orphans"), {"job_id": str(job_id)}).scalars().all():
             pipeline.fail_difference(conn, difference_id=orphan, kind="parent_failed", reason=_ORPHAN)
         ids = list(conn.execute(q("economy_items_ready"), {"job_id": str(job_id)}).scalars())

@@ -21,7 +21,7 @@ from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.credits import ledger
 from lib.design import expressions
-from lib.generation import batches, jobs
+from lib.generation import batches, economy, jobs
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ class BatchSummary:
 class BatchView:
     progress: batches.Progress
     differences: list[jobs.Difference]
+    waiting: list[economy.Waiting] = field(default_factory=list)  # an economy batch's Batch API jobs
 
     @property
     def finished(self) -> int:
@@ -122,14 +123,15 @@ def expression_choices(conn: Connection, *, actor: User, character_id: UUID) -> 
 
 def quote(
     conn: Connection, *, actor: User, character_id: UUID, keys: list[str], variants: list[str], model: str,
-    size: str, paste_back: bool, best_of: int, settings: Settings,
+    size: str, paste_back: bool, best_of: int, settings: Settings, tier: str = "standard",
 ) -> Quote:
     """The request for these choices and its images and credits, or the error to show instead."""
     try:
         chosen = custom_expressions.resolve(conn, actor=actor, character_id=character_id, keys=keys) if keys else []
         request = jobs.JobRequest(expressions=chosen, variants=variants,
                                   backend="offline" if model == "offline" else "gemini", model=model,
-                                  image_size=size, paste_back=paste_back, best_of=best_of)
+                                  image_size=size, paste_back=paste_back, best_of=best_of,
+                                  tier=tier if model != "offline" else "standard")
         images, credits = batches.estimate(conn, actor=actor, request=request, settings=settings)
     except StudioError as exc:
         return Quote(request=None, images=0, credits=0, error=exc, blocked=str(exc))
@@ -174,8 +176,11 @@ def latest_job(
 
 def batch_view(conn: Connection, *, actor: User, job_id: UUID) -> BatchView:
     """A batch's progress and its items, for watching it fill in and reviewing it."""
-    return BatchView(progress=batches.progress(conn, actor=actor, job_id=job_id),
-                     differences=jobs.job_differences(conn, actor=actor, job_id=job_id))
+    progress = batches.progress(conn, actor=actor, job_id=job_id)
+    waiting = economy.waiting(conn, user_id=actor.id, job_id=job_id, any_owner=actor.is_admin) \
+        if progress.tier == "economy" else []
+    return BatchView(progress=progress, differences=jobs.job_differences(conn, actor=actor, job_id=job_id),
+                     waiting=waiting)
 
 
 def _preset_of(keys: list[str]) -> str:

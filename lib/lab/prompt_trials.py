@@ -2,21 +2,27 @@
 
 A trial fills a template body exactly as a batch would (`prompts.build_prompt`), calls the backend and
 finishes the result as the pipeline does (`postprocess.finish`: paste-back, then the score of that image),
-but writes no job, item or credit rows, so candidates can be compared before one is saved and
-activated. Gemini trials cost money the studio's reports never see: show `estimate_cost_usd` first.
+but writes no item or credit rows, so candidates can be compared before one is saved and activated.
+Gemini trials cost money: show `estimate_cost_usd` first, and pass a `TrialLedger` so every call is recorded
+as a job of kind "trial" (owner, template, cost) that the admin reports show as their own line.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
 
 import pandas as pd
 from PIL import Image, ImageDraw
+from sqlalchemy import Engine
 
-from lib.backends.base import ImageBackend, ImageRequest
+from lib.accounts.users import User
+from lib.backends.base import GenerationFailed, ImageBackend, ImageRequest
 from lib.backends.factory import price_table
 from lib.backends.offline import default_face_box
 from lib.catalog import prompts
@@ -24,6 +30,7 @@ from lib.catalog.characters import Character, load_base
 from lib.consistency import postprocess
 from lib.consistency.score import Score
 from lib.core.errors import InvalidInput
+from lib.core.queries import q
 from lib.core.settings import Settings
 from lib.core.storage import ObjectStore
 from lib.design.expressions import Expression
@@ -61,14 +68,52 @@ def trial_request(
     )
 
 
+class TrialLedger:
+    """Records a notebook's Gemini trial calls: one job of kind "trial" per template, one row per image."""
+
+    def __init__(self, engine: Engine, *, actor: User, character: Character) -> None:
+        self.engine = engine
+        self.actor = actor
+        self.character = character
+        self._jobs: dict[tuple[str, str, str], UUID] = {}
+
+    def record(self, *, label: str, body: str, model: str, image_size: str, expression_key: str, outcome: str,
+               calls: int, cost_usd: float) -> UUID:
+        """Write one image's calls and cost (in its own transaction); returns the trial job's id."""
+        with self.engine.begin() as conn:
+            key = (label, model, image_size)
+            if key not in self._jobs:
+                self._jobs[key] = conn.execute(q("insert_trial_job"), {
+                    "user_id": str(self.actor.id), "character_id": str(self.character.id), "backend": "gemini",
+                    "model": model, "image_size": image_size,
+                    "settings": json.dumps({"template": label, "body": body})}).scalar_one()
+            conn.execute(q("insert_trial_call"), {"job_id": str(self._jobs[key]), "expression_key": expression_key,
+                                                  "outcome": outcome, "calls": calls,
+                                                  "cost_usd": Decimal(str(round(cost_usd, 4)))})
+        return self._jobs[key]
+
+
 def run_trial(
     backend: ImageBackend, character: Character, base_png: bytes, *, label: str, body: str,
-    expression: Expression, model: str, image_size: str, threshold: float,
+    expression: Expression, model: str, image_size: str, threshold: float, ledger: TrialLedger | None = None,
 ) -> Trial:
-    """Generate and finish one image; GenerationFailed and AlignmentFailed propagate."""
+    """Generate and finish one image; GenerationFailed and AlignmentFailed propagate.
+
+    With a `ledger`, a Gemini call is recorded whether it made an image or not (the offline renderer is free).
+    """
     request = trial_request(character, base_png, body=body, expression=expression, model=model,
                             image_size=image_size)
-    result = backend.generate(request)
+    record = ledger is not None and backend.name != "offline"
+    try:
+        result = backend.generate(request)
+    except GenerationFailed as exc:
+        if record and ledger is not None:
+            ledger.record(label=label, body=body, model=model, image_size=image_size, expression_key=expression.key,
+                          outcome=exc.kind, calls=len(exc.attempts), cost_usd=0.0)
+        raise
+    if record and ledger is not None:
+        ledger.record(label=label, body=body, model=model, image_size=image_size, expression_key=expression.key,
+                      outcome="ok", calls=len(result.attempts), cost_usd=result.cost_usd)
     finished = postprocess.finish(base_png, result.png, face_box=face_box_of(character),
                                   align=backend.name != "offline", expression=expression.face,
                                   threshold=threshold)
@@ -80,11 +125,12 @@ def run_trial(
 def compare_templates(
     store: ObjectStore, backend: ImageBackend, character: Character, *, templates: Mapping[str, str],
     expressions: Sequence[Expression], model: str, image_size: str, threshold: float,
+    ledger: TrialLedger | None = None,
 ) -> list[Trial]:
     """Every template on every expression, template by template, scored against `threshold`."""
     base_png = load_base(store, character)
     return [run_trial(backend, character, base_png, label=label, body=body, expression=e, model=model,
-                      image_size=image_size, threshold=threshold)
+                      image_size=image_size, threshold=threshold, ledger=ledger)
             for label, body in templates.items() for e in expressions]
 
 

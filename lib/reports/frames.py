@@ -30,7 +30,8 @@ from lib.core.queries import q
 from lib.credits import ledger as credits
 from lib.reports import rollup
 
-REPORTS: tuple[str, ...] = ("credits_by_day", "cost_vs_revenue", "top_users", "failure_rates", "latency")
+REPORTS: tuple[str, ...] = ("credits_by_day", "cost_vs_revenue", "top_users", "failure_rates", "latency",
+                            "gemini_spend", "cost_per_approved")
 SAFETY_KINDS: tuple[str, ...] = ("safety", "prompt_blocked")
 MAX_DAYS = 3 * 366
 # Reports cover the years the studio can have data for; month arithmetic past year 9999 would overflow.
@@ -111,13 +112,27 @@ def latency(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str
     return _frame(conn, name, params)
 
 
+def gemini_spend(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,
+                 user_id: UUID | None = None) -> pd.DataFrame:
+    """Per day and line (standard, economy, trial): images made, Gemini calls and USD; trials are the notebook's
+    prompt trials, which hold no credits but cost money."""
+    return _frame(conn, "report_gemini_spend", _params(date_from, date_to, plan, user_id))
+
+
+def cost_per_approved(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,
+                      user_id: UUID | None = None) -> pd.DataFrame:
+    """Per month, model and plan: USD and Gemini calls per approved image (every attempt and failure counted)."""
+    return _frame(conn, "report_cost_per_approved", _params(date_from, date_to, plan, user_id))
+
+
 def all_reports(conn: Connection, *, date_from: dt.date, date_to: dt.date, plan: str | None = None,
                 user_id: UUID | None = None) -> dict[str, pd.DataFrame]:
     """Every report for one set of filters, by name (what the page and the CLI show)."""
     kwargs: dict[str, Any] = {"date_from": date_from, "date_to": date_to, "plan": plan, "user_id": user_id}
     return {"credits_by_day": credits_by_day(conn, **kwargs), "cost_vs_revenue": cost_vs_revenue(conn, **kwargs),
             "top_users": top_users(conn, **kwargs), "failure_rates": failure_rates(conn, **kwargs),
-            "latency": latency(conn, **kwargs)}
+            "latency": latency(conn, **kwargs), "gemini_spend": gemini_spend(conn, **kwargs),
+            "cost_per_approved": cost_per_approved(conn, **kwargs)}
 
 
 def totals(data: dict[str, pd.DataFrame]) -> dict[str, int]:

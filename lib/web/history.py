@@ -9,7 +9,7 @@ from lib.catalog.characters import Character
 from lib.core.settings import Settings
 from lib.generation import batches, jobs, workspace
 from lib.generation.workspace import BatchSummary
-from lib.web import review, state
+from lib.web import economy, review, state
 from lib.web.resources import transaction
 from lib.web.widgets import rerun_here
 
@@ -71,6 +71,7 @@ def _batch_view(*, user: User, character: Character, settings: Settings, summary
         now = shown.progress
         _undo(user)
         st.progress(now.done / max(now.total - now.cancelled, 1), text=_progress_text(now))
+        economy.waiting_line(shown)
         if now.open:
             st.caption("This updates by itself every second. You can leave the page: the workers carry on.")
             if st.button("Cancel the rest", help="Images not made yet are cancelled and their credits refunded"):

@@ -92,3 +92,9 @@ SELECT b.id, b.name, b.state, b.submitted_at, b.created_at, b.checked_at, b.prog
 FROM gemini_batches b JOIN generation_jobs j ON j.id = b.job_id
 WHERE b.job_id = CAST(:job_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner)
 ORDER BY b.created_at DESC;
+
+-- name: economy_items_finishing
+-- Economy items of a job whose answer was taken over and is still being post-processed.
+SELECT count(*) FROM differences
+WHERE job_id = CAST(:job_id AS uuid) AND tier = 'economy' AND batch_answer IS NOT NULL
+  AND status IN ('queued', 'running');

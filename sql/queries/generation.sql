@@ -284,6 +284,19 @@ SELECT j.id, j.created_at, j.finished_at, j.status, j.backend, j.model, j.image_
        coalesce(sum(d.cost_credits), 0) AS credits
 FROM generation_jobs j JOIN users u ON u.id = j.user_id LEFT JOIN differences d ON d.job_id = j.id
 WHERE j.character_id = CAST(:character_id AS uuid) AND (j.user_id = CAST(:user_id AS uuid) OR :any_owner)
+  AND j.kind = 'generation'
 GROUP BY j.id, u.email
 ORDER BY j.created_at DESC
 LIMIT :limit;
+
+-- name: insert_trial_job
+-- A notebook prompt trial's job: who ran it, on which character, with which template; it has no items.
+INSERT INTO generation_jobs (user_id, character_id, backend, model, image_size, settings, kind, status, finished_at)
+VALUES (CAST(:user_id AS uuid), CAST(:character_id AS uuid), :backend, :model, :image_size,
+        CAST(:settings AS jsonb), 'trial', 'done', now())
+RETURNING id;
+
+-- name: insert_trial_call
+-- One trial image's Gemini calls and their cost.
+INSERT INTO trial_calls (job_id, expression_key, outcome, calls, cost_usd)
+VALUES (CAST(:job_id AS uuid), :expression_key, :outcome, :calls, :cost_usd);

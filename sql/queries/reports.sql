@@ -526,3 +526,46 @@ WHERE d.status = 'done' AND d.started_at IS NOT NULL
   AND (CAST(:plan AS text) IS NULL OR p.plan = CAST(:plan AS text))
   AND (CAST(:user_id AS uuid) IS NULL OR j.user_id = CAST(:user_id AS uuid))
 GROUP BY j.model ORDER BY j.model;
+
+-- name: report_gemini_spend
+-- Gemini spend per day and line (standard calls, economy Batch API images, notebook trials): images, calls, USD.
+SELECT day, line, sum(images)::bigint AS images, sum(calls)::bigint AS calls, round(sum(cost_usd), 4)::float AS cost_usd
+FROM (
+    SELECT (coalesce(d.finished_at, d.created_at) AT TIME ZONE 'UTC')::date AS day, d.tier AS line,
+           count(*) FILTER (WHERE d.status = 'done') AS images, sum(jsonb_array_length(d.attempts)) AS calls,
+           sum(d.cost_usd) AS cost_usd
+    FROM differences d JOIN generation_jobs j ON j.id = d.job_id JOIN users u ON u.id = j.user_id
+    WHERE j.backend = 'gemini' AND d.status IN ('done', 'failed')
+      AND (coalesce(d.finished_at, d.created_at) AT TIME ZONE 'UTC')::date BETWEEN :date_from AND :date_to
+      AND (CAST(:plan AS text) IS NULL OR u.plan = CAST(:plan AS text))
+      AND (CAST(:user_id AS uuid) IS NULL OR j.user_id = CAST(:user_id AS uuid))
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT (t.created_at AT TIME ZONE 'UTC')::date, 'trial', count(*) FILTER (WHERE t.outcome = 'ok'), sum(t.calls),
+           sum(t.cost_usd)
+    FROM trial_calls t JOIN generation_jobs j ON j.id = t.job_id JOIN users u ON u.id = j.user_id
+    WHERE (t.created_at AT TIME ZONE 'UTC')::date BETWEEN :date_from AND :date_to
+      AND (CAST(:plan AS text) IS NULL OR u.plan = CAST(:plan AS text))
+      AND (CAST(:user_id AS uuid) IS NULL OR j.user_id = CAST(:user_id AS uuid))
+    GROUP BY 1
+) s
+GROUP BY day, line
+ORDER BY day, line;
+
+-- name: report_cost_per_approved
+-- Per month, model and plan: what an approved image really cost (every attempt and failure included) and how
+-- many Gemini calls it took.
+SELECT to_char(date_trunc('month', j.created_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS month, j.model, u.plan,
+       count(*) FILTER (WHERE d.review = 'approved') AS approved,
+       round(sum(d.cost_usd), 4)::float AS cost_usd,
+       sum(jsonb_array_length(d.attempts))::bigint AS calls,
+       round(sum(d.cost_usd) / nullif(count(*) FILTER (WHERE d.review = 'approved'), 0), 4)::float AS usd_per_approved,
+       round(sum(jsonb_array_length(d.attempts))::numeric
+             / nullif(count(*) FILTER (WHERE d.review = 'approved'), 0), 2)::float AS calls_per_approved
+FROM differences d JOIN generation_jobs j ON j.id = d.job_id JOIN users u ON u.id = j.user_id
+WHERE j.backend = 'gemini' AND d.status IN ('done', 'failed')
+  AND (j.created_at AT TIME ZONE 'UTC')::date BETWEEN :date_from AND :date_to
+  AND (CAST(:plan AS text) IS NULL OR u.plan = CAST(:plan AS text))
+  AND (CAST(:user_id AS uuid) IS NULL OR j.user_id = CAST(:user_id AS uuid))
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3;

@@ -19,13 +19,15 @@ EXTRA = ["Studio", "Admin", "Password", "Side by side", "Base", "Result", "membe
 
 
 def message_ids() -> dict[str, str]:
-    """Every literal first argument of `_()` in the UI code, with where it first appears."""
+    """Every literal message of `_()` and `_n()` in the UI code, with where it first appears."""
     found: dict[str, str] = {}
     for path in SOURCES:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_" and node.args \
-                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                found.setdefault(node.args[0].value, f"{path.relative_to(ROOT)}:{node.lineno}")
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "_n")):
+                continue
+            for arg in node.args[:1 if node.func.id == "_" else 2]:  # _n(one, many, n): both are messages
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.setdefault(arg.value, f"{path.relative_to(ROOT)}:{node.lineno}")
     return found | {m: "runtime" for m in EXTRA if m not in found}
 
 

@@ -131,7 +131,7 @@ if submitted and not (refused and not draw_base):  # a refused upload already sa
         widgets.show_error(exc)
     else:
         state.NEW_CHARACTER_FORM.set(version + 1)
-        then = ("Next: confirm its face region below, then open the Generate page." if created.face_unsure
-                else "Next: open the Generate page to make its expressions.")
-        widgets.flash(f"Created {widgets.escape_markdown(created.name)}. {then}")
+        then = (_("Next: confirm its face region below, then open the Generate page.") if created.face_unsure
+                else _("Next: open the Generate page to make its expressions."))
+        widgets.flash(_("Created {name}. {then}", name=widgets.escape_markdown(created.name), then=then))
         st.rerun()

@@ -39,6 +39,6 @@ for fmt, spec in FORMATS.items():
     left.markdown(_("**{fmt}** · {description}", fmt=fmt, description=spec.description))
     # A plain link: the studio builds the file when it is opened, so the first click downloads it.
     right.html(widgets.download_link(
-        f"Download {fmt}", what={"export": {"character": str(character.id), "format": fmt,
+        _("Download {fmt}", fmt=fmt), what={"export": {"character": str(character.id), "format": fmt,
                                            "approved_only": approved_only,
                                            "filename": f"{preview.slug}{spec.suffix}"}}))

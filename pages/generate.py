@@ -6,7 +6,7 @@ from lib.catalog import characters
 from lib.design import expressions
 from lib.generation import batches, workspace
 from lib.web import auth, history, resources, review, widgets
-from lib.web.i18n import _
+from lib.web.i18n import _, _n
 
 user = auth.require_user()
 settings = resources.settings()
@@ -60,10 +60,12 @@ right.caption(_("**{images}** images · **{credits}** credits · you have **{ava
 go, split = right.columns([1, 2], vertical_alignment="center")
 if quote.blocked:  # beside the disabled button, or under the split button that gets past it
     (right if quote.parts else split).warning(quote.blocked, icon=":material/block:")
-if go.button(quote.button_label, type="primary", disabled=quote.blocked is not None, key="generate"):
+if go.button(_n("Generate {n} image", "Generate {n} images", quote.images), type="primary",
+             disabled=quote.blocked is not None, key="generate"):
     review.submit(lambda conn: [batches.submit(conn, actor=user, character=character, request=quote.request,
                                                settings=settings)], character=character)
-if quote.parts and split.button(quote.split_label, key="generate-split"):
+if quote.parts and split.button(_("Generate as {n} batches ({sizes})", n=len(quote.parts),
+                                  sizes=" + ".join(map(str, quote.parts))), key="generate-split"):
     review.submit(lambda conn: batches.submit_split(conn, actor=user, character=character, request=quote.request,
                                                     settings=settings), character=character)
 history.batch_section(user=user, character=character, settings=settings)

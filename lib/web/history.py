@@ -10,7 +10,7 @@ from lib.core.settings import Settings
 from lib.generation import batches, jobs, workspace
 from lib.generation.workspace import BatchSummary
 from lib.web import review, state
-from lib.web.i18n import _
+from lib.web.i18n import _, _n
 from lib.web.resources import transaction
 from lib.web.widgets import rerun_here
 
@@ -45,23 +45,24 @@ def _undo(user: User) -> None:
 
 
 def _progress_text(now: batches.Progress) -> str:
-    parts = [f"{now.done} of {now.total} made"]
+    parts = [_("{done} of {total} made", done=now.done, total=now.total)]
     if now.open:
-        parts.append(f"{now.open} in progress")
+        parts.append(_("{n} in progress", n=now.open))
     if now.failed:
-        parts.append(f"{now.failed} failed (refunded)")
+        parts.append(_("{n} failed (refunded)", n=now.failed))
     if now.cancelled:
-        parts.append(f"{now.cancelled} cancelled (refunded)")
+        parts.append(_("{n} cancelled (refunded)", n=now.cancelled))
     return " · ".join(parts)
 
 
 def _cancel(user: User, summary: BatchSummary) -> None:
     with transaction() as conn:
         done = batches.cancel(conn, actor=user, job_id=summary.job_id)
-    running = (f" {done.still_running} already at the model will finish and be charged."
+    running = (" " + _("{n} already at the model will finish and be charged.", n=done.still_running)
                if done.still_running else "")
-    state.FLASH.set(f"Cancelled {done.images} image{'s' if done.images != 1 else ''} that had not been made; "
-                    f"{done.credits} credit{'s' if done.credits != 1 else ''} refunded.{running}")
+    state.FLASH.set(_n("Cancelled {n} image that had not been made;", "Cancelled {n} images that had not been made;",
+                       done.images) + " " + _n("{n} credit refunded.", "{n} credits refunded.", done.credits)
+                    + running)
     st.rerun()
 
 

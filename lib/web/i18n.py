@@ -58,6 +58,11 @@ def _(message: str, /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def _n(one: str, many: str, n: int, /, **values: object) -> str:
+    """`_()` of `one` when n is 1, else of `many`; `n` is filled in too (Japanese uses the same words for both)."""
+    return _(one if n == 1 else many, n=n, **values)
+
+
 def _remember_choice() -> None:
     state.LANGUAGE.set(st.session_state[_SWITCH_KEY])
 

@@ -26,7 +26,7 @@ from lib.generation import batches, jobs
 from lib.generation.jobs import Difference
 from lib.generation.workspace import GridRow, review_rows
 from lib.web import grid, state
-from lib.web.i18n import _
+from lib.web.i18n import _, _n
 from lib.web.resources import transaction
 from lib.web.widgets import (
     expression_label,
@@ -168,8 +168,11 @@ def set_review(item: Difference, review: str, *, user: User) -> None:
     """Record a review (keeping what it replaced, for undo) and show the grid again."""
     with transaction() as conn:
         changes = jobs.set_review(conn, actor=user, difference_id=item.id, review=review)
-    verb = {"approved": "Approved", "rejected": "Rejected", "pending": "Cleared the review of"}[review]
-    state.LAST_REVIEW.set(state.ReviewUndo(changes=changes, label=f"{verb} {_label(item)}"))
+    said = {"approved": _("Approved {label}", label=_label(item)),
+            "rejected": _("Rejected {label}", label=_label(item)),
+            "pending": _("Cleared the review of {label}", label=_label(item))}
+    label = said[review]
+    state.LAST_REVIEW.set(state.ReviewUndo(changes=changes, label=label))
     rerun_here()
 
 
@@ -183,9 +186,9 @@ def submit(make: Callable[[Connection], list[batches.Submitted]], *, character: 
         return
     images, credits = sum(len(m.difference_ids) for m in made), sum(m.credits_held for m in made)
     state.watch_batch(job_id=made[0].job_id, character_id=character.id)
-    many = f" as {len(made)} batches" if len(made) > 1 else ""
-    state.FLASH.set(f"Submitted {images} image{'s' if images != 1 else ''}{many}; {credits} credits held "
-                    "until each image is made.")
+    what = _("Submitted {n} images as {batches} batches;", n=images, batches=len(made)) if len(made) > 1 else \
+        _n("Submitted {n} image;", "Submitted {n} images;", images)
+    state.FLASH.set(what + " " + _("{n} credits held until each image is made.", n=credits))
     st.rerun()
 
 
@@ -196,8 +199,8 @@ def regenerate(item: Difference, *, user: User, settings: Settings) -> None:
     except StudioError as exc:
         show_error(exc)
         return
-    state.FLASH.set(f"Making {_label(item)} again ({made.credits_held} credits held): the new attempt "
-                    "appears beside the first.")
+    state.FLASH.set(_("Making {label} again ({n} credits held): the new attempt appears beside the first.",
+                      label=_label(item), n=made.credits_held))
     st.rerun()
 
 

@@ -12,9 +12,10 @@ from plotly.graph_objects import Figure
 from lib.core.errors import StudioError
 from lib.reports import dashboard, frames, rollup
 from lib.web import auth, resources, state, widgets
+from lib.web.i18n import _
 
 admin = auth.require_admin()
-st.title("Reports")
+st.title(_("Reports"))
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=64)
@@ -31,18 +32,18 @@ today = dt.datetime.now(dt.UTC).date()
 refreshed = choices.last_refreshed
 by_email = {u.email: u for u in choices.users}
 c1, c2, c3 = st.columns([2, 1, 2])
-picked = c1.date_input("Days (UTC)", value=(today - dt.timedelta(days=29), today), key="report-days")
-plan_choice = c2.selectbox("Plan", ["All plans", *choices.plans], key="report-plan")
-email_choice = c3.selectbox("User", ["All users", *by_email], key="report-user")
+picked = c1.date_input(_("Days (UTC)"), value=(today - dt.timedelta(days=29), today), key="report-days")
+plan_choice = c2.selectbox(_("Plan"), ["All plans", *choices.plans], key="report-plan")
+email_choice = c3.selectbox(_("User"), ["All users", *by_email], key="report-user")
 if not isinstance(picked, tuple) or len(picked) != 2:
-    st.info("Choose the first and the last day of the range.")
+    st.info(_("Choose the first and the last day of the range."))
     st.stop()
 
 r1, r2 = st.columns([3, 1])
 r1.caption(f"Figures come from the daily rollup, last refreshed {refreshed:%Y-%m-%d %H:%M} UTC "
            "(the worker refreshes it every 5 minutes; “Refresh now” includes the last few minutes)."
            if refreshed else "The rollup has never been refreshed: press “Refresh now”.")
-if r2.button("Refresh now", key="refresh-rollup"):
+if r2.button(_("Refresh now"), key="refresh-rollup"):
     with resources.transaction() as conn:
         rollup.refresh_rollup(conn)
     load.clear()
@@ -61,9 +62,9 @@ if not billing:  # no subscriptions, so no revenue: show what generation cost
     data = data.without_revenue()
 headline = data.totals
 m1, m2, m3 = st.columns(3)
-m1.metric("Credits used", headline["credits"])
-m2.metric("Images made", headline["images"])
-m3.metric("Images failed", headline["failed"])
+m1.metric(_("Credits used"), headline["credits"])
+m2.metric(_("Images made"), headline["images"])
+m3.metric(_("Images failed"), headline["failed"])
 
 CHARTS: dict[str, tuple[str, Callable[[pd.DataFrame], Figure]]] = {
     "credits_by_day": ("Credits used per day", lambda f: px.bar(
@@ -89,21 +90,21 @@ for name, (title, chart) in CHARTS.items():
     frame = data.frames[name]
     st.subheader(title)
     if not data.has_figures(name):
-        st.info("No usage in this range.")
+        st.info(_("No usage in this range."))
         continue
     st.plotly_chart(chart(frame), key=f"chart-{name}")
     st.dataframe(frame, hide_index=True, width="stretch", key=f"table-{name}")
-    st.download_button("Download CSV", frame.to_csv(index=False), file_name=f"{name}_{picked[0]}_{picked[1]}.csv",
+    st.download_button(_("Download CSV"), frame.to_csv(index=False), file_name=f"{name}_{picked[0]}_{picked[1]}.csv",
                        mime="text/csv", key=f"csv-{name}", on_click="ignore")
 
-st.subheader("Grant or take back credits")
-st.caption("Recorded in the ledger as an adjustment with your reason. Plans and access: the Users page.")
+st.subheader(_("Grant or take back credits"))
+st.caption(_("Recorded in the ledger as an adjustment with your reason. Plans and access: the Users page."))
 with st.form("adjust-credits", clear_on_submit=True):
     a1, a2 = st.columns([2, 1])
-    who = a1.selectbox("User", list(by_email), key="adjust-user")
-    amount = a2.number_input("Credits (negative takes back)", step=1, value=0, key="adjust-amount")
-    reason = st.text_input("Reason", key="adjust-reason")
-    if st.form_submit_button("Record adjustment", type="primary"):
+    who = a1.selectbox(_("User"), list(by_email), key="adjust-user")
+    amount = a2.number_input(_("Credits (negative takes back)"), step=1, value=0, key="adjust-amount")
+    reason = st.text_input(_("Reason"), key="adjust-reason")
+    if st.form_submit_button(_("Record adjustment"), type="primary"):
         key = state.ADJUSTMENT_KEY.setdefault(frames.new_adjustment_key())
         try:
             with resources.transaction() as conn:

@@ -7,9 +7,10 @@ from lib.accounts import signin, users
 from lib.core.errors import StudioError
 from lib.generation import access
 from lib.web import auth, resources, state, widgets
+from lib.web.i18n import _
 
 admin = auth.require_admin()
-st.title("Users")
+st.title(_("Users"))
 widgets.show_flash()
 
 with resources.transaction() as conn:
@@ -21,17 +22,18 @@ st.dataframe(
     hide_index=True, width="stretch",
 )
 
-st.subheader("Add a user")
+st.subheader(_("Add a user"))
 # What was typed stays after an error; a success bumps the form's version, which brings a fresh, empty form.
 version = state.ADD_USER_FORM.get()
 with st.form("add-user" if not version else f"add-user-{version}"):
     c1, c2, c3 = st.columns([2, 1, 1])
-    email = c1.text_input("Email")
-    role = c2.selectbox("Role", users.ROLES, index=users.ROLES.index("member"))
-    plan = c3.selectbox("Plan", users.PLANS)
-    password = st.text_input(f"Initial password (at least {users.MIN_PASSWORD_LENGTH} characters)",
+    email = c1.text_input(_("Email"))
+    role = c2.selectbox(_("Role"), users.ROLES, index=users.ROLES.index("member"))
+    plan = c3.selectbox(_("Plan"), users.PLANS)
+    password = st.text_input(_("Initial password (at least {n} characters)",
+                                              n=users.MIN_PASSWORD_LENGTH),
                              type="password")
-    if st.form_submit_button("Add user", type="primary"):
+    if st.form_submit_button(_("Add user"), type="primary"):
         try:
             with resources.transaction() as conn:
                 created = users.create_user(conn, email=email, password=password, role=role, plan=plan)
@@ -42,15 +44,15 @@ with st.form("add-user" if not version else f"add-user-{version}"):
         except StudioError as exc:
             widgets.show_error(exc)
 
-st.subheader("Change a user")
+st.subheader(_("Change a user"))
 by_email = {u.email: u for u in everyone}
-chosen = st.selectbox("User", list(by_email))
+chosen = st.selectbox(_("User"), list(by_email))
 target = by_email[chosen]
-tab_plan, tab_password, tab_access = st.tabs(["Role and plan", "Reset password", "Access"])
+tab_plan, tab_password, tab_access = st.tabs([_("Role and plan"), _("Reset password"), _("Access")])
 with tab_plan, st.form("role-plan"):
-    new_role = st.selectbox("Role", users.ROLES, index=users.ROLES.index(target.role))
-    new_plan = st.selectbox("Plan", users.PLANS, index=users.PLANS.index(target.plan))
-    if st.form_submit_button("Save"):
+    new_role = st.selectbox(_("Role"), users.ROLES, index=users.ROLES.index(target.role))
+    new_plan = st.selectbox(_("Plan"), users.PLANS, index=users.PLANS.index(target.plan))
+    if st.form_submit_button(_("Save")):
         try:
             with resources.transaction() as conn:
                 users.set_role_and_plan(conn, actor=admin, user_id=target.id, role=new_role, plan=new_plan)
@@ -59,19 +61,20 @@ with tab_plan, st.form("role-plan"):
         except StudioError as exc:
             widgets.show_error(exc)
 with tab_password, st.form("reset-password"):
-    st.caption("Resetting a password signs the user out everywhere.")
-    new_password = st.text_input("New password", type="password")
-    if st.form_submit_button("Reset password"):
+    st.caption(_("Resetting a password signs the user out everywhere."))
+    new_password = st.text_input(_("New password"), type="password")
+    if st.form_submit_button(_("Reset password")):
         try:
             with resources.transaction() as conn:
                 users.reset_password(conn, actor=admin, user_id=target.id, new_password=new_password)
-            st.success(f"Password reset for {widgets.escape_markdown(target.email)}; their sessions have ended.")
+            st.success(_("Password reset for {email}; their sessions have ended.",
+                         email=widgets.escape_markdown(target.email)))
         except StudioError as exc:
             widgets.show_error(exc)
 with tab_access:
     label = "Disable account" if target.is_active else "Enable account"
-    st.caption("Disabling signs the user out everywhere and cancels their queued images (credits released); "
-               "their characters are kept.")
+    st.caption(_("Disabling signs the user out everywhere and cancels their queued images (credits released); "
+               "their characters are kept."))
     if st.button(label, disabled=target.id == admin.id):
         try:
             with resources.transaction() as conn:
@@ -83,10 +86,10 @@ with tab_access:
         locked_until = signin.locked_until(conn, email=target.email)
     st.caption(f"Sign-in locked until {locked_until:%Y-%m-%d %H:%M %Z} after failed attempts." if locked_until
                else "Unlocking forgets the account's failed sign-ins from every address.")
-    if st.button("Unlock sign-in"):
+    if st.button(_("Unlock sign-in")):
         try:
             with resources.transaction() as conn:
                 signin.unlock(conn, actor=admin, email=target.email)
-            st.success(f"{target.email} can sign in again.")
+            st.success(_("{email} can sign in again.", email=target.email))
         except StudioError as exc:
             widgets.show_error(exc)

@@ -8,30 +8,31 @@ from lib.core.errors import StudioError
 from lib.design.features import Features
 from lib.generation import jobs
 from lib.web import auth, face_editor, features_form, resources, review, state, widgets
+from lib.web.i18n import _
 
 user = auth.require_user()
 settings = resources.settings()
-st.title("Characters")
+st.title(_("Characters"))
 widgets.show_flash()
 
-show_all = user.is_admin and st.toggle("Show every user's characters", help="Admins only")
+show_all = user.is_admin and st.toggle(_("Show every user's characters"), help=_("Admins only"))
 with resources.transaction() as conn:
     rows = characters.list_characters(conn, actor=user, any_owner=show_all)
 
 if not rows:
-    st.info("No characters yet. Create your first one below: give it a name, upload the approved base image "
-            "and describe what must never change.")
+    st.info(_("No characters yet. Create your first one below: give it a name, upload the approved base image "
+            "and describe what must never change."))
 
 
 def latest_variants_and_face_region(column: DeltaGenerator, character: characters.Character) -> None:
-    with column.expander("Latest variants"):
+    with column.expander(_("Latest variants")):
         with resources.transaction() as conn:
             made = jobs.character_differences(conn, actor=user, character_id=character.id, limit=20)
         if made:
             review.difference_grid(made, character=character, columns=4)
         else:
-            st.caption("None yet: open the Generate page.")
-    with column.expander("Face region (what may change between expressions)"):
+            st.caption(_("None yet: open the Generate page."))
+    with column.expander(_("Face region (what may change between expressions)")):
         face_editor.face_region_editor(character, user=user)
 
 
@@ -43,7 +44,7 @@ for character in rows:
             if not broken:
                 left.image(widgets.object_image(character.base_key), width=160)
         except StudioError as exc:
-            left.warning(f"Base image unavailable: {widgets.escape_markdown(exc)}")
+            left.warning(_("Base image unavailable: {why}", why=widgets.escape_markdown(exc)))
         f = character.features
         right.subheader(widgets.escape_markdown(character.name))
         right.caption(f"{character.base_width}×{character.base_height} · {character.base_source} · "
@@ -57,26 +58,26 @@ for character in rows:
             widgets.escape_markdown(", ".join(map(widgets.words, f.accessories))) if f.accessories else "",
         ) if part) or "No features stated yet.")
         if character.face_unsure and not broken:
-            right.warning("Confirm its face region (below) before the first batch.")
+            right.warning(_("Confirm its face region (below) before the first batch."))
         if broken:
             right.warning(broken)
         if character.user_id != user.id:
             continue
         if not broken:
             latest_variants_and_face_region(right, character)
-        with right.expander("Rename or delete"):
+        with right.expander(_("Rename or delete")):
             with st.form(f"rename-{character.id}"):
-                new_name = st.text_input("Name", value=character.name)
-                if st.form_submit_button("Rename"):
+                new_name = st.text_input(_("Name"), value=character.name)
+                if st.form_submit_button(_("Rename")):
                     try:
                         with resources.transaction() as conn:
                             characters.rename_character(conn, actor=user, character_id=character.id, name=new_name)
                         st.rerun()
                     except StudioError as exc:
                         widgets.show_error(exc)
-            sure = st.checkbox("I understand this deletes the character and all its variants",
+            sure = st.checkbox(_("I understand this deletes the character and all its variants"),
                                key=f"sure-{character.id}")
-            if st.button("Delete", key=f"delete-{character.id}", disabled=not sure, type="primary"):
+            if st.button(_("Delete"), key=f"delete-{character.id}", disabled=not sure, type="primary"):
                 with resources.transaction() as conn:
                     deleted = characters.delete_character(conn, actor=user, character_id=character.id)
                 characters.remove_objects(resources.store(), deleted)
@@ -85,7 +86,7 @@ for character in rows:
                 widgets.flash(f"Deleted {widgets.escape_markdown(character.name)}.{released}")
                 st.rerun()
 
-st.header("New character")
+st.header(_("New character"))
 version = state.NEW_CHARACTER_FORM.get()  # bumped after a success: a fresh, empty form
 
 
@@ -93,9 +94,10 @@ def key(name: str) -> str:
     return f"new-character-{name}-{version}"
 
 
-st.caption("Give the base in one of two ways: upload the approved image, **or** tick the box below to draw one.")
-upload = st.file_uploader("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels; at least "
-                          f"{settings.min_upload_side} px a side, at most {settings.max_upload_aspect:g} to 1)",
+st.caption(_("Give the base in one of two ways: upload the approved image, **or** tick the box below to draw one."))
+upload = st.file_uploader(_("Approved base image (PNG, JPEG or WebP; up to 20 MB, 40 megapixels; at least {side} px a "
+                            "side, at most {aspect:g} to 1)", side=settings.min_upload_side,
+                            aspect=settings.max_upload_aspect),
                           type=["png", "jpg", "jpeg", "webp"], key=key("upload"))
 inspected, face_box, refused, prefill = None, None, False, Features()
 if upload is not None:
@@ -111,13 +113,13 @@ if upload is not None:
 source = f"{upload.file_id}-{face_editor.described_version(upload.file_id)}" if inspected and upload else "none"
 
 with st.form("create-character", clear_on_submit=False):
-    name = st.text_input("Name", max_chars=100, placeholder="e.g. Sakura", key=key("name"))
-    draw_base = st.checkbox("No image yet: draw the base from the features below (offline renderer)",
+    name = st.text_input(_("Name"), max_chars=100, placeholder=_("e.g. Sakura"), key=key("name"))
+    draw_base = st.checkbox(_("No image yet: draw the base from the features below (offline renderer)"),
                             key=key("draw"))
     st.markdown("**Features** · what must never change between expressions"
                 + (" · read from the picture: check them" if inspected else ""))
     chosen = features_form.features_inputs(prefill, lambda field: key(f"{field}-{source}"))
-    submitted = st.form_submit_button("Create character", type="primary")
+    submitted = st.form_submit_button(_("Create character"), type="primary")
 
 if submitted and not (refused and not draw_base):  # a refused upload already says why
     try:
@@ -129,7 +131,7 @@ if submitted and not (refused and not draw_base):  # a refused upload already sa
         widgets.show_error(exc)
     else:
         state.NEW_CHARACTER_FORM.set(version + 1)
-        then = ("Next: confirm its face region below, then open the Generate page." if created.face_unsure
-                else "Next: open the Generate page to make its expressions.")
-        widgets.flash(f"Created {widgets.escape_markdown(created.name)}. {then}")
+        then = (_("Next: confirm its face region below, then open the Generate page.") if created.face_unsure
+                else _("Next: open the Generate page to make its expressions."))
+        widgets.flash(_("Created {name}. {then}", name=widgets.escape_markdown(created.name), then=then))
         st.rerun()

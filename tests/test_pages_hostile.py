@@ -168,7 +168,7 @@ def test_markdown_in_user_text_is_shown_as_text_on_the_other_pages(planted, page
     at = sign_in(app(), "mei@example.com")
     at.switch_page(page).run()
     assert not at.exception, at.exception
-    if page == "pages/generate.py":  # the reason is drawn by the review grid, which escapes every text it shows
+    if page == "pages/generate.py":  # the review grid draws its notes as text nodes (lib/web/grid.js `esc`)
         grid = json.loads(at.get("bidi_component")[0].proto.json)
         notes = [slot["shown"].get("note", "") for row in grid["rows"] for slot in row["slots"] if slot]
         assert any(f"The model refused to draw {EVIL}" in note for note in notes), notes

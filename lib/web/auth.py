@@ -23,7 +23,8 @@ from lib.accounts import signin, users
 from lib.accounts.users import User
 from lib.core.markdown import escape_markdown
 from lib.notifications import inbox
-from lib.web import state
+from lib.web import i18n, state
+from lib.web.i18n import _
 from lib.web.resources import settings, transaction
 
 
@@ -124,7 +125,7 @@ def _refuse_cookie_of_inactive_account(creds: dict) -> None:
     with transaction() as conn:
         user = users.find_user(conn, email=email)
     if user is not None and not user.is_active:
-        st.warning("This account is disabled. Ask a studio admin if you need it again.")
+        st.warning(_("This account is disabled. Ask a studio admin if you need it again."))
 
 
 def _authenticator(creds: dict) -> stauth.Authenticate:
@@ -197,11 +198,11 @@ def _show_form(auth: stauth.Authenticate, form: DeltaGenerator, creds: dict) -> 
     _ignore_foreign_cookie()
     try:
         with form.container(), st.columns([1, 2, 1])[1]:
-            st.header("Miyabi Character Studio", anchor=False)
-            st.caption("Sign in with the email and password your studio admin gave you. "
-                       "No account, or forgot the password? Ask an admin.")
-            auth.login(fields={"Form name": "Sign in", "Username": "Email", "Password": "Password",
-                               "Login": "Sign in"},
+            st.header(_("Miyabi Character Studio"), anchor=False)
+            st.caption(_("Sign in with the email and password your studio admin gave you. "
+                       "No account, or forgot the password? Ask an admin."))
+            auth.login(fields={"Form name": _("Sign in"), "Username": _("Email"), "Password": _("Password"),
+                               "Login": _("Sign in")},
                        max_login_attempts=settings().login_max_failures, callback=_on_login)
     except LoginError:
         st.error(_locked_message(creds))
@@ -230,7 +231,7 @@ def _sign_in() -> User | None:
         state.VIEWER.pop()
         state.REMEMBER_COOKIE.pop()  # stop writing the cookie the sign-out deletes
         state.FORGET_COOKIE.set(True)
-        st.info("You have signed out.")
+        st.info(_("You have signed out."))
     elif state.FORGET_COOKIE.get():
         _forget_browser(auth)
     _refuse_cookie_of_inactive_account(creds)
@@ -240,7 +241,7 @@ def _sign_in() -> User | None:
         return None
     status = state.AUTH_STATUS.get()
     if status is False:
-        st.error("Wrong email or password.")
+        st.error(_("Wrong email or password."))
     if not status:
         return None
     user = _validated_user()
@@ -249,7 +250,7 @@ def _sign_in() -> User | None:
         _remember_browser(auth, user.email, renew=just_signed_in)
         return user
     state.forget_sign_in()  # ended server-side (sign-out elsewhere, password reset, disabled account)
-    st.warning("Your session has ended. Please sign in again.")
+    st.warning(_("Your session has ended. Please sign in again."))
     _show_form(auth, form, creds)
     return None
 
@@ -258,7 +259,8 @@ def sign_in_gate() -> User:
     """For app.py: the signed-in user, or the sign-in form alone (no page list) and the run stops."""
     user = _sign_in()
     if user is None:
-        st.navigation([st.Page(_signed_out_page, title="Sign in", default=True)], position="hidden").run()
+        i18n.language_switch()
+        st.navigation([st.Page(_signed_out_page, title=_("Sign in"), default=True)], position="hidden").run()
         st.stop()
     return user
 
@@ -269,8 +271,10 @@ def _signed_out_page() -> None:
 
 def _account_box(user: User) -> None:
     with st.sidebar:
-        st.caption(f"Signed in as **{escape_markdown(user.email)}** ({user.role}, {user.plan} plan)")
-        st.button("Sign out", key="studio_sign_out_button", on_click=_on_sign_out, args=(user.id,))
+        st.caption(_("Signed in as **{email}** ({role}, {plan} plan)", email=escape_markdown(user.email),
+                     role=_(user.role), plan=user.plan))
+        st.button(_("Sign out"), key="studio_sign_out_button", on_click=_on_sign_out, args=(user.id,))
+    i18n.language_switch()
 
 
 def require_user() -> User:
@@ -302,6 +306,6 @@ def require_admin() -> User:
     """The signed-in admin; members are refused with a clear message."""
     user = require_user()
     if not user.is_admin:
-        st.error("This page is for admins only.")
+        st.error(_("This page is for admins only."))
         st.stop()
     return user

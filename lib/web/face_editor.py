@@ -18,6 +18,7 @@ from lib.core.settings import Settings
 from lib.design.face_box import FaceBox, FacePoints
 from lib.design.features import Features
 from lib.web import state
+from lib.web.i18n import _
 from lib.web.resources import describer, store, transaction
 from lib.web.widgets import escape_markdown, inline_image, show_error
 
@@ -48,14 +49,14 @@ def face_region_editor(character: Character, *, user: User) -> None:
     box = character.face_box or FaceBox(0, 0, character.base_width, character.base_height)
     with Image.open(io.BytesIO(characters.load_base(store(), character))) as base:
         st.image(inline_image(picture(base, box, character.face_points)), width=260,
-                 caption="Outside the pink box every variant stays identical to the base.")
+                 caption=_("Outside the pink box every variant stays identical to the base."))
     st.caption(f"Face box: {SOURCES.get(character.face_source, character.face_source)}.")
     if character.face_unsure:
         st.warning(f"{escape_markdown(character.face_note or 'The studio is not sure where the face is.')} "
                    "Batches start once the box holds the brows, eyes, mouth and chin.")
     with st.form(f"face-{character.id}"):
         values = _box_inputs(box, (character.base_width, character.base_height), f"face-{character.id}")
-        if st.form_submit_button("Save face region", help="Saving confirms the box as yours, changed or not."):
+        if st.form_submit_button(_("Save face region"), help=_("Saving confirms the box as yours, changed or not.")):
             try:
                 with transaction() as conn:
                     characters.set_face_box(conn, actor=user, character_id=character.id, face_box=values)
@@ -83,19 +84,19 @@ def proposed_face(upload: Upload, *, key: str) -> FaceBox | None:
     with Image.open(io.BytesIO(upload.image.png)) as image:
         shown = picture(image, found.box, found.points)
     x, y, w, h = found.box
-    whole.image(inline_image(shown), width=150, caption="The picture")  # data: URLs, never /media
+    whole.image(inline_image(shown), width=150, caption=_("The picture"))  # data: URLs, never /media
     near.image(inline_image(shown.crop((max(0, x - w // 2), max(0, y - h // 2), min(shown.width, x + w + w // 2),
                                         min(shown.height, y + h + h // 2)))), width=220,
-               caption="The face box, closer")
+               caption=_("The face box, closer"))
     with right:
         if found.unsure:
             st.warning(escape_markdown(found.reason))
         else:
-            st.success("Face found: the pink box holds the brows, eyes, mouth and chin; blue rings mark the eyes and "
-                       "mouth.")
+            st.success(_("Face found: the pink box holds the brows, eyes, mouth and chin; blue rings mark the eyes and "
+                       "mouth."))
         values = FaceBox(*_box_inputs(found.box, size, key))
         changed = values != found.box
-        confirmed = found.unsure and st.checkbox("I checked it: the box holds the brows, eyes, mouth and chin",
+        confirmed = found.unsure and st.checkbox(_("I checked it: the box holds the brows, eyes, mouth and chin"),
                                                  key=f"{key}-ok")
     return values if changed or confirmed else None
 
@@ -115,10 +116,10 @@ def describe_button(upload: Upload, file_id: str, *, user: User, settings: Setti
     """"Describe with Gemini" (with an API key): one call fills the features; a failure changes nothing."""
     if settings.gemini_api_key is None or not settings.gemini_api_key.get_secret_value().strip():
         return
-    if not st.button("Describe with Gemini", key=f"describe-{file_id}",
-                     help="One Gemini call reads hair, eyes, skin, outfit and accessories from the picture."):
+    if not st.button(_("Describe with Gemini"), key=f"describe-{file_id}",
+                     help=_("One Gemini call reads hair, eyes, skin, outfit and accessories from the picture.")):
         return
-    with st.spinner("Asking Gemini…"):
+    with st.spinner(_("Asking Gemini…")):
         outcome = describing.describe_picture(describer(), upload.image.png)
     with transaction() as conn:
         describing.record_call(conn, actor=user, outcome=outcome)

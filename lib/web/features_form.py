@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from lib.design.features import HAIR_LENGTHS, HAIR_STYLES, KNOWN_ACCESSORIES, Features
+from lib.web.i18n import _
 from lib.web.widgets import words
 
 NOT_STATED = "(not stated)"
@@ -28,23 +29,23 @@ def features_inputs(prefill: Features, key: Callable[[str], str]) -> dict[str, A
     chosen: dict[str, Any] = {}
     for col, (name, label) in zip(st.columns(4), COLOURS, strict=True):
         colour = col.color_picker(label, getattr(prefill, name), key=key(name))
-        if col.checkbox("state it in prompts", value=name in given, key=key(f"{name}-on"),
-                        help="Unticked: prompts only say “the same” and never name a colour."):
+        if col.checkbox(_("state it in prompts"), value=name in given, key=key(f"{name}-on"),
+                        help=_("Unticked: prompts only say “the same” and never name a colour.")):
             chosen[name] = colour
     c1, c2, c3 = st.columns(3)
     style = _choice(c1, "Hair style", HAIR_STYLES, "hair_style" in given, prefill.hair_style, key("hair_style"))
     length = _choice(c2, "Hair length", HAIR_LENGTHS, "hair_length" in given, prefill.hair_length, key("hair_length"))
-    outfit = c3.text_input("Outfit", value=prefill.outfit if "outfit" in given else "", max_chars=200,
-                           key=key("outfit"), placeholder="e.g. sailor uniform (empty: not stated)")
+    outfit = c3.text_input(_("Outfit"), value=prefill.outfit if "outfit" in given else "", max_chars=200,
+                           key=key("outfit"), placeholder=_("e.g. sailor uniform (empty: not stated)"))
     chosen |= {k: v for k, v in (("hair_style", style), ("hair_length", length)) if v != NOT_STATED}
     if outfit.strip():
         chosen["outfit"] = outfit
     offered = [*KNOWN_ACCESSORIES, *(a for a in prefill.accessories if a not in KNOWN_ACCESSORIES)]
-    accessories = st.multiselect("Accessories", offered, default=prefill.accessories, accept_new_options=True,
+    accessories = st.multiselect(_("Accessories"), offered, default=prefill.accessories, accept_new_options=True,
                                  key=key("accessories"), format_func=words)
     if accessories:
         chosen["accessories"] = accessories
-    notes = st.text_area("Notes for prompts (anything else that must stay the same)", value=prefill.notes,
+    notes = st.text_area(_("Notes for prompts (anything else that must stay the same)"), value=prefill.notes,
                          max_chars=2000, key=key("notes"))
     if notes.strip():
         chosen["notes"] = notes

@@ -31,7 +31,7 @@ function card(c, t, where) {
 function draw(root, data) {
   const t = data.texts;
   const cols = data.columns.length;
-  let html = `<div class="mg-grid" style="grid-template-columns: minmax(6rem, 0.6fr) repeat(${cols}, minmax(0, 1fr))">`;
+  let html = `<div class="mg-grid" style="grid-template-columns: minmax(6rem, 10rem) repeat(${cols}, minmax(0, 15rem))">`;
   html += `<div></div>` + data.columns.map((c) => `<div class="mg-colhead">${esc(c)}</div>`).join("");
   for (const row of data.rows) {
     const loop = row.loop ? `<button type="button" data-loop="1" title="${esc(t.loop_help)}">${esc(t.loop)}</button>` +

@@ -10,6 +10,7 @@ from lib.core.settings import Settings
 from lib.generation import batches, jobs, workspace
 from lib.generation.workspace import BatchSummary
 from lib.web import economy, review, state
+from lib.web.i18n import _, _n
 from lib.web.resources import transaction
 from lib.web.widgets import rerun_here
 
@@ -19,15 +20,16 @@ def batch_section(*, user: User, character: Character, settings: Settings) -> No
     with transaction() as conn:
         history = workspace.batch_history(conn, actor=user, character_id=character.id)
     if not history:
-        st.info("No batches for this character yet: choose expressions above and press Generate.")
+        st.info(_("No batches for this character yet: choose expressions above and press Generate."))
         return
-    st.subheader("Batches")
+    st.subheader(_("Batches"))
     watched = state.watched_batch(character.id)
     index = next((i for i, b in enumerate(history) if b.job_id == watched), 0)
     chosen: BatchSummary = st.selectbox(
-        f"{len(history)} batch{'es' if len(history) != 1 else ''} of {character.name}, newest first", history,
+        _("{n} batches of {name}, newest first", n=len(history), name=character.name) if len(history) != 1
+        else _("1 batch of {name}", name=character.name), history,
         index=index, format_func=lambda b: b.label,
-        help="Every batch keeps its images and reviews; pick one to see it.")
+        help=_("Every batch keeps its images and reviews; pick one to see it."))
     if chosen.job_id != watched:
         state.watch_batch(job_id=chosen.job_id, character_id=character.id)
     _batch_view(user=user, character=character, settings=settings, summary=chosen)
@@ -35,7 +37,7 @@ def batch_section(*, user: User, character: Character, settings: Settings) -> No
 
 def _undo(user: User) -> None:
     last = state.LAST_REVIEW.get()
-    if last is not None and st.button(f"↶ Undo: {last.label}", key="undo-review", shortcut="U"):
+    if last is not None and st.button(_("↶ Undo: {label}", label=last.label), key="undo-review", shortcut="U"):
         with transaction() as conn:
             jobs.undo_review(conn, actor=user, changes=last.changes)
         state.LAST_REVIEW.set(None)
@@ -43,23 +45,24 @@ def _undo(user: User) -> None:
 
 
 def _progress_text(now: batches.Progress) -> str:
-    parts = [f"{now.done} of {now.total} made"]
+    parts = [_("{done} of {total} made", done=now.done, total=now.total)]
     if now.open:
-        parts.append(f"{now.open} in progress")
+        parts.append(_("{n} in progress", n=now.open))
     if now.failed:
-        parts.append(f"{now.failed} failed (refunded)")
+        parts.append(_("{n} failed (refunded)", n=now.failed))
     if now.cancelled:
-        parts.append(f"{now.cancelled} cancelled (refunded)")
+        parts.append(_("{n} cancelled (refunded)", n=now.cancelled))
     return " · ".join(parts)
 
 
 def _cancel(user: User, summary: BatchSummary) -> None:
     with transaction() as conn:
         done = batches.cancel(conn, actor=user, job_id=summary.job_id)
-    running = (f" {done.still_running} already at the model will finish and be charged."
+    running = (" " + _("{n} already at the model will finish and be charged.", n=done.still_running)
                if done.still_running else "")
-    state.FLASH.set(f"Cancelled {done.images} image{'s' if done.images != 1 else ''} that had not been made; "
-                    f"{done.credits} credit{'s' if done.credits != 1 else ''} refunded.{running}")
+    state.FLASH.set(_n("Cancelled {n} image that had not been made;", "Cancelled {n} images that had not been made;",
+                       done.images) + " " + _n("{n} credit refunded.", "{n} credits refunded.", done.credits)
+                    + running)
     st.rerun()
 
 
@@ -73,12 +76,12 @@ def _batch_view(*, user: User, character: Character, settings: Settings, summary
         st.progress(now.done / max(now.total - now.cancelled, 1), text=_progress_text(now))
         economy.waiting_line(shown)
         if now.open:
-            st.caption("This updates by itself every second. You can leave the page: the workers carry on.")
-            if st.button("Cancel the rest", help="Images not made yet are cancelled and their credits refunded"):
+            st.caption(_("This updates by itself every second. You can leave the page: the workers carry on."))
+            if st.button(_("Cancel the rest"), help=_("Images not made yet are cancelled and their credits refunded")):
                 _cancel(user, summary)
         else:
-            st.caption("✓ approve (picks that attempt for exports), ✗ reject (never exported), ↻ make it again "
-                       "(a new attempt beside it), ⇆ compare full size with the base (keys: A, X, ←, →, Esc).")
+            st.caption(_("✓ approve (picks that attempt for exports), ✗ reject (never exported), ↻ make it again "
+                       "(a new attempt beside it), ⇆ compare full size with the base (keys: A, X, ←, →, Esc)."))
         review.review_grid(shown.differences, character=character, user=user, settings=settings,
                            inline=not now.open)
         if summary.open and not now.open:

@@ -26,7 +26,7 @@ from lib.generation import batches, jobs
 from lib.generation.jobs import Difference
 from lib.generation.workspace import GridRow, review_rows
 from lib.web import grid, state
-from lib.web.i18n import _
+from lib.web.i18n import _, _n
 from lib.web.resources import transaction
 from lib.web.widgets import (
     expression_label,
@@ -168,8 +168,11 @@ def set_review(item: Difference, review: str, *, user: User) -> None:
     """Record a review (keeping what it replaced, for undo) and show the grid again."""
     with transaction() as conn:
         changes = jobs.set_review(conn, actor=user, difference_id=item.id, review=review)
-    verb = {"approved": "Approved", "rejected": "Rejected", "pending": "Cleared the review of"}[review]
-    state.LAST_REVIEW.set(state.ReviewUndo(changes=changes, label=f"{verb} {_label(item)}"))
+    said = {"approved": _("Approved {label}", label=_label(item)),
+            "rejected": _("Rejected {label}", label=_label(item)),
+            "pending": _("Cleared the review of {label}", label=_label(item))}
+    label = said[review]
+    state.LAST_REVIEW.set(state.ReviewUndo(changes=changes, label=label))
     rerun_here()
 
 
@@ -183,9 +186,9 @@ def submit(make: Callable[[Connection], list[batches.Submitted]], *, character: 
         return
     images, credits = sum(len(m.difference_ids) for m in made), sum(m.credits_held for m in made)
     state.watch_batch(job_id=made[0].job_id, character_id=character.id)
-    many = f" as {len(made)} batches" if len(made) > 1 else ""
-    state.FLASH.set(f"Submitted {images} image{'s' if images != 1 else ''}{many}; {credits} credits held "
-                    "until each image is made.")
+    what = _("Submitted {n} images as {batches} batches;", n=images, batches=len(made)) if len(made) > 1 else \
+        _n("Submitted {n} image;", "Submitted {n} images;", images)
+    state.FLASH.set(what + " " + _("{n} credits held until each image is made.", n=credits))
     st.rerun()
 
 
@@ -196,8 +199,8 @@ def regenerate(item: Difference, *, user: User, settings: Settings) -> None:
     except StudioError as exc:
         show_error(exc)
         return
-    state.FLASH.set(f"Making {_label(item)} again ({made.credits_held} credits held): the new attempt "
-                    "appears beside the first.")
+    state.FLASH.set(_("Making {label} again ({n} credits held): the new attempt appears beside the first.",
+                      label=_label(item), n=made.credits_held))
     st.rerun()
 
 
@@ -207,29 +210,30 @@ def _compare(ordered: list[Difference], focused: UUID, *, character: Character, 
     item = ordered[index]
     with st.container(border=True, key="compare-view"):
         title, mode_col = st.columns([3, 2])
-        title.markdown(f"**Compare: {_label(item)}** · {index + 1} of {len(ordered)}")
-        mode = mode_col.segmented_control("Show", ["Side by side", "Base", "Result"], default="Side by side",
-                                          key="compare-mode", label_visibility="collapsed") or "Side by side"
+        title.markdown(_("**Compare: {label}** · {n} of {count}", label=_label(item), n=index + 1, count=len(ordered)))
+        mode = mode_col.segmented_control(_("Show"), ["Side by side", "Base", "Result"], default="Side by side",
+                                          format_func=_, key="compare-mode",
+                                          label_visibility="collapsed") or "Side by side"
         if mode == "Side by side":
             base, result = st.columns(2)
-            base.image(object_image(character.base_key), caption="Approved base", width="stretch")
+            base.image(object_image(character.base_key), caption=_("Approved base"), width="stretch")
             result.image(object_image(item.image_key), caption=_label(item), width="stretch")
         else:
             key, caption = (character.base_key, "Approved base") if mode == "Base" else (item.image_key, _label(item))
             st.image(object_image(key), caption=caption, width="stretch")
         buttons = st.columns(5)
-        if buttons[0].button("✓ Approve", key="cmp-ok", shortcut="A", width="stretch"):
+        if buttons[0].button(_("✓ Approve"), key="cmp-ok", shortcut="A", width="stretch"):
             set_review(item, "approved", user=user)
-        if buttons[1].button("✗ Reject", key="cmp-no", shortcut="X", width="stretch"):
+        if buttons[1].button(_("✗ Reject"), key="cmp-no", shortcut="X", width="stretch"):
             set_review(item, "rejected", user=user)
-        if buttons[2].button("← Previous", key="cmp-prev", shortcut="Left", width="stretch", disabled=index == 0):
+        if buttons[2].button(_("← Previous"), key="cmp-prev", shortcut="Left", width="stretch", disabled=index == 0):
             state.COMPARE.set(ordered[index - 1].id)
             rerun_here()
-        if buttons[3].button("Next →", key="cmp-next", shortcut="Right", width="stretch",
+        if buttons[3].button(_("Next →"), key="cmp-next", shortcut="Right", width="stretch",
                              disabled=index == len(ordered) - 1):
             state.COMPARE.set(ordered[index + 1].id)
             rerun_here()
-        if buttons[4].button("Close", key="cmp-close", shortcut="Esc", width="stretch"):
+        if buttons[4].button(_("Close"), key="cmp-close", shortcut="Esc", width="stretch"):
             state.COMPARE.set(None)
             rerun_here()
 
@@ -247,10 +251,11 @@ def _label(item: Difference) -> str:
 
 def _caption(item: Difference, *, preview: bool, head: str | None = None) -> str:
     """Model, cost and review of an image after `head` (its label unless the grid's row and column say it)."""
-    note = "offline preview" if preview and item.backend == "offline" else escape_markdown(item.model)
-    cost = f" · {item.cost_credits} cr" if item.cost_credits else (" · free" if item.status == "done" else "")
+    note = _("offline preview") if preview and item.backend == "offline" else escape_markdown(item.model)
+    cost = " · " + _("{n} cr", n=item.cost_credits) if item.cost_credits else (
+        " · " + _("free") if item.status == "done" else "")
     # Plain ✓/✗ rather than colour emoji: machines without an emoji font draw those as empty boxes.
-    review = {"approved": " · **✓ approved**", "rejected": " · **✗ rejected**"}.get(item.review, "")
+    review = {"approved": f" · **{_('✓ approved')}**", "rejected": f" · **{_('✗ rejected')}**"}.get(item.review, "")
     head = f"**{_label(item)}**" if head is None else head
     return " · ".join(p for p in (head, f"{note}{cost}{review}") if p)
 
@@ -259,12 +264,13 @@ def _score_badge(cell: DeltaGenerator, item: Difference) -> None:
     if item.score is None:
         return
     r = wording.read({"total": item.score, **(item.score_parts or {})})
-    with cell.popover(f"{'✔' if r.passed else '⚠'} consistency {r.total:.0f} · {r.verdict}", width="stretch"):
-        st.caption("How consistent the image you get is with the base (0–100): total, parts and flags.")
+    with cell.popover(_("{mark} consistency {total} · {verdict}", mark="✔" if r.passed else "⚠",
+                        total=f"{r.total:.0f}", verdict=r.verdict), width="stretch"):
+        st.caption(_("How consistent the image you get is with the base (0–100): total, parts and flags."))
         for name, value in r.parts:
-            st.progress(min(max(value / 100, 0.0), 1.0), text=f"{name}: {value:.0f}")
+            st.progress(min(max(value / 100, 0.0), 1.0), text=_("{name}: {value:.0f}", name=name, value=value))
         if r.flags:
-            st.warning("Flags: " + "; ".join(r.flags))
+            st.warning(_("Flags: {flags}", flags="; ".join(r.flags)))
         if r.notes:
             st.caption(f"{wording.RESTORED.capitalize()}: " + ", ".join(f"{k} {v:.0f}" for k, v in r.restored))
 
@@ -277,9 +283,10 @@ def _difference_cell(
         cell.caption(_caption(item, preview=character.base_source == "upload", head=head))
         _score_badge(cell, item)
     elif item.status == "failed":
-        cell.error(f"**{_label(item)}**: {escape_markdown(item.failure_reason)}", icon=":material/block:")
+        cell.error(_("**{label}**: {why}", label=_label(item), why=escape_markdown(item.failure_reason)),
+                   icon=":material/block:")
     elif item.status == "cancelled":
-        cell.caption(f"**{_label(item)}**: cancelled before it was made (refunded)")
+        cell.caption(_("**{label}**: cancelled before it was made (refunded)", label=_label(item)))
     else:
-        what = {"queued": "waiting for a worker", "running": "being made"}.get(item.status, item.status)
-        cell.info(f"**{_label(item)}**  \n{what}…", icon=":material/hourglass_empty:")
+        what = {"queued": _("waiting for a worker"), "running": _("being made")}.get(item.status, item.status)
+        cell.info(_("**{label}**  \n{what}…", label=_label(item), what=what), icon=":material/hourglass_empty:")

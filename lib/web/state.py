@@ -89,6 +89,9 @@ AUTH_USERNAME: Slot[str | None] = Slot("username", None)  # the email the user s
 _AUTH_KEYS = ("authentication_status", "username", "name", "email", "roles")
 _AUTH_LOGOUT = Slot("logout", False)
 
+# The reader's language ("en" or "ja"), once they chose one; until then the browser's (lib/web/i18n.py).
+LANGUAGE: Slot[str | None] = Slot("studio_language", None)
+
 # Pages.
 WATCHED_BATCH: Slot[WatchedBatch | None] = Slot("studio_watched_batch", None)
 COMPARE: Slot[UUID | None] = Slot("studio_compare", None)  # the image open in the review's compare view

@@ -1,0 +1,94 @@
+"""The Japanese UI: every message the UI code shows has a Japanese entry, no page shows an un-wrapped English
+literal through a Streamlit call, and the catalogue's entries keep their `{placeholders}`."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from devtools.update_catalogue import SOURCES, message_ids
+from lib.web import i18n
+from tests.conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+# Streamlit calls whose first argument (or these keywords) a person reads.
+SHOWN = re.compile(r"(^st\.|\.)(title|header|subheader|caption|markdown|info|warning|error|success|toast|button|"
+                   r"form_submit_button|text_input|text_area|number_input|selectbox|multiselect|toggle|checkbox|"
+                   r"radio|segmented_control|date_input|file_uploader|metric|expander|popover|progress|"
+                   r"download_button|tabs|spinner|Page)$")
+KEYWORDS = ("label", "help", "caption", "placeholder", "title", "text")
+ALLOWED = {"Language / 言語"}  # the switch names itself in both languages
+
+
+def _shown_literals(path: Path) -> list[str]:
+    """English string literals passed straight to a Streamlit call (not through `_()`), as file:line: text."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not SHOWN.search(ast.unparse(node.func)):
+            continue
+        shown = node.args[:1] + [k.value for k in node.keywords if k.arg in KEYWORDS]
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "tabs" and node.args \
+                and isinstance(node.args[0], ast.List):
+            shown = node.args[0].elts
+        for arg in shown:
+            if isinstance(arg, ast.JoinedStr) or (
+                    isinstance(arg, ast.Constant) and isinstance(arg.value, str) and re.search("[A-Za-z]{2}", arg.value)
+                    and not arg.value.endswith(".py") and arg.value not in ALLOWED):
+                found.append(f"{path.relative_to(ROOT)}:{arg.lineno}: {ast.unparse(arg)[:80]}")
+    return found
+
+
+def test_every_message_has_a_japanese_entry() -> None:
+    japanese = i18n.catalogue("ja")
+    missing = [f"{where}: {message!r}" for message, where in message_ids().items() if not japanese.get(message)]
+    assert not missing, "run `python -m devtools.update_catalogue` and translate:\n" + "\n".join(missing)
+
+
+def test_translations_keep_their_placeholders() -> None:
+    def names(text: str) -> set[str]:
+        return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+    for message, translated in i18n.catalogue("ja").items():
+        assert names(translated) == names(message), (message, translated)
+
+
+def test_pages_show_no_unwrapped_literals() -> None:
+    """Every page and the entrypoint: a literal in a Streamlit call that shows it must go through `_()`."""
+    found = [hit for path in SOURCES if path.parent.name == "pages" or path.name == "app.py"
+             for hit in _shown_literals(path)]
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("module", ["auth.py", "history.py", "review.py", "features_form.py"])
+def test_shared_widgets_show_no_unwrapped_literals(module: str) -> None:
+    found = _shown_literals(ROOT / "lib" / "web" / module)
+    assert not found, "\n".join(found)
+
+
+def test_underscore_translates_and_fills_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(i18n, "language", lambda: "ja")
+    assert i18n._("Attempt {n} of {count}", n=2, count=3) == "試行 2 / 3"
+    assert i18n._("a message nobody translated") == "a message nobody translated"
+    monkeypatch.setattr(i18n, "language", lambda: "en")
+    assert i18n._("Attempt {n} of {count}", n=2, count=3) == "Attempt 2 of 3"
+
+
+def test_the_switch_turns_the_pages_japanese(accounts) -> None:
+    at = AppTest.from_file("../app.py", default_timeout=30).run()
+    assert [b.label for b in at.button] == ["Sign in"]  # AppTest has no browser locale: English
+    at.text_input[0].input("mei@example.com")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    switch = next(w for w in at.get("button_group") if w.proto.label == "Language / 言語")
+    switch.set_value("ja").run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/generate.py").run()
+    assert [t.value for t in at.title] == ["生成"]
+    assert "サインアウト" in [b.label for b in at.button]
+    at.switch_page("pages/credits.py").run()  # remembered for the session on the next page
+    assert [t.value for t in at.title] == ["クレジット"]

@@ -35,8 +35,9 @@ def akane_sad() -> Image.Image:
     return real.load(ROOT, "tyrano/akane_sad.png")
 
 
-def test_the_artists_differences_pass() -> None:
-    cases = [c for c in real.build_real_set(ROOT, drift=False) if c.label]
+@pytest.mark.parametrize("faces", real.FACES)
+def test_the_artists_differences_pass(faces: real.Faces) -> None:
+    cases = [c for c in real.build_real_set(ROOT, drift=False, faces=faces) if c.label]
     assert len(cases) == 14
     for case in cases:
         s = score_case(case)
@@ -111,8 +112,9 @@ def test_a_blink_painted_outside_the_face_is_not_a_blink() -> None:
     assert not s.passed and "unchanged_face" in s.flags
 
 
-def test_identity_changes_made_from_the_real_set_all_fail() -> None:
-    cases: list[Case] = [c for c in real.build_real_set(ROOT, drift=False)
+@pytest.mark.parametrize("faces", real.FACES)
+def test_identity_changes_made_from_the_real_set_all_fail(faces: real.Faces) -> None:
+    cases: list[Case] = [c for c in real.build_real_set(ROOT, drift=False, faces=faces)
                          if c.character in (100, 102) and not c.label]
     kinds = {c.kind for c in cases}
     assert {"real_iris_colour", "real_fringe_cut", "real_hat", "real_glasses_added", "real_glasses_removed",

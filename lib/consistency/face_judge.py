@@ -222,6 +222,16 @@ def _ink(lab: np.ndarray, zone: np.ndarray, skin: np.ndarray) -> float:
     return float((np.linalg.norm(lab[zone] - skin, axis=1) > INK_DE).mean()) if zone.any() else 0.0
 
 
+def _open_eye(lab: np.ndarray, zone: np.ndarray, skin: np.ndarray) -> float:
+    """The share of the eye zones holding ink at least a third of an eye box tall: an open eye's iris. A
+    closed eye's lid is a line, however thick its lashes (the plain ink share drops far less on a blink)."""
+    ink = ((np.linalg.norm(lab - skin, axis=2) > INK_DE) & zone).astype(np.uint8)
+    ys = np.nonzero(zone.any(axis=1))[0]
+    tall = max(3, round(0.3 * (ys.max() - ys.min() + 1))) if len(ys) else 3  # the eyes sit side by side
+    thick = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((tall, 3), np.uint8)) > 0
+    return float(thick[zone].mean()) if zone.any() else 0.0
+
+
 def _line_style(flat: tuple[np.ndarray, np.ndarray], zone: np.ndarray) -> float:
     """Agreement of the line art where no expression reaches (a blurred or repainted face loses its lines)."""
     grey = [cv2.cvtColor(np.clip(a, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY) for a in flat]
@@ -280,7 +290,7 @@ def judge_face(
     details["changed_fringe"] = _share(areas, z.fringe)
     details["line_style_f1"] = _line_style(flat, z.identity | z.border)
     identity = min(ramp(details["changed_identity"], 0.08, 0.2), ramp(details["changed_identity_local"], 0.4, 0.65),
-                   ramp(details["changed_brows"], 0.2, 0.35), ramp(details["line_between_eyes"], 0.7, 0.9),
+                   ramp(details["changed_brows"], 0.2, 0.35), ramp(details["line_between_eyes"], 0.8, 0.95),
                    ramp(details["line_style_f1"], 0.7, 0.45), ramp(details["changed_fringe"], 0.04, 0.1))
     eye_colour = ramp(details["eye_hue_shift_deg"], 36.0, 55.0)
     if eye_colour < 50:
@@ -312,7 +322,9 @@ def _change(base_lab: np.ndarray, final_lab: np.ndarray, changed: np.ndarray, z:
         before, after = _ink(base_lab, zone, skin), _ink(final_lab, zone, skin)
         details["ink_before"], details["ink_after"] = before, after
         if variant == "blink":
-            closed = ramp(after / max(before, 1e-3), 0.55, 0.85)
+            before, after = _open_eye(base_lab, zone, skin), _open_eye(final_lab, zone, skin)
+            details["open_eye_before"], details["open_eye_after"] = before, after
+            closed = ramp(after / max(before, 1e-3), 0.6, 0.85)
             change = min(change, closed)
             flags += [] if closed >= 50 else ["eyes_not_closed"]
         else:

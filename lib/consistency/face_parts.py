@@ -31,7 +31,7 @@ CASCADE_LAYOUT: tuple[Share, Share, Share] = ((0.15, 0.24, 0.43, 0.58), (0.53, 0
 EYE_SIZE, MOUTH_SIZE = (0.64, 0.6), (0.6, 0.38)
 # Glasses' bridge: looked for within this many eye distances of the line through the eyes, across the gap
 # between the eye boxes less this share of it at each end.
-BRIDGE_HALF, BRIDGE_INSET = 0.12, 0.15
+BRIDGE_HALF, BRIDGE_INSET = 0.12, 0.25
 FRINGE_ABOVE = 0.45  # the fringe zone reaches this many eye distances above the eyes' top
 
 ZONES = ("eyes", "brows", "mouth", "cheeks")

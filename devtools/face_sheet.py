@@ -1,7 +1,8 @@
 """`python -m devtools face-sheet OUT_DIR [FOLDER …]`: contact sheets of face finding and offline previews on
 real sprites (../shared/real-dev/ by default), one PNG per folder, to look at after changing either.
 
-Each row is one picture: the proposed face box (pink) with the eyes and mouth (blue rings) and its source,
+Each row is one picture: the proposed face box (pink) with the eyes and mouth (blue rings at the found centres,
+blue boxes where the score judges them, `FaceParts.from_points`) and its source,
 then the offline previews of the `basic` preset (neutral, happy, angry, sad, surprised), cropped around the face.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from lib.consistency.face_finder import find_face
+from lib.consistency.face_parts import FaceParts
 from lib.consistency.face_region import overlay
 from lib.consistency.picture_features import read_features
 from lib.design import expressions
@@ -41,6 +43,9 @@ def _row(path: Path) -> tuple[str, list[Image.Image]]:
     draw, r = ImageDraw.Draw(boxed), max(2, w // 30)
     for px, py in found.points:
         draw.ellipse((px - r, py - r, px + r, py + r), outline=(40, 90, 255, 255), width=max(1, r // 2))
+    parts = FaceParts.from_points(found.box, *found.points)
+    for bx, by, bw, bh in (parts.left_eye, parts.right_eye, parts.mouth):
+        draw.rectangle((bx, by, bx + bw, by + bh), outline=(40, 90, 255, 255), width=max(1, r // 3))
     previews = [edit_face(picture, box=found.box, expression=e, points=found.points, features=features)
                 for e in expressions.preset("basic")]
     return f"{path.parent.name}/{path.stem} [{found.source}]", [cell(boxed), *map(cell, previews)]

@@ -35,8 +35,9 @@ def akane_sad() -> Image.Image:
     return real.load(ROOT, "tyrano/akane_sad.png")
 
 
-def test_the_artists_differences_pass() -> None:
-    cases = [c for c in real.build_real_set(ROOT, drift=False) if c.label]
+@pytest.mark.parametrize("faces", real.FACES)
+def test_the_artists_differences_pass(faces: real.Faces) -> None:
+    cases = [c for c in real.build_real_set(ROOT, drift=False, faces=faces) if c.label]
     assert len(cases) == 14
     for case in cases:
         s = score_case(case)
@@ -111,8 +112,9 @@ def test_a_blink_painted_outside_the_face_is_not_a_blink() -> None:
     assert not s.passed and "unchanged_face" in s.flags
 
 
-def test_identity_changes_made_from_the_real_set_all_fail() -> None:
-    cases: list[Case] = [c for c in real.build_real_set(ROOT, drift=False)
+@pytest.mark.parametrize("faces", real.FACES)
+def test_identity_changes_made_from_the_real_set_all_fail(faces: real.Faces) -> None:
+    cases: list[Case] = [c for c in real.build_real_set(ROOT, drift=False, faces=faces)
                          if c.character in (100, 102) and not c.label]
     kinds = {c.kind for c in cases}
     assert {"real_iris_colour", "real_fringe_cut", "real_hat", "real_glasses_added", "real_glasses_removed",
@@ -143,3 +145,22 @@ def test_the_cli_prints_total_passed_parts_and_flags_in_the_reviewers_words(
     assert main([*common, "--no-paste-back", "--json"]) in (0, None)
     raw = json.loads(capsys.readouterr().out)
     assert raw["passed"] is False and "content_drift" in raw["flags"]
+
+
+def test_seam_blink_and_mouth_open_are_judged_on_the_face_finders_boxes_too(akane_sad: Image.Image) -> None:
+    """As an upload is scored: the face finder's box, eyes and mouth on the base (`real_artwork.detected`)."""
+    akane = real.detected(AKANE, real.load(ROOT, AKANE.base))
+    webgal = real.detected(WEBGAL, real.load(ROOT, WEBGAL.base))
+    arr = np.asarray(akane_sad).copy()
+    x, y, w, h = akane.face_box
+    arr[y : y + h, x : x + w, :3] = (arr[y : y + h, x : x + w, :3] * 0.7).astype(np.uint8)
+    lit = judge(akane, Image.fromarray(arr, "RGBA"), expression="sad")
+    assert not lit.passed and "seam" in lit.flags
+    assert judge(akane, akane_sad, expression="sad").passed
+    open_mouth, closed_eyes = (real.load(ROOT, f"webgal/outfit1_{n}.png") for n in ("open_mouth", "closed_eyes"))
+    not_closed = judge(webgal, open_mouth, variant="blink")
+    assert not not_closed.passed and "eyes_not_closed" in not_closed.flags
+    not_opened = judge(webgal, closed_eyes, variant="mouth_open")
+    assert not not_opened.passed and "mouth_not_opened" in not_opened.flags
+    blink, opened = judge(webgal, closed_eyes, variant="blink"), judge(webgal, open_mouth, variant="mouth_open")
+    assert blink.passed and blink.parts["change"] >= 90 and opened.passed, (blink.to_json(), opened.to_json())

@@ -37,6 +37,10 @@ EYE_Y, EYE_X = 0.46, 0.30  # expected eye centre in the square (the other eye mi
 MOUTH_BELOW_EYES = 0.21  # the mouth, below the eyes' line, in the square's side
 HEAD_ASPECT = 1.3  # a figure at most this much taller than wide is taken for a head when no face is found
 EYE_SEARCH = 0.12  # how far (in the square's side) a found eye may sit from where it is expected
+# Where the mouth is looked for, in eye distances from the eyes' middle: half the width, then the top and the
+# bottom below it (the nose sits at about 0.3, the mouth at 0.5-0.7, the chin at 0.85 and lower on real sprites).
+MOUTH_WINDOW = (0.45, 0.38, 0.9)
+MOUTH_INK = 25  # grey levels darker than the skin's median for a pixel to count as the mouth's ink
 
 
 @dataclass(frozen=True)
@@ -108,15 +112,42 @@ def _find_eye(gray: np.ndarray, cx: float, cy: float, side: float) -> tuple[floa
     return x0 + float(np.average(xs, weights=weight)), y0 + float(np.average(ys, weights=weight))
 
 
+def _find_mouth(gray: np.ndarray, eyes: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """The centre of the widest stroke below the eyes' middle (`MOUTH_WINDOW`, in eye distances) on the work
+    copy, or None when nothing there stands out from the skin. Strokes that run out of the window's top or bottom
+    or across it are the nose, the chin, the neck or hair, not a mouth (a small stroke drawn on the skin)."""
+    (lx, ly), (rx, ry) = eyes
+    d = float(np.hypot(rx - lx, ry - ly))
+    cx, cy = (lx + rx) / 2, (ly + ry) / 2
+    half, top, bottom = MOUTH_WINDOW
+    x0, x1 = max(0, int(cx - half * d)), min(gray.shape[1], int(cx + half * d) + 1)
+    y0, y1 = max(0, int(cy + top * d)), min(gray.shape[0], int(cy + bottom * d) + 1)
+    patch = gray[y0:y1, x0:x1]
+    if patch.shape[0] < 4 or patch.shape[1] < 4:
+        return None
+    ink = (patch < float(np.median(patch)) - MOUTH_INK).astype(np.uint8)
+    ink = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((3, 5), np.uint8))  # a faint line's broken pieces
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    h, w = patch.shape
+    best: tuple[int, float, float] | None = None
+    for left, top_, width, height, area in stats[1:]:
+        if top_ == 0 or top_ + height >= h or (left == 0 and left + width >= w) or area < 3 or width < 0.1 * d:
+            continue
+        if best is None or width > best[0]:
+            best = (int(width), x0 + left + width / 2, y0 + top_ + height / 2)
+    return None if best is None else (best[1], best[2])
+
+
 def _points_in_square(gray: np.ndarray, square: tuple[int, int, int, int], k: float) -> FacePoints:
-    """Eyes (looked for) and mouth (from the eyes) for one detector square, in picture pixels."""
+    """Eyes and mouth (looked for; where a face usually has them when not found) for one detector square, in
+    picture pixels."""
     x, y, s, _ = square
     expected = [(x + (EYE_X if i == 0 else 1 - EYE_X) * s, y + EYE_Y * s) for i in range(2)]
     eyes = [_find_eye(gray, ex, ey, s) or (ex, ey) for ex, ey in expected]
     if abs(eyes[0][1] - eyes[1][1]) > 0.1 * s or eyes[1][0] - eyes[0][0] < 0.25 * s:
         eyes = expected  # two dark spots that cannot be a pair of eyes: trust the proportions
-    mx = (eyes[0][0] + eyes[1][0]) / 2
-    my = (eyes[0][1] + eyes[1][1]) / 2 + MOUTH_BELOW_EYES * s
+    mx, my = _find_mouth(gray, eyes) or ((eyes[0][0] + eyes[1][0]) / 2,
+                                         (eyes[0][1] + eyes[1][1]) / 2 + MOUTH_BELOW_EYES * s)
     (lx, ly), (rx, ry) = eyes
     return FacePoints(*((round(px / k), round(py / k)) for px, py in ((lx, ly), (rx, ry), (mx, my))))
 

@@ -4,9 +4,10 @@ The model's answer is warped straight into a crop around the face box (at most `
 box's longer side, never enlarged), and with paste-back the crop is pasted exactly as the studio pastes
 it (`lib.consistency.composite.paste_back`), so the judgement sees the final pixels. Three parts:
 
-    identity  where no expression reaches (fringe, outline, hair at the sides, around the eyes) the face
-              is unchanged, no line appeared or vanished across the gap between the eyes (glasses), and
-              the irises kept their hue
+    identity  where no expression reaches (outline, hair at the sides, around the eyes) the face is
+              unchanged; the fringe above and between the eyes kept its hair (an expression's brows are
+              thin strokes there, a cut or a hat is an area); no line appeared or vanished across the gap
+              between the eyes, along the line through them (glasses); the irises kept their hue
     change    the zones this expression or variant changes (`face_parts.zones_for`) did change; a blink
               must close the eyes, a mouth-open must open the mouth (more non-skin pixels in the mouth)
     seam      the band just inside the box's edge matches the base, so the pasted face meets it cleanly
@@ -30,6 +31,8 @@ CHANGED_DE = 12.0  # CIE76 ΔE above which a pixel counts as changed
 DRAWN_DE = 20.0  # ... and above which (in 2x2 px blocks) it counts as redrawn, for the requested change
 IRIS_MAX_L = 72.0  # irises are darker than this (CIE L*); blush, tears and sparkles are lighter
 INK_DE = 28.0  # a pixel this far from the skin colour is drawn (lashes, iris, an open mouth), not skin
+AREA_PX = 5  # changed areas at least this wide (crop px) in the fringe zone are hair cut or covered, not strokes
+SEAM_WINDOW = 2  # the seam is judged over windows this many times the identity windows (a fifth of the crop)
 
 
 @dataclass(frozen=True)
@@ -197,17 +200,14 @@ def _eye_hue_shift(base_lab: np.ndarray, final_lab: np.ndarray, changed: np.ndar
 
 
 def _line_across(changed: np.ndarray, zone: np.ndarray) -> float:
-    """How much of the gap between the eyes one changed line spans (glasses' bridge put on or taken off):
-    the widest connected changed stroke in the gap, as a share of the gap's width. Strokes taller than
-    half the gap are hair strands redrawn, not a bridge."""
-    ys, xs = np.nonzero(zone)
-    if len(xs) == 0:
+    """How much of the gap between the eyes a changed line spans (glasses' bridge put on or taken off): the
+    share of the band's columns (`Zones.bridge`, along the line through the eyes) that hold a changed pixel.
+    Hair strands redrawn between the eyes cross it in a few columns only."""
+    columns = zone.any(axis=0)
+    if columns.sum() < 3:
         return 0.0
-    gap = changed[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.uint8)
-    _, _, stats, _ = cv2.connectedComponentsWithStats(gap, connectivity=8)
-    flat = stats[1:][stats[1:, cv2.CC_STAT_HEIGHT] <= 0.5 * gap.shape[0]]
-    widest = int(flat[:, cv2.CC_STAT_WIDTH].max()) if len(flat) else 0
-    return min(1.0, widest / gap.shape[1])
+    crossed = (changed & zone).any(axis=0)
+    return float(crossed[columns].mean())
 
 
 def _skin(lab: np.ndarray, zone: np.ndarray) -> np.ndarray:
@@ -220,6 +220,16 @@ def _skin(lab: np.ndarray, zone: np.ndarray) -> np.ndarray:
 
 def _ink(lab: np.ndarray, zone: np.ndarray, skin: np.ndarray) -> float:
     return float((np.linalg.norm(lab[zone] - skin, axis=1) > INK_DE).mean()) if zone.any() else 0.0
+
+
+def _open_eye(lab: np.ndarray, zone: np.ndarray, skin: np.ndarray) -> float:
+    """The share of the eye zones holding ink at least a third of an eye box tall: an open eye's iris. A
+    closed eye's lid is a line, however thick its lashes (the plain ink share drops far less on a blink)."""
+    ink = ((np.linalg.norm(lab - skin, axis=2) > INK_DE) & zone).astype(np.uint8)
+    ys = np.nonzero(zone.any(axis=1))[0]
+    tall = max(3, round(0.3 * (ys.max() - ys.min() + 1))) if len(ys) else 3  # the eyes sit side by side
+    thick = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((tall, 3), np.uint8)) > 0
+    return float(thick[zone].mean()) if zone.any() else 0.0
 
 
 def _line_style(flat: tuple[np.ndarray, np.ndarray], zone: np.ndarray) -> float:
@@ -272,13 +282,16 @@ def judge_face(
     # At the edge, a face lit differently from the body shows: forgive only half the cast there.
     stepped = tolerant_de(base_lab, final_lab, face_cast, symmetric=True, forgive=4.0) > CHANGED_DE
     details["changed_border"] = _share(stepped, z.border)
-    details["changed_border_local"] = worst_window(stepped & z.border, z.border, side, min_weight=0.1)
+    details["changed_border_local"] = worst_window(stepped & z.border, z.border, SEAM_WINDOW * side, min_weight=0.1)
     flags: list[str] = []
     details["line_between_eyes"] = _line_across(changed, z.bridge)
+    # A fringe cut or a hat changes an area there; an expression's brows and the model's resampling, strokes.
+    areas = cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_OPEN, np.ones((AREA_PX, AREA_PX), np.uint8)) > 0
+    details["changed_fringe"] = _share(areas, z.fringe)
     details["line_style_f1"] = _line_style(flat, z.identity | z.border)
     identity = min(ramp(details["changed_identity"], 0.08, 0.2), ramp(details["changed_identity_local"], 0.4, 0.65),
-                   ramp(details["changed_brows"], 0.2, 0.35), ramp(details["line_between_eyes"], 0.7, 0.9),
-                   ramp(details["line_style_f1"], 0.7, 0.45))
+                   ramp(details["changed_brows"], 0.2, 0.35), ramp(details["line_between_eyes"], 0.8, 0.95),
+                   ramp(details["line_style_f1"], 0.7, 0.45), ramp(details["changed_fringe"], 0.04, 0.1))
     eye_colour = ramp(details["eye_hue_shift_deg"], 36.0, 55.0)
     if eye_colour < 50:
         flags.append("eye_colour_changed")
@@ -309,7 +322,9 @@ def _change(base_lab: np.ndarray, final_lab: np.ndarray, changed: np.ndarray, z:
         before, after = _ink(base_lab, zone, skin), _ink(final_lab, zone, skin)
         details["ink_before"], details["ink_after"] = before, after
         if variant == "blink":
-            closed = ramp(after / max(before, 1e-3), 0.55, 0.85)
+            before, after = _open_eye(base_lab, zone, skin), _open_eye(final_lab, zone, skin)
+            details["open_eye_before"], details["open_eye_after"] = before, after
+            closed = ramp(after / max(before, 1e-3), 0.6, 0.85)
             change = min(change, closed)
             flags += [] if closed >= 50 else ["eyes_not_closed"]
         else:

@@ -27,6 +27,13 @@ RENDERER_LAYOUT: tuple[Share, Share, Share] = ((0.12, 0.38, 0.46, 0.68), (0.54, 
 CASCADE_LAYOUT: tuple[Share, Share, Share] = ((0.15, 0.24, 0.43, 0.58), (0.53, 0.24, 0.85, 0.58),
                                               (0.38, 0.55, 0.67, 0.79))
 
+# Eye and mouth boxes (width, height) in eye distances, around found centres (`FaceParts.from_points`).
+EYE_SIZE, MOUTH_SIZE = (0.64, 0.6), (0.6, 0.38)
+# Glasses' bridge: looked for within this many eye distances of the line through the eyes, across the gap
+# between the eye boxes less this share of it at each end.
+BRIDGE_HALF, BRIDGE_INSET = 0.12, 0.25
+FRINGE_ABOVE = 0.45  # the fringe zone reaches this many eye distances above the eyes' top
+
 ZONES = ("eyes", "brows", "mouth", "cheeks")
 _WORDS = {
     "eyes": r"\beyes?\b|lids?|irises|wink|glanc|squeez|glar|stare",
@@ -55,12 +62,17 @@ class FaceParts:
     @classmethod
     def from_points(cls, box: FaceBox, left_eye: tuple[int, int], right_eye: tuple[int, int],
                     mouth: tuple[int, int]) -> FaceParts:
-        """Boxes around a face finder's eye and mouth centres (base px), sized from the face box: an eye
-        about a third of the box wide, the mouth's box as wide and a fifth as tall."""
-        def around(point: tuple[int, int], w_share: float, h_share: float) -> Box:
-            w, h = round(w_share * box.w), round(h_share * box.h)
+        """Boxes around a face finder's eye and mouth centres (base px), sized from the distance between the
+        eyes (a face box's size says little: a detector's box may hold hair and neck): an eye `EYE_SIZE` of
+        it, the mouth `MOUTH_SIZE`. Measured on the real sprites' hand-drawn boxes (../shared/real-dev)."""
+        d = float(np.hypot(right_eye[0] - left_eye[0], right_eye[1] - left_eye[1]))
+        if d < 0.25 * box.w:  # two points that cannot be a pair of eyes: size from the box instead
+            d = 0.5 * box.w
+
+        def around(point: tuple[int, int], size: tuple[float, float]) -> Box:
+            w, h = round(size[0] * d), round(size[1] * d)
             return point[0] - w // 2, point[1] - h // 2, w, h
-        return cls(around(left_eye, 0.32, 0.36), around(right_eye, 0.32, 0.36), around(mouth, 0.30, 0.22))
+        return cls(around(left_eye, EYE_SIZE), around(right_eye, EYE_SIZE), around(mouth, MOUTH_SIZE))
 
     @classmethod
     def parse(cls, value: object) -> FaceParts:
@@ -107,7 +119,8 @@ class Zones:
     cheeks: np.ndarray
     identity: np.ndarray  # inside the box, away from its border and from every expression zone
     border: np.ndarray  # the band just inside the box's edge, where a pasted face meets the base
-    bridge: np.ndarray  # the gap between the eyes, at the eyes' middle height
+    fringe: np.ndarray  # above and between the eyes, where the fringe falls (hair, not an expression's brows)
+    bridge: np.ndarray  # a band along the line through the eyes, across the gap between them
     box: np.ndarray
 
     def of(self, name: str) -> np.ndarray:
@@ -119,6 +132,20 @@ def _rect(shape: tuple[int, int], x0: float, y0: float, x1: float, y1: float) ->
     h, w = shape
     mask[max(0, round(y0)) : min(h, round(y1)), max(0, round(x0)) : min(w, round(x1))] = True
     return mask
+
+
+def _bridge(shape: tuple[int, int], parts: FaceParts, *, origin: tuple[float, float], k: float) -> np.ndarray:
+    """A band along the line through both eyes' centres, across the gap between the eye boxes (glasses' bridge
+    sits on it, on a tilted head too); the gap's ends are left out, where glasses' rims sit."""
+    (lx, ly, lw, lh), (rx, ry, rw, rh) = sorted((parts.left_eye, parts.right_eye))
+    (ax, ay), (bx, by) = ((lx + lw / 2, ly + lh / 2), (rx + rw / 2, ry + rh / 2))
+    inset = BRIDGE_INSET * (rx - lx - lw)
+    x0, x1 = (lx + lw + inset - origin[0]) * k, (rx - inset - origin[0]) * k
+    half = BRIDGE_HALF * float(np.hypot(bx - ax, by - ay)) * k
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    slope = (by - ay) / max(bx - ax, 1.0)
+    on_line = (ay - origin[1]) * k + slope * (xs - (ax - origin[0]) * k)
+    return (np.abs(ys - on_line) <= half) & (xs >= x0) & (xs < x1)
 
 
 def zone_masks(
@@ -145,8 +172,10 @@ def zone_masks(
     for zx, zy, zw, zh in (parts.left_eye, parts.right_eye, parts.mouth):
         grown |= r(zx - margin, zy - 0.6 * zh - margin, zx + zw + margin, zy + zh + margin)
     grown |= cheeks
-    (lx, ly, lw, lh), (rx, ry, _, rh) = sorted((parts.left_eye, parts.right_eye))
-    inset = 0.2 * (rx - lx - lw)  # the middle of the gap: glasses' rims sit at its ends
-    bridge = r(lx + lw + inset, min(ly, ry) + 0.2 * min(lh, rh), rx - inset, max(ly + lh, ry + rh) - 0.2 * min(lh, rh))
+    bridge = _bridge(shape, parts, origin=origin, k=k)
+    (lx, ly, lw, lh), (rx, ry, rw, rh) = sorted((parts.left_eye, parts.right_eye))
+    d = float(np.hypot(rx + rw / 2 - lx - lw / 2, ry + rh / 2 - ly - lh / 2))
+    fringe = r(lx, min(ly, ry) - FRINGE_ABOVE * d, rx + rw, max(ly + lh / 2, ry + rh / 2)) & ~eyes
     return Zones(eyes=eyes & face, brows=brows & face, mouth=mouth & face, cheeks=cheeks & face & ~mouth,
-                 identity=inner & ~grown, border=face & ~inner, bridge=bridge & face, box=face)
+                 identity=inner & ~grown, border=face & ~inner, fringe=fringe & face, bridge=bridge & face,
+                 box=face)

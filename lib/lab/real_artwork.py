@@ -10,8 +10,9 @@ handed back unchanged, and another character's whole picture.
 
 Face boxes and eye/mouth boxes were measured by hand on the pictures (base pixels). With `faces="detected"`
 the cases are scored on what the studio's face finder reports for the base sprite instead (`find_face`, then
-`FaceParts.from_points`, as an upload gets them); the identity changes are still drawn where the hand-measured
-eyes and face are, since they stand for what a model really changed.
+`FaceParts.from_points`, as an upload gets them; for "glasses removed", on the base wearing the glasses);
+the identity changes are still drawn where the hand-measured eyes and face are, since they stand for what a
+model really changed.
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ def build_real_set(root: Path = REAL_DEV, *, seed: int = 5, drift: bool = True, 
     rng = random.Random(seed)
     bases = {s.name: load(root, s.base) for s in SPRITES}
     scored_as = {s.name: detected(s, bases[s.name]) if faces == "detected" else s for s in SPRITES}
+    glasses_bases: dict[str, Image.Image] = {}
     by_name = {s.name: s for s in SPRITES}
     cases: list[Case] = []
     for index, sprite in enumerate(SPRITES):
@@ -223,8 +225,10 @@ def build_real_set(root: Path = REAL_DEV, *, seed: int = 5, drift: bool = True, 
                 if changed is art:
                     continue  # e.g. no iris to recolour in closed eyes
                 cases.append(_case(False, change, judged, base, changed, index, expression, variant))
-            cases.append(_case(False, "real_glasses_removed", judged, glasses(base, box, parts), art, index,
-                               expression, variant))
+            with_glasses = glasses_bases.setdefault(sprite.name, glasses(base, box, parts))
+            # an upload with glasses: the face finder runs on that base
+            on = detected(sprite, with_glasses) if faces == "detected" else sprite
+            cases.append(_case(False, "real_glasses_removed", on, with_glasses, art, index, expression, variant))
         for asked in ("happy", "blink", "mouth_open"):
             expression, variant = (asked, None) if asked == "happy" else (None, asked)
             cases.append(_case(False, "real_unchanged", judged, base, base.copy(), index, expression, variant))

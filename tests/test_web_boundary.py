@@ -19,6 +19,10 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+# The message catalogue's own test reads lib.web.i18n directly: it checks the web side's words, not a page.
+CATALOGUE_TESTS = {"tests/test_i18n.py"}
+
+
 def python_files() -> list[str]:
     return [str(p.relative_to(ROOT)) for p in sorted(ROOT.glob("**/*.py"))
             if not {".venv", "out", "node_modules"} & set(p.relative_to(ROOT).parts)]
@@ -31,7 +35,7 @@ def test_only_the_web_side_imports_streamlit_or_lib_web() -> None:
     """
     crossing = {}
     for name in python_files():
-        if name.startswith(WEB_SIDE):
+        if name.startswith(WEB_SIDE) or name in CATALOGUE_TESTS:
             continue
         found = {m for m in imported_modules(ROOT / name) if m.startswith("lib.web")}
         if name.startswith(("lib/", "devtools/")):

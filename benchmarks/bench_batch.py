@@ -1,7 +1,8 @@
 """A 40-image batch through the real queue, workers and rate limiter, against the Gemini stand-in.
 
-Prints, per scenario, the ideal time (the larger of the latency bound and the images-per-minute
-bound), the measured time, efficiency (ideal / measured; goal >= 0.9), HTTP calls per image (goal
+Prints, per scenario, the ideal time (every call starting as soon as both the calls-in-flight and the
+images-per-minute limit allow, with no post-processing; see `ideal_seconds`), the measured time,
+efficiency (ideal / measured; goal >= 0.95), HTTP calls per image (goal
 <= 1.05 without faults) and the share of 429 answers (goal <= 5 %), then the same 40 images as a
 one-at-a-time loop for comparison. Uses DATABASE_URL / TEST_DATABASE_URL's server when set (a
 throwaway database), else an embedded server in a temporary directory.
@@ -156,19 +157,36 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
             {"j": submitted.job_id}).one()
     latency_bound = math.ceil(images / in_flight) * latency
     rate_bound = 60.0 * math.floor((images - 1) / ipm) + latency  # a moving one-minute window
-    ideal = max(latency_bound, rate_bound)
+    ideal = ideal_seconds(images, latency=latency, ipm=ipm, in_flight=in_flight)
     calls = stats["generate"]
     rejected = stats["by_outcome"].get("429", 0) + stats["by_outcome"].get("ipm_limit", 0)
     print(f"{images} images at {size}, {workers} worker process(es), latency {latency:.1f} s, {ipm} images/min, "
           f"{in_flight} in flight: "
           f"{final.done} done, {final.failed} failed")
-    print(f"  ideal {ideal:.1f} s (latency bound {latency_bound:.1f} s, rate bound {rate_bound:.1f} s), "
+    print(f"  ideal {ideal:.1f} s (both limits at once; latency alone {latency_bound:.1f} s, rate alone "
+          f"{rate_bound:.1f} s), "
           f"measured {measured:.1f} s, efficiency {ideal / measured:.2f}")
     print(f"  per item: median {timing[0]:.2f} s from start to finish; starts spread over {timing[1]:.1f} s")
     print(f"  where the time went: submit to first start {timing[2]:.2f} s, first start to last image stored "
           f"{timing[3]:.2f} s, then {measured - float(timing[2]) - float(timing[3]):.2f} s until seen done")
     print(f"  HTTP calls per image {calls / images:.2f}, 429 answers {rejected} ({rejected / max(calls, 1):.1%})")
     print(f"  workers: {concurrency} items at once each, {worker_cpu / images:.3f} CPU-s per image")
+
+
+def ideal_seconds(images: int, *, latency: float, ipm: int, in_flight: int, window: float = 60.0) -> float:
+    """When the last answer is in if every call starts the moment both limits allow it and post-processing
+    takes no time: call i waits for call i - in_flight to answer and for call i - ipm to leave the one-minute
+    window. (The two bounds apart undercount: at 20 images/min with 10 in flight, calls 31-40 must also wait
+    for calls 11-20 to leave the window, so 40 images take 66 s, not 63.)"""
+    starts: list[float] = []
+    for i in range(images):
+        at = 0.0
+        if i >= in_flight:
+            at = max(at, starts[i - in_flight] + latency)
+        if i >= ipm:
+            at = max(at, starts[i - ipm] + window)
+        starts.append(at)
+    return starts[-1] + latency
 
 
 def one_at_a_time(base_png: bytes, chosen: list, *, latency: float, size: str) -> None:

@@ -5,6 +5,7 @@ Every test asserts how many HTTP calls reached the stand-in, since each call may
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 from collections.abc import Iterator
@@ -340,3 +341,29 @@ def test_a_damaged_png_answer_is_refused_as_corrupt(base_png: bytes, sleeps: lis
         finally:
             backend.close()
     assert error.kind == "corrupt_image" and "cannot be opened" in error.reason
+
+
+def test_the_gate_is_held_per_http_call_and_not_while_waiting_to_retry(
+    standin: StandinServer, request_: ImageRequest
+) -> None:
+    """The worker's rate limiter is the gate: each call (a retry too) passes it and counts against the
+    quota, and the pause before a retry holds no call slot that another image could use."""
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def gate(model: str) -> Iterator[None]:
+        events.append(f"enter {model}")
+        try:
+            yield
+        finally:
+            events.append("leave")
+
+    standin.force("503", "ok")
+    backend = GeminiBackend(make_backend(standin, []).config, sleep=lambda s: events.append("pause"), gate=gate)
+    try:
+        result = backend.generate(request_)
+    finally:
+        backend.close()
+    assert [a.outcome for a in result.attempts] == ["http_503", "ok"]
+    assert events == [f"enter {MODEL}", "leave", "pause", f"enter {MODEL}", "leave"]
+    assert standin.stats()["generate"] == 2

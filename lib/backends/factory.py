@@ -42,8 +42,9 @@ def price_table(settings: Settings) -> dict[tuple[str, str], float]:
     return prices
 
 
-def make_backend(settings: Settings, name: str | None = None) -> ImageBackend:
-    """The backend called `name` (default: IMAGE_BACKEND)."""
+def make_backend(settings: Settings, name: str | None = None, *, gate: Any = None) -> ImageBackend:
+    """The backend called `name` (default: IMAGE_BACKEND). `gate` is entered around each model call
+    (a worker passes its shared rate limiter's `slot`); the offline renderer calls no model."""
     name = name or settings.image_backend
     if name == "offline":
         from lib.backends.offline import OfflineBackend
@@ -53,7 +54,7 @@ def make_backend(settings: Settings, name: str | None = None) -> ImageBackend:
         config = gemini_config(settings)  # ConfigError without an API key, before importing the SDK
         from lib.backends.gemini import GeminiBackend
 
-        return GeminiBackend(config)
+        return GeminiBackend(config, gate=gate)
     raise InvalidInput(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

@@ -32,6 +32,7 @@ import math
 import struct
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,7 @@ SAFETY_FINISHES = frozenset(
 _TEXT_IN_REASON = 200
 
 Sleep = Callable[[float], None]
+Gate = Callable[[str], AbstractContextManager[Any]]  # model -> held while one HTTP call is out
 
 
 @dataclass(frozen=True)
@@ -138,13 +140,19 @@ def closest_aspect_ratio(width: int, height: int) -> str:
 
 
 class GeminiBackend:
-    """ImageBackend on the real google-genai SDK; `sleep` is the pause between retries (inject in tests)."""
+    """ImageBackend on the real google-genai SDK; `sleep` is the pause between retries (inject in tests).
+
+    `gate` (lib.backends.limiter.ModelLimiter.slot in a worker) is entered around each HTTP call, retries
+    included, and left as soon as the answer is in: a retry counts against the images-per-minute quota,
+    while the pause before it and the reading of an answer hold no call slot.
+    """
 
     name = "gemini"
 
-    def __init__(self, config: GeminiConfig, *, sleep: Sleep = time.sleep) -> None:
+    def __init__(self, config: GeminiConfig, *, sleep: Sleep = time.sleep, gate: Gate | None = None) -> None:
         self.config = config
         self._sleep = sleep
+        self._gate: Gate = gate or (lambda model: nullcontext())
         http_options = types.HttpOptions(
             api_version=config.api_version,
             base_url=config.base_url,
@@ -194,21 +202,28 @@ class GeminiBackend:
 
     def _attempt(self, request: ImageRequest, number: int,
                  attempts: list[Attempt]) -> tuple[bytes, dict[str, Any]]:
-        """One HTTP call plus the reading of its answer; appends exactly one Attempt."""
-        started = time.monotonic()
-        status: int | None = None
+        """One HTTP call (inside the gate) plus the reading of its answer; appends exactly one Attempt."""
+        with self._gate(request.model):
+            started = time.monotonic()
+            try:
+                response = self._call(request)
+            except _Failure as failure:
+                attempts.append(self._failed(request, number, started, failure, _status_of(failure.__cause__)))
+                raise
         try:
-            response = self._call(request)
-            status = 200
             png = read_image(response)
         except _Failure as failure:
-            status = _status_of(failure.__cause__) or status
-            outcome = f"http_{status}" if status and status != 200 else failure.kind
-            attempts.append(Attempt(number, outcome, status, time.monotonic() - started, failure.reason))
-            logger.info("gemini %s attempt %d: %s", request.expression_key, number, outcome)
+            attempts.append(self._failed(request, number, started, failure, _status_of(failure.__cause__) or 200))
             raise
-        attempts.append(Attempt(number, "ok", status, time.monotonic() - started, ""))
+        attempts.append(Attempt(number, "ok", 200, time.monotonic() - started, ""))
         return png, usage_dict(response)
+
+    @staticmethod
+    def _failed(request: ImageRequest, number: int, started: float, failure: _Failure,
+                status: int | None) -> Attempt:
+        outcome = f"http_{status}" if status and status != 200 else failure.kind
+        logger.info("gemini %s attempt %d: %s", request.expression_key, number, outcome)
+        return Attempt(number, outcome, status, time.monotonic() - started, failure.reason)
 
     def _call(self, request: ImageRequest) -> types.GenerateContentResponse:
         """The SDK call; SDK and transport exceptions become _Failure here and nowhere else."""

@@ -2,7 +2,9 @@
 
 With REDIS_URL set the counters live in Redis, so all workers on all machines stay together under
 Gemini's quota; otherwise they live in this process (the embedded default runs one worker).
-The images-per-minute window comes from the `limits` library (moving window).
+The images-per-minute window comes from the `limits` library (moving window). A call waiting for a
+slot in flight sleeps on a Redis list that every release pushes to, so it starts the moment one frees
+instead of at its next poll. The backend enters `slot` around each HTTP call (lib.backends.gemini).
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from lib.backends.base import ImageBackend, ImageRequest, ImageResult
-
 log = logging.getLogger(__name__)
 IN_FLIGHT_TTL_SECONDS = 600  # a worker killed while holding a slot frees it after this
+WAKE_TIMEOUT_SECONDS = 0.5  # a waiter looks again at least this often (a slot freed by the TTL wakes nobody)
 WINDOW_SECONDS = 61
 
 
@@ -53,20 +54,24 @@ class ModelLimiter:
                 semaphore = self._local.setdefault(model, threading.BoundedSemaphore(self.max_in_flight))
             semaphore.acquire()
             return
-        key = f"{self.prefix}:inflight:{model}"
+        key, wake = f"{self.prefix}:inflight:{model}", f"{self.prefix}:inflight-wake:{model}"
         while True:
-            count = self.redis.incr(key)
-            self.redis.expire(key, IN_FLIGHT_TTL_SECONDS)
+            count, _ = self.redis.pipeline().incr(key).expire(key, IN_FLIGHT_TTL_SECONDS).execute()
             if count <= self.max_in_flight:
                 return
-            self.redis.decr(key)
-            self.sleep(0.05)
+            if self.redis.decr(key) < self.max_in_flight:
+                continue  # a slot freed while we counted (its wake-up may have gone to another waiter)
+            # A release between the DECR above and this wait leaves its wake-up in the list: none is lost.
+            self.redis.blpop([wake], timeout=WAKE_TIMEOUT_SECONDS)
 
     def _release_in_flight(self, model: str) -> None:
         if self.redis is None:
             self._local[model].release()
-        else:
-            self.redis.decr(f"{self.prefix}:inflight:{model}")
+            return
+        wake = f"{self.prefix}:inflight-wake:{model}"
+        # One wake-up per release; kept to max_in_flight so unclaimed ones cost at most a look each.
+        (self.redis.pipeline().decr(f"{self.prefix}:inflight:{model}").lpush(wake, 1)
+         .ltrim(wake, 0, self.max_in_flight - 1).expire(wake, IN_FLIGHT_TTL_SECONDS).execute())
 
     def _wait_for_window(self, model: str) -> None:
         key = f"{self.prefix}:ipm:{model}"
@@ -82,16 +87,3 @@ class ModelLimiter:
             yield
         finally:
             self._release_in_flight(model)
-
-
-class LimitedBackend:
-    """Any backend, called only when the shared limiter allows."""
-
-    def __init__(self, inner: ImageBackend, limiter: ModelLimiter) -> None:
-        self.inner = inner
-        self.limiter = limiter
-        self.name = inner.name
-
-    def generate(self, request: ImageRequest) -> ImageResult:
-        with self.limiter.slot(request.model):
-            return self.inner.generate(request)

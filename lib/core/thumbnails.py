@@ -16,6 +16,11 @@ from lib.core.storage import ObjectStore, check_key
 
 THUMB_BOX = (360, 480)  # 3:4, the shape of most character bases
 THUMB_QUALITY = 80
+# Every generated image gets one on the worker, so both are chosen for speed at the same look: a box filter
+# (area average, no aliasing at these 2-3x reductions; a third of Lanczos' time) and WebP effort 2 (a third
+# of effort 4's time for files about a tenth larger).
+THUMB_RESAMPLE = Image.Resampling.BOX
+THUMB_METHOD = 2
 
 
 def thumbnail_key(key: str) -> str:
@@ -30,7 +35,7 @@ def _letterboxed(picture: bytes | Image.Image, box: tuple[int, int]) -> Image.Im
     else:
         with Image.open(io.BytesIO(picture)) as source:
             image = source.convert("RGBA")
-    image.thumbnail(box, Image.Resampling.LANCZOS)
+    image.thumbnail(box, THUMB_RESAMPLE)
     canvas = Image.new("RGBA", box, (0, 0, 0, 0))
     canvas.paste(image, ((box[0] - image.width) // 2, (box[1] - image.height) // 2))
     return canvas
@@ -39,7 +44,7 @@ def _letterboxed(picture: bytes | Image.Image, box: tuple[int, int]) -> Image.Im
 def thumbnail_webp(picture: bytes | Image.Image, *, box: tuple[int, int] = THUMB_BOX) -> bytes:
     """A lossy WebP preview of an image (encoded, or already decoded), letterboxed into `box` on transparency."""
     out = io.BytesIO()
-    _letterboxed(picture, box).save(out, format="WEBP", quality=THUMB_QUALITY, method=4)
+    _letterboxed(picture, box).save(out, format="WEBP", quality=THUMB_QUALITY, method=THUMB_METHOD)
     return out.getvalue()
 
 

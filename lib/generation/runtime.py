@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from lib.backends.base import ImageBackend
 from lib.backends.factory import BACKENDS, make_backend, make_batch_client
-from lib.backends.limiter import LimitedBackend, ModelLimiter
+from lib.backends.limiter import ModelLimiter
 from lib.core import db
 from lib.core.errors import ConfigError
 from lib.core.settings import Settings, get_settings
@@ -53,8 +53,7 @@ class Runtime:
 
     def backend(self, name: str) -> ImageBackend:
         if name not in self._backends:
-            inner = make_backend(self.settings, name)
-            self._backends[name] = inner if name == "offline" else LimitedBackend(inner, self.limiter)
+            self._backends[name] = make_backend(self.settings, name, gate=self.limiter.slot)
         return self._backends[name]
 
 

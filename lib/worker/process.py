@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -37,6 +38,9 @@ def run_worker(settings: Settings, *, concurrency: int | None = None, **options:
     slots = concurrency or settings.worker_concurrency
 
     log.info("worker ready with backends: %s", ", ".join(runtime().warm()))
+    # Everything loaded so far (libraries, the warmed backends) lives as long as the process: keep it out of
+    # the cyclic collector's full passes, which otherwise walk it again and again while images are made.
+    gc.freeze()
     service_calls.start_flushing(lambda: db.get_engine(settings))  # its storage operations, for the alarms
 
     async def serve() -> None:

@@ -1,7 +1,7 @@
 """A 40-image batch through the real queue, workers and rate limiter, against the Gemini stand-in.
 
 Prints, per scenario, the ideal time (every call starting as soon as both the calls-in-flight and the
-images-per-minute limit allow, with no post-processing; see `ideal_seconds`), the measured time,
+images-per-minute limit allow, with no post-processing; see `ideal_starts`), the measured time,
 efficiency (ideal / measured; goal >= 0.95), HTTP calls per image (goal
 <= 1.05 without faults) and the share of 429 answers (goal <= 5 %), then the same 40 images as a
 one-at-a-time loop for comparison. Uses DATABASE_URL / TEST_DATABASE_URL's server when set (a
@@ -157,7 +157,11 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
             {"j": submitted.job_id}).one()
     latency_bound = math.ceil(images / in_flight) * latency
     rate_bound = 60.0 * math.floor((images - 1) / ipm) + latency  # a moving one-minute window
-    ideal = ideal_seconds(images, latency=latency, ipm=ipm, in_flight=in_flight)
+    starts = ideal_starts(images, latency=latency, ipm=ipm, in_flight=in_flight)
+    ideal = starts[-1] + latency
+    last_wave = starts.count(starts[-1])  # answers that arrive together at the very end
+    cores = os.cpu_count() or 1
+    post = last_wave * worker_cpu / images / min(cores, last_wave)  # their post-processing, at best
     calls = stats["generate"]
     rejected = stats["by_outcome"].get("429", 0) + stats["by_outcome"].get("ipm_limit", 0)
     print(f"{images} images at {size}, {workers} worker process(es), latency {latency:.1f} s, {ipm} images/min, "
@@ -171,13 +175,17 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
           f"{timing[3]:.2f} s, then {measured - float(timing[2]) - float(timing[3]):.2f} s until seen done")
     print(f"  HTTP calls per image {calls / images:.2f}, 429 answers {rejected} ({rejected / max(calls, 1):.1%})")
     print(f"  workers: {concurrency} items at once each, {worker_cpu / images:.3f} CPU-s per image")
+    print(f"  the last {last_wave} answers arrive together; at that CPU per image their post-processing takes at "
+          f"least {post:.2f} s on {cores} cores after the ideal: {ideal + post:.1f} s, efficiency against that "
+          f"{(ideal + post) / measured:.2f}")
 
 
-def ideal_seconds(images: int, *, latency: float, ipm: int, in_flight: int, window: float = 60.0) -> float:
-    """When the last answer is in if every call starts the moment both limits allow it and post-processing
-    takes no time: call i waits for call i - in_flight to answer and for call i - ipm to leave the one-minute
-    window. (The two bounds apart undercount: at 20 images/min with 10 in flight, calls 31-40 must also wait
-    for calls 11-20 to leave the window, so 40 images take 66 s, not 63.)"""
+def ideal_starts(images: int, *, latency: float, ipm: int, in_flight: int, window: float = 60.0) -> list[float]:
+    """When each call starts if every call starts the moment both limits allow it: call i waits for call
+    i - in_flight to answer and for call i - ipm to leave the one-minute window. (The two bounds apart
+    undercount: at 20 images/min with 10 in flight, calls 31-40 must also wait for calls 11-20 to leave the
+    window, so 40 images take 66 s, not 63.) The ideal time is the last start plus the latency: every answer
+    in, post-processing taking no time."""
     starts: list[float] = []
     for i in range(images):
         at = 0.0
@@ -186,7 +194,7 @@ def ideal_seconds(images: int, *, latency: float, ipm: int, in_flight: int, wind
         if i >= ipm:
             at = max(at, starts[i - ipm] + window)
         starts.append(at)
-    return starts[-1] + latency
+    return starts
 
 
 def one_at_a_time(base_png: bytes, chosen: list, *, latency: float, size: str) -> None:

@@ -76,8 +76,10 @@ class ModelLimiter:
     def _wait_for_window(self, model: str) -> None:
         key = f"{self.prefix}:ipm:{model}"
         while not self.window.hit(self.per_minute, key):
-            reset = self.window.get_window_stats(self.per_minute, key).reset_time
-            self.sleep(max(0.01, min(reset - time.time(), 5.0)))
+            stats = self.window.get_window_stats(self.per_minute, key)
+            if stats.remaining > 0:
+                continue  # the oldest call left the window between the two looks: try again now
+            self.sleep(max(0.01, min(stats.reset_time - time.time(), 5.0)))
 
     @contextmanager
     def slot(self, model: str) -> Iterator[None]:

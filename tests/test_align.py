@@ -108,3 +108,24 @@ def test_a_decoded_base_shared_by_many_results_scores_them_as_a_fresh_one_would(
         fresh = consistency.score(Image.open(io.BytesIO(base_png)), variant, face_box=box)
         assert shared.score.to_json() == fresh.to_json()
     assert postprocess.decoded_base(base_png) is postprocess.decoded_base(base_png)
+
+
+@pytest.mark.parametrize("answer", [(1776, 2368), (2048, 2048), (1537, 2049)])
+def test_a_big_answer_is_brought_to_the_base_like_one_area_average(answer: tuple[int, int]) -> None:
+    """2K answers are reduced in two steps for speed; the picture must match one area average of the whole
+    (same framing, no shift) to within rounding."""
+    import cv2
+
+    from lib.consistency.align import normalize_to_base
+
+    big = render_portrait(Features(), size=answer).convert("RGB")
+    got = normalize_to_base(big, (768, 1024))
+    arr = np.asarray(big)
+    k = max(768 / answer[0], 1024 / answer[1])
+    nw, nh = max(768, round(answer[0] * k)), max(1024, round(answer[1] * k))
+    one = cv2.resize(arr, (nw, nh), interpolation=cv2.INTER_AREA)
+    x0, y0 = (nw - 768) // 2, (nh - 1024) // 2
+    expected = one[y0 : y0 + 1024, x0 : x0 + 768]
+    assert got.shape == (1024, 768, 4) and (got[..., 3] == 255).all()
+    diff = np.abs(got[..., :3].astype(int) - expected.astype(int))
+    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 8

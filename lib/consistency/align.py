@@ -122,7 +122,12 @@ def normalize_to_base(result: Image.Image, size: tuple[int, int]) -> np.ndarray:
     k = max(size[0] / w, size[1] / h)
     nw, nh = max(size[0], round(w * k)), max(size[1], round(h * k))
     interp = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
-    scaled = arr if (nw, nh) == (w, h) else cv2.resize(arr, (nw, nh), interpolation=interp)
+    step = int(1 / k) if k < 0.5 else 1
+    if step >= 2 and w // step >= nw and h // step >= nh:
+        # A big reduction (a 2K answer to its base) in two area averages: first by a whole factor, which
+        # OpenCV does fast, then the rest. Half the time of one fractional area average, the same look.
+        arr = cv2.resize(arr, (w // step, h // step), interpolation=cv2.INTER_AREA)
+    scaled = arr if arr.shape[:2] == (nh, nw) else cv2.resize(arr, (nw, nh), interpolation=interp)
     x0, y0 = (nw - size[0]) // 2, (nh - size[1]) // 2
     crop = scaled[y0 : y0 + size[1], x0 : x0 + size[0]]
     if crop.shape[2] == 3:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from lib.consistency.align import align_to_base, estimate_transform
+from lib.consistency.align import align_to_base, estimate_transform, normalize_to_base
 from lib.consistency.composite import paste_back
 from lib.consistency.face_parts import FaceParts
 from lib.consistency.score import Score, prepare, score
@@ -53,6 +53,10 @@ def finish(
     base = decoded_base(base_png)
     raw = Image.open(io.BytesIO(raw_png))
     raw.load()
+    if paste and raw.size != base.size:
+        # Scaled to the base once: a 2K answer is resized here, not again by each step below (they all
+        # bring the result to the base's size first, a no-op now).
+        raw = Image.fromarray(normalize_to_base(raw, base.size), "RGBA")
     prepared = prepare(base, raw, face_box=face_box)  # one placement estimate for the score and the paste
     drift = score(base, raw, face_box=face_box, parts=parts, expression=expression, variant=variant,
                   paste_back=paste, prepared=prepared, threshold=threshold)

@@ -129,3 +129,36 @@ def test_a_big_answer_is_brought_to_the_base_like_one_area_average(answer: tuple
     assert got.shape == (1024, 768, 4) and (got[..., 3] == 255).all()
     diff = np.abs(got[..., :3].astype(int) - expected.astype(int))
     assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 8
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_answers_are_decoded_to_the_same_pixels_as_pillow_reads(mode: str) -> None:
+    import io
+
+    from lib.core.images import png_pixels
+
+    picture = render_portrait(Features(), size=(300, 400)).convert(mode)
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    pixels = png_pixels(out.getvalue())
+    assert pixels is not None and pixels.shape == (400, 300, len(mode))
+    assert np.array_equal(pixels, np.asarray(picture))  # channels in RGB(A) order, not OpenCV's BGR
+
+
+@pytest.mark.parametrize("mode", ["P", "L", "I;16", "LA"])
+def test_other_pngs_are_left_to_pillow(mode: str) -> None:
+    import io
+
+    from lib.core.images import png_pixels
+
+    out = io.BytesIO()
+    Image.new(mode, (40, 30)).save(out, format="PNG")
+    assert png_pixels(out.getvalue()) is None
+
+
+def test_a_damaged_answer_is_left_to_pillow_to_refuse() -> None:
+    from lib.core.images import png_pixels
+
+    assert png_pixels(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40) is None
+    assert png_pixels(b"GIF89a" + b"\x00" * 40) is None
+    assert png_pixels(b"\x89PNG") is None

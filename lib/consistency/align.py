@@ -117,7 +117,11 @@ def normalize_to_base(result: Image.Image, size: tuple[int, int]) -> np.ndarray:
     covering (not fitting) keeps the figure at its original scale.
     """
     # Resize before adding an alpha channel: a quarter less work on big opaque model output.
-    arr = np.asarray(result if result.mode in ("RGB", "RGBA") else result.convert("RGBA"))
+    return normalize_pixels(np.asarray(result if result.mode in ("RGB", "RGBA") else result.convert("RGBA")), size)
+
+
+def normalize_pixels(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """normalize_to_base for an RGB or RGBA uint8 array."""
     h, w = arr.shape[:2]
     k = max(size[0] / w, size[1] / h)
     nw, nh = max(size[0], round(w * k)), max(size[1], round(h * k))

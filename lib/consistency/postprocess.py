@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from lib.consistency.align import align_to_base, estimate_transform, normalize_to_base
+from lib.consistency.align import align_to_base, estimate_transform, normalize_pixels, normalize_to_base
 from lib.consistency.composite import paste_back
 from lib.consistency.face_parts import FaceParts
 from lib.consistency.score import Score, prepare, score
-from lib.core.images import png_bytes
+from lib.core.images import png_bytes, png_pixels
 from lib.design.face_box import FaceBox
 
 
@@ -51,12 +51,16 @@ def finish(
     lib.consistency.align.AlignmentFailed when a result cannot be placed on the base.
     """
     base = decoded_base(base_png)
-    raw = Image.open(io.BytesIO(raw_png))
-    raw.load()
-    if paste and raw.size != base.size:
+    pixels = png_pixels(raw_png) if paste else None
+    if pixels is not None:
         # Scaled to the base once: a 2K answer is resized here, not again by each step below (they all
         # bring the result to the base's size first, a no-op now).
-        raw = Image.fromarray(normalize_to_base(raw, base.size), "RGBA")
+        raw = Image.fromarray(normalize_pixels(pixels, base.size), "RGBA")
+    else:
+        raw = Image.open(io.BytesIO(raw_png))
+        raw.load()
+        if paste and raw.size != base.size:
+            raw = Image.fromarray(normalize_to_base(raw, base.size), "RGBA")
     prepared = prepare(base, raw, face_box=face_box)  # one placement estimate for the score and the paste
     drift = score(base, raw, face_box=face_box, parts=parts, expression=expression, variant=variant,
                   paste_back=paste, prepared=prepared, threshold=threshold)

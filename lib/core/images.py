@@ -151,3 +151,17 @@ def png_bytes(image: Image.Image) -> bytes:
     if not ok:
         raise ValueError(f"could not encode a {image.mode} {image.size} image as PNG")
     return encoded.tobytes()
+
+
+def png_pixels(data: bytes) -> np.ndarray | None:
+    """An 8-bit RGB or RGBA PNG's pixels as an RGB(A) array, decoded by OpenCV straight into the array (no
+    Pillow copy, and without holding the GIL); None for anything else (other bit depths, grey, palette), which
+    the caller opens with Pillow. Every model answer passes through here at up to 2K."""
+    # The IHDR chunk follows the 8-byte signature: bit depth at byte 24, colour type (2 RGB, 6 RGBA) at 25.
+    header_ok = len(data) >= 26 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    if not header_ok or data[24] != 8 or data[25] not in (2, 6):
+        return None
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.ndim != 3 or pixels.shape[2] != (3 if data[25] == 2 else 4):
+        return None  # unreadable, or an RGB key colour made transparent: Pillow reads it as it always has
+    return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)

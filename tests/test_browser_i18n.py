@@ -72,6 +72,11 @@ def test_one_full_flow_in_japanese(japanese: Page, studio: RunningStudio, tmp_pa
     expect(tab.get_by_text("5 枚中 5 枚完成").first).to_be_visible(timeout=90_000)
     settle(tab)
     expect(tab.get_by_text("表情", exact=True).first).to_be_visible()  # the grid's header
+    # words the studio builds from a batch's numbers and states are Japanese too
+    picker = tab.locator('input[role="combobox"][value*="5 枚中 5 枚作成 · 5 クレジット · 完了"]')
+    expect(picker).to_have_count(1)  # the batch picker
+    expect(tab.get_by_text(re.compile(r"一貫性 100 · 合格")).first).to_be_visible()  # a card's score line
+    expect(tab.get_by_placeholder("なし：表情のみ")).to_be_visible()  # the empty variants box
     tab.get_by_role("button", name="✓", exact=True).first.click()
     expect(tab.get_by_text("✓ 承認済み")).to_have_count(1)
     expect(tab.get_by_role("button", name=re.compile("元に戻す"))).to_be_visible()

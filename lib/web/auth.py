@@ -299,7 +299,19 @@ def _announce_ended_batches(user: User) -> None:
         notices = inbox.take_unseen(conn, actor=user)
     for notice in notices:
         icon = ":material/check_circle:" if notice.outcome == "done" and not notice.failed else ":material/info:"
-        st.toast(escape_markdown(notice.headline), icon=icon, duration="long")
+        st.toast(escape_markdown(_headline(notice)), icon=icon, duration="long")
+
+
+def _headline(notice: inbox.Notice) -> str:
+    """inbox.headline (the words of emails and webhooks) in the reader's language."""
+    parts = [_("{n} made", n=notice.done)] + [_("{n} failed", n=notice.failed)] * bool(notice.failed) + [
+        _("{n} cancelled", n=notice.cancelled)] * bool(notice.cancelled)
+    if notice.outcome == "done":
+        outcome = _("batch partly failed") if notice.failed else _("batch done")
+    else:
+        outcome = {"failed": _("batch failed"), "cancelled": _("batch cancelled")}.get(notice.outcome, notice.outcome)
+    return _("{character}: {outcome} — {counts}", character=notice.character_name, outcome=outcome,
+             counts=", ".join(parts))
 
 
 def require_admin() -> User:

@@ -42,7 +42,8 @@ def features_inputs(prefill: Features, key: Callable[[str], str]) -> dict[str, A
         chosen["outfit"] = outfit
     offered = [*KNOWN_ACCESSORIES, *(a for a in prefill.accessories if a not in KNOWN_ACCESSORIES)]
     accessories = st.multiselect(_("Accessories"), offered, default=prefill.accessories, accept_new_options=True,
-                                 key=key("accessories"), format_func=words)
+                                 key=key("accessories"), format_func=words,
+                                 placeholder=_("None, or type your own"))
     if accessories:
         chosen["accessories"] = accessories
     notes = st.text_area(_("Notes for prompts (anything else that must stay the same)"), value=prefill.notes,

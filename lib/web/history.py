@@ -9,10 +9,22 @@ from lib.catalog.characters import Character
 from lib.core.settings import Settings
 from lib.generation import batches, jobs, workspace
 from lib.generation.workspace import BatchSummary
-from lib.web import economy, review, state
+from lib.web import economy, review, state, widgets
 from lib.web.i18n import _, _n
 from lib.web.resources import transaction
 from lib.web.widgets import rerun_here
+
+
+def batch_label(b: BatchSummary) -> str:
+    """The picker's line for a batch, in the reader's language (BatchSummary.label is the English one)."""
+    counts = [_("{done}/{items} made", done=b.done, items=b.items)]
+    counts += [_("{n} failed", n=b.failed)] * bool(b.failed) + [_("{n} cancelled", n=b.cancelled)] * bool(b.cancelled)
+    what = " + ".join([b.preset, *(widgets.words(v) for v in b.variants)])
+    size = "" if b.model == "offline" else f" {b.image_size}"
+    status = {"queued": _("queued"), "running": _("running"), "done": _("done"), "failed": _("failed"),
+              "cancelled": _("cancelled")}.get(b.status, b.status)
+    return _("{when} · {what} · {model} · {counts} · {credits} cr · {status}", when=f"{b.created_at:%d %b %H:%M}",
+             what=what, model=f"{b.model}{size}", counts=", ".join(counts), credits=b.credits, status=status)
 
 
 def batch_section(*, user: User, character: Character, settings: Settings) -> None:
@@ -28,7 +40,7 @@ def batch_section(*, user: User, character: Character, settings: Settings) -> No
     chosen: BatchSummary = st.selectbox(
         _("{n} batches of {name}, newest first", n=len(history), name=character.name) if len(history) != 1
         else _("1 batch of {name}", name=character.name), history,
-        index=index, format_func=lambda b: b.label,
+        index=index, format_func=batch_label,
         help=_("Every batch keeps its images and reviews; pick one to see it."))
     if chosen.job_id != watched:
         state.watch_batch(job_id=chosen.job_id, character_id=character.id)

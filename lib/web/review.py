@@ -159,7 +159,7 @@ def _score(item: Difference) -> dict[str, Any] | None:
     if r.notes:
         parts.append(f"{wording.RESTORED.capitalize()}: " + ", ".join(f"{k} {v:.0f}" for k, v in r.restored))
     return {"title": _("{mark} consistency {total} · {verdict}", mark="✔" if r.passed else "⚠",
-                       total=f"{r.total:.0f}", verdict=r.verdict),
+                       total=f"{r.total:.0f}", verdict=_verdict(r.verdict)),
             "help": _("How consistent the image you get is with the base (0–100): total, parts and flags."),
             "parts": parts}
 
@@ -243,6 +243,10 @@ def _plain(item: Difference) -> str:
     return expression_label(item.expression_key) + (f" · {words(item.variant)}" if item.variant else "")
 
 
+def _verdict(verdict: str) -> str:
+    return {"passed": _("passed"), "flagged": _("flagged")}.get(verdict, verdict)
+
+
 def _label(item: Difference) -> str:
     """The item's expression (a character's own expressions are named by their owner) and variant, as Markdown."""
     label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
@@ -265,7 +269,7 @@ def _score_badge(cell: DeltaGenerator, item: Difference) -> None:
         return
     r = wording.read({"total": item.score, **(item.score_parts or {})})
     with cell.popover(_("{mark} consistency {total} · {verdict}", mark="✔" if r.passed else "⚠",
-                        total=f"{r.total:.0f}", verdict=r.verdict), width="stretch"):
+                        total=f"{r.total:.0f}", verdict=_verdict(r.verdict)), width="stretch"):
         st.caption(_("How consistent the image you get is with the base (0–100): total, parts and flags."))
         for name, value in r.parts:
             st.progress(min(max(value / 100, 0.0), 1.0), text=_("{name}: {value:.0f}", name=name, value=value))

@@ -82,16 +82,6 @@ class BatchSummary:
     approved: int
     credits: int
 
-    @property
-    def label(self) -> str:
-        """"30 Nov 14:05 · basic + blink · offline · 5/5 made · 5 cr · done" for a picker."""
-        counts = f"{self.done}/{self.items} made" + (f", {self.failed} failed" if self.failed else "") + (
-            f", {self.cancelled} cancelled" if self.cancelled else "")
-        what = " + ".join([self.preset, *(v.replace("_", " ") for v in self.variants)])
-        size = "" if self.model == "offline" else f" {self.image_size}"
-        return (f"{self.created_at:%d %b %H:%M} · {what} · {self.model}{size} · {counts} · "
-                f"{self.credits} cr · {self.status}")
-
 
 @dataclass(frozen=True)
 class BatchView:

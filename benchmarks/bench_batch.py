@@ -20,6 +20,7 @@ sharing the limits through Redis.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import shutil
@@ -28,7 +29,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -113,6 +117,61 @@ class PrerenderedAnswers:
         return self.answers[found] if found else offline_render(base_png, prompt, width, height)
 
 
+@dataclass
+class BenchStudio:
+    """A throwaway studio for a benchmark: its database, store, a pro user and a drawn character with
+    `images` distinct expressions, and the stand-in's answers to them drawn before any clock starts."""
+
+    url: str
+    home: Path
+    engine: sa.Engine
+    settings: Any
+    store: LocalStore
+    owner: Any
+    character: Any
+    base_png: bytes
+    chosen: list
+    answers: PrerenderedAnswers
+
+
+@contextlib.contextmanager
+def bench_studio(name: str, *, images: int, size: str) -> Iterator[BenchStudio]:
+    home = Path(tempfile.mkdtemp(prefix=f"studio-bench-{name}-")) / "studio"
+    home.mkdir(parents=True)
+    url, server = database(home)
+    engine = sa.create_engine(url)
+    try:
+        migrations.upgrade(engine)
+        settings = load_settings(database_url=url, studio_home=home, worker_stall_seconds=10.0)
+        store = LocalStore(home / "objects")
+        with engine.begin() as conn:
+            owner = users.create_user(conn, email="bench@example.com", password="bench-password-1", plan="pro")
+        image, box = characters.generate_base(Features(), size=(768, 1024))
+        with engine.begin() as conn:
+            character = characters.create_character(conn, store, actor=owner, name="Bench", image=image,
+                                                    source="generated", face_box=box)
+        chosen = expression_list(engine, owner, character, images)
+        width, height = output_size(closest_aspect_ratio(768, 1024), size)
+        yield BenchStudio(url=url, home=home, engine=engine, settings=settings, store=store, owner=owner,
+                          character=character, base_png=image.png, chosen=chosen,
+                          answers=PrerenderedAnswers(image.png, chosen, width, height))
+    finally:
+        engine.dispose()
+        db.dispose_engines()
+        drop(server, url)
+        shutil.rmtree(home.parent, ignore_errors=True)
+
+
+def wait_for_workers(engine: sa.Engine, count: int, *, timeout: float = 60) -> None:
+    """Until `count` workers send heartbeats (they import the SDK and warm up first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if batches.workers_alive(conn, within_seconds=10) >= count:
+                return
+        time.sleep(0.2)
+
+
 def run_scenario(engine, store, owner, character, settings, url, home, *, chosen, latency, ipm, in_flight,
                  concurrency, size, answers, log, workers=1, redis_url=None) -> None:
     images = len(chosen)
@@ -125,12 +184,7 @@ def run_scenario(engine, store, owner, character, settings, url, home, *, chosen
         processes = [worker(url, home, standin, ipm=ipm, in_flight=in_flight, concurrency=concurrency, log=log,
                             redis_url=redis_url) for _ in range(workers)]
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with engine.connect() as conn:
-                    if batches.workers_alive(conn, within_seconds=10) >= workers:
-                        break
-                time.sleep(0.2)
+            wait_for_workers(engine, workers)
             request = jobs.JobRequest(expressions=chosen, variants=[], backend="gemini", model=MODEL,
                                             image_size=size)
             start, cpu_start = time.monotonic(), sum(cpu_seconds(p.pid) for p in processes)
@@ -224,38 +278,16 @@ def main() -> None:
                         help="worker processes; more than one share the limits through --redis-url")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"))
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="studio-bench-batch-")) / "studio"
-    home.mkdir(parents=True)
-    url, server = database(home)
-    engine = sa.create_engine(url)
-    try:
-        migrations.upgrade(engine)
-        settings = load_settings(database_url=url, studio_home=home, worker_stall_seconds=10.0)
-        store = LocalStore(home / "objects")
-        with engine.begin() as conn:
-            owner = users.create_user(conn, email="bench@example.com", password="bench-password-1", plan="pro")
-        image, box = characters.generate_base(Features(), size=(768, 1024))
-        with engine.begin() as conn:
-            character = characters.create_character(conn, store, actor=owner, name="Bench", image=image,
-                                                    source="generated", face_box=box)
-        chosen = expression_list(engine, owner, character, args.images)
-        width, height = output_size(closest_aspect_ratio(768, 1024), args.size)
-        answers = PrerenderedAnswers(image.png, chosen, width, height)
-        common = {"chosen": chosen, "latency": args.latency, "in_flight": args.in_flight, "size": args.size,
-                  "answers": answers, "concurrency": args.concurrency or 2 * args.in_flight, "log": args.worker_log,
+    with bench_studio("batch", images=args.images, size=args.size) as b:
+        common = {"chosen": b.chosen, "latency": args.latency, "in_flight": args.in_flight, "size": args.size,
+                  "answers": b.answers, "concurrency": args.concurrency or 2 * args.in_flight, "log": args.worker_log,
                   "workers": args.workers, "redis_url": args.redis_url if args.workers > 1 else None}
-        run_scenario(engine, store, owner, character, settings, url, home, ipm=600, **common)
+        scenario = (b.engine, b.store, b.owner, b.character, b.settings, b.url, b.home)
+        run_scenario(*scenario, ipm=600, **common)
         if not args.quick:
-            run_scenario(engine, store, owner, character, settings, url, home, ipm=max(args.images // 2, 1),
-                         **common)
+            run_scenario(*scenario, ipm=max(args.images // 2, 1), **common)
         if not args.no_loop:
-            one_at_a_time(image.png, chosen, latency=args.latency, size=args.size)
-    finally:
-        engine.dispose()
-        db.dispose_engines()
-        drop(server, url)
-        shutil.rmtree(home.parent, ignore_errors=True)
-
+            one_at_a_time(b.base_png, b.chosen, latency=args.latency, size=args.size)
 
 if __name__ == "__main__":
     main()

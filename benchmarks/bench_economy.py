@@ -11,9 +11,7 @@ TEST_DATABASE_URL's server when set (a throwaway database), else an embedded ser
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,15 +20,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_batch import MODEL, PrerenderedAnswers, cpu_seconds, database, drop, expression_list, worker
-from devtools.gemini_standin import StandinServer, output_size
-from lib.accounts import users
-from lib.backends.gemini import closest_aspect_ratio
-from lib.catalog import characters
-from lib.core import db, migrations
-from lib.core.settings import load_settings
-from lib.core.storage import LocalStore
-from lib.design.features import Features
+from benchmarks.bench_batch import MODEL, bench_studio, cpu_seconds, wait_for_workers, worker
+from devtools.gemini_standin import StandinServer
 from lib.generation import batches, jobs
 
 
@@ -43,35 +34,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="items the worker post-processes at once")
     parser.add_argument("--worker-log", action="store_true")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="studio-bench-economy-")) / "studio"
-    home.mkdir(parents=True)
-    url, server = database(home)
-    engine = sa.create_engine(url)
-    try:
-        migrations.upgrade(engine)
-        settings = load_settings(database_url=url, studio_home=home, worker_stall_seconds=10.0)
-        store = LocalStore(home / "objects")
-        with engine.begin() as conn:
-            owner = users.create_user(conn, email="bench@example.com", password="bench-password-1", plan="pro")
-        image, box = characters.generate_base(Features(), size=(768, 1024))
-        with engine.begin() as conn:
-            character = characters.create_character(conn, store, actor=owner, name="Bench", image=image,
-                                                    source="generated", face_box=box)
-        chosen = expression_list(engine, owner, character, args.images)
-        width, height = output_size(closest_aspect_ratio(768, 1024), args.size)
-        answers = PrerenderedAnswers(image.png, chosen, width, height)
-        with StandinServer(api_keys=["bench-key"], render=answers) as standin:
+    with bench_studio("economy", images=args.images, size=args.size) as b:
+        engine, owner, character, settings = b.engine, b.owner, b.character, b.settings
+        with StandinServer(api_keys=["bench-key"], render=b.answers) as standin:
             standin.configure(batch_delay_s=args.delay)
-            process = worker(url, home, standin, ipm=600, in_flight=10, concurrency=args.concurrency,
+            process = worker(b.url, b.home, standin, ipm=600, in_flight=10, concurrency=args.concurrency,
                              log=args.worker_log, extra={"ECONOMY_POLL_SECONDS": str(args.poll)})
             try:
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:
-                    with engine.connect() as conn:
-                        if batches.workers_alive(conn, within_seconds=10):
-                            break
-                    time.sleep(0.2)
-                request = jobs.JobRequest(expressions=chosen, variants=[], backend="gemini", model=MODEL,
+                wait_for_workers(engine, 1)
+                request = jobs.JobRequest(expressions=b.chosen, variants=[], backend="gemini", model=MODEL,
                                           image_size=args.size, tier="economy")
                 start, cpu_start = time.monotonic(), cpu_seconds(process.pid)
                 with engine.begin() as conn:
@@ -103,11 +74,6 @@ def main() -> None:
         print(f"  HTTP calls to the stand-in: {calls} ({stats['by_outcome']}), per image {calls / args.images:.3f} "
               f"(goal <= 0.1); generateContent calls {stats['generate']}")
         print(f"  worker CPU {cpu / args.images:.3f} s per image")
-    finally:
-        engine.dispose()
-        db.dispose_engines()
-        drop(server, url)
-        shutil.rmtree(home.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

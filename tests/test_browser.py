@@ -69,14 +69,21 @@ class RunningStudio(NamedTuple):
 @pytest.fixture(scope="module")
 def studio() -> Iterator[RunningStudio]:
     """The whole studio (embedded Postgres, first admin, one worker, web app) on a free port, once per module."""
-    top = Path(tempfile.mkdtemp(prefix="studio-browser-"))  # outside pytest's 0700 tree: Postgres runs as another user
+    with running_studio("browser") as running:
+        yield running
+
+
+@contextmanager
+def running_studio(name: str, **extra: str) -> Iterator[RunningStudio]:
+    """A fresh whole studio with its own home; `extra` settings on top (e.g. GEMINI_BASE_URL of a stand-in)."""
+    top = Path(tempfile.mkdtemp(prefix=f"studio-{name}-"))  # outside pytest's 0700 tree: Postgres runs as another user
     runtime = top / "xdg"
     runtime.mkdir(mode=0o700)
     dropped = ("DATABASE_URL", "TEST_DATABASE_URL", "STUDIO_COOKIE_KEY", "S3_BUCKET", "S3_ENDPOINT_URL",
                "GEMINI_API_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "IMAGE_BACKEND")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env |= {"STUDIO_HOME": str(top / "studio"), "STUDIO_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
-            "XDG_RUNTIME_DIR": str(runtime)}
+            "XDG_RUNTIME_DIR": str(runtime), **extra}
     try:
         with serving(env, top) as running:
             yield running

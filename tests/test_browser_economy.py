@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +15,7 @@ from tests.test_browser import (  # noqa: F401  (fixtures)
     create_character,
     open_page,
     page,
-    serving,
+    running_studio,
     settle,
     shot,
     sign_in_as,
@@ -43,20 +39,9 @@ def standin() -> Iterator[StandinServer]:
 @pytest.fixture(scope="module")
 def studio(standin: StandinServer) -> Iterator[RunningStudio]:
     """The whole studio with Gemini pointed at the stand-in and a fast economy poll."""
-    top = Path(tempfile.mkdtemp(prefix="studio-economy-"))
-    runtime = top / "xdg"
-    runtime.mkdir(mode=0o700)
-    dropped = ("DATABASE_URL", "TEST_DATABASE_URL", "STUDIO_COOKIE_KEY", "S3_BUCKET", "S3_ENDPOINT_URL",
-               "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "IMAGE_BACKEND")
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env |= {"STUDIO_HOME": str(top / "studio"), "STUDIO_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
-            "XDG_RUNTIME_DIR": str(runtime), "GEMINI_API_KEY": "browser-key", "GEMINI_BASE_URL": standin.base_url,
-            "ECONOMY_POLL_SECONDS": "1"}
-    try:
-        with serving(env, top) as running:
-            yield running
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
+    with running_studio("economy", GEMINI_API_KEY="browser-key", GEMINI_BASE_URL=standin.base_url,
+                        ECONOMY_POLL_SECONDS="1") as running:
+        yield running
 
 
 def test_an_economy_batch_from_submit_to_done(page: Page, standin: StandinServer) -> None:  # noqa: F811

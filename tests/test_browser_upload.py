@@ -6,8 +6,6 @@ Its own studio (headless Chromium, `python -m lib run`) with GEMINI_API_KEY poin
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from tests.test_browser import (  # noqa: F401 (browser is a fixture)
     RunningStudio,
     browser,
     new_browser_page,
-    serving,
+    running_studio,
     settle,
     shot,
     sign_in_as,
@@ -40,21 +38,8 @@ def standin() -> Iterator[StandinServer]:
 
 @pytest.fixture(scope="module")
 def gemini_studio(standin: StandinServer) -> Iterator[RunningStudio]:
-    import os
-
-    top = Path(tempfile.mkdtemp(prefix="studio-upload-"))
-    runtime = top / "xdg"
-    runtime.mkdir(mode=0o700)
-    dropped = ("DATABASE_URL", "TEST_DATABASE_URL", "STUDIO_COOKIE_KEY", "S3_BUCKET", "S3_ENDPOINT_URL",
-               "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "IMAGE_BACKEND")
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env |= {"STUDIO_HOME": str(top / "studio"), "STUDIO_ADMIN_PASSWORD": ADMIN_PASSWORD, "PYTHONUNBUFFERED": "1",
-            "XDG_RUNTIME_DIR": str(runtime), "GEMINI_API_KEY": "browser-key", "GEMINI_BASE_URL": standin.base_url}
-    try:
-        with serving(env, top) as running:
-            yield running
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
+    with running_studio("upload", GEMINI_API_KEY="browser-key", GEMINI_BASE_URL=standin.base_url) as running:
+        yield running
 
 
 @pytest.fixture

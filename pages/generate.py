@@ -36,7 +36,7 @@ with right:
     keys = st.multiselect(_("Expressions"), choices, default=list(expressions.PRESETS[preset]),
                           format_func=widgets.expression_label, placeholder=_("Choose expressions"))
     variants = st.multiselect(_("Variants of each expression"), list(expressions.VARIANTS),
-                              format_func=widgets.words, placeholder=_("None: expressions only"))
+                              format_func=widgets.variant_label, placeholder=_("None: expressions only"))
     model = st.selectbox(_("Model"), context.models, help=_("Gemini models need GEMINI_API_KEY; "
                          "your plan decides which ones you can use."))
     size = st.selectbox(_("Size"), balance.allowed_sizes, index=len(balance.allowed_sizes) - 1,

@@ -129,7 +129,7 @@ def test_review_workspace_from_limits_to_the_picked_attempt(page: Page, studio: 
     shot(page, "20_cancelled_batch")
 
     # Over the plan's batch size: the button is disabled with the reason beside it, and a split is offered.
-    choose(page, "Variants of each expression", "mouth open", "blink")
+    choose(page, "Variants of each expression", "Mouth open 口開け", "Blink 目閉じ")
     expect(page.get_by_role("button", name="Generate 15 images")).to_be_disabled()
     expect(page.get_by_text("at most 12 images per batch and this is 15")).to_be_visible()
     shot(page, "21_over_batch_limit")
@@ -138,7 +138,7 @@ def test_review_workspace_from_limits_to_the_picked_attempt(page: Page, studio: 
     expect(page.get_by_text("12 of 12 made").first).to_be_visible(timeout=90_000)
 
     # The grid: one row per expression, the variants beside it.
-    for heading in ("Expression", "mouth open", "blink"):
+    for heading in ("Expression", "Mouth open 口開け", "Blink 目閉じ"):
         expect(page.get_by_text(heading, exact=True).first).to_be_visible()
     expect(page.get_by_text("Neutral 通常", exact=True)).to_have_count(2)  # its tag above, its row in the grid
     no_raw_values(page)

@@ -92,3 +92,23 @@ def test_the_switch_turns_the_pages_japanese(accounts) -> None:
     assert "サインアウト" in [b.label for b in at.button]
     at.switch_page("pages/credits.py").run()  # remembered for the session on the next page
     assert [t.value for t in at.title] == ["クレジット"]
+
+
+def test_variants_are_named_in_both_languages_as_expressions_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variant picker, the grid's column headings and the batch picker name a variant "Mouth open 口開け",
+    as they name an expression "Happy 笑顔" (they showed the bare key "mouth open" in the Japanese UI)."""
+    import datetime as dt
+    import uuid
+
+    from lib.generation.workspace import BatchSummary
+    from lib.web import history, widgets
+
+    assert widgets.variant_label("mouth_open") == "Mouth open 口開け"
+    assert widgets.variant_label("blink") == "Blink 目閉じ"
+    assert widgets.variant_label("wink_left") == "wink left"  # not a known variant: its key in words
+    monkeypatch.setattr(i18n, "language", lambda: "ja")
+    line = history.batch_label(BatchSummary(
+        job_id=uuid.uuid4(), created_at=dt.datetime(2026, 12, 1, 4, 16), made_by="mei", preset="basic",
+        variants=["mouth_open", "blink"], model="offline", image_size="1K", status="done", items=15, done=15,
+        failed=0, cancelled=0, open=0, approved=0, credits=15))
+    assert "basic + Mouth open 口開け + Blink 目閉じ" in line and "完了" in line, line

@@ -20,7 +20,7 @@ def batch_label(b: BatchSummary) -> str:
     5 cr · done"."""
     counts = [_("{done}/{items} made", done=b.done, items=b.items)]
     counts += [_("{n} failed", n=b.failed)] * bool(b.failed) + [_("{n} cancelled", n=b.cancelled)] * bool(b.cancelled)
-    what = " + ".join([b.preset, *(widgets.words(v) for v in b.variants)])
+    what = " + ".join([b.preset, *(widgets.variant_label(v) for v in b.variants)])
     size = "" if b.model == "offline" else f" {b.image_size}"
     status = {"queued": _("queued"), "running": _("running"), "done": _("done"), "failed": _("failed"),
               "cancelled": _("cancelled")}.get(b.status, b.status)

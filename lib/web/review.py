@@ -35,7 +35,7 @@ from lib.web.widgets import (
     rerun_here,
     show_error,
     thumbnail_image,
-    words,
+    variant_label,
 )
 
 # Mouth flaps twice, then a blink: the loop a PNGtuber or a visual novel would play.
@@ -66,7 +66,7 @@ def review_grid(items: list[Difference], *, character: Character, user: User, se
         _compare(ordered, focused, character=character, user=user, settings=settings)
     preview = character.base_source == "upload"
     description = {
-        "columns": [_("Expression"), *(words(v) for v in columns[1:] if v)],
+        "columns": [_("Expression"), *(variant_label(v) for v in columns[1:] if v)],
         "rows": [_row(row, preview=preview, picture=picture) for row in rows],
         "texts": {"approve": _("Approve (A) — picks this attempt for exports"),
                   "reject": _("Reject (X) — never exported"),
@@ -109,7 +109,7 @@ def _row(row: GridRow, *, preview: bool, picture: Callable[[str], str]) -> dict[
         slots.append({"shown": _card(shown, preview=preview, picture=picture, head=(
             _("Attempt {n} of {count}", n=shown.attempt, count=len(slot.attempts)), " " + _("(all below)")))})
         chosen = slot.chosen
-        title = name + (f" · {words(slot.variant)}" if slot.variant else "")
+        title = name + (f" · {variant_label(slot.variant)}" if slot.variant else "")
         strips.append({
             "title": _("{name}: {count} attempts", name=title, count=len(slot.attempts)),
             "attempts": [_card(d, preview=preview, picture=picture, buttons=True, head=(
@@ -240,7 +240,7 @@ def _compare(ordered: list[Difference], focused: UUID, *, character: Character, 
 
 def _plain(item: Difference) -> str:
     """The item's expression and variant as plain text."""
-    return expression_label(item.expression_key) + (f" · {words(item.variant)}" if item.variant else "")
+    return expression_label(item.expression_key) + (f" · {variant_label(item.variant)}" if item.variant else "")
 
 
 def _verdict(verdict: str) -> str:
@@ -249,7 +249,7 @@ def _verdict(verdict: str) -> str:
 
 def _label(item: Difference) -> str:
     """The item's expression (a character's own expressions are named by their owner) and variant, as Markdown."""
-    label = expression_label(item.expression_key) + (f" · {item.variant.replace('_', ' ')}" if item.variant else "")
+    label = expression_label(item.expression_key) + (f" · {variant_label(item.variant)}" if item.variant else "")
     return escape_markdown(label)
 
 

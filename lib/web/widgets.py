@@ -58,6 +58,12 @@ def expression_label(key: str) -> str:
     return f"{found.label_en} {found.label_ja}" if found else key.replace("_", " ")
 
 
+def variant_label(key: str) -> str:
+    """"Mouth open 口開け": a variant named in both languages, as the built-in expressions are."""
+    found = expressions.VARIANTS.get(key)
+    return f"{found.label_en} {found.label_ja}" if found else words(key)
+
+
 def _origin() -> str:
     """Where the browser reaches the studio (scheme and host of the page's URL)."""
     url = urlsplit(st.context.url or "")

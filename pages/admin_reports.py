@@ -33,24 +33,25 @@ refreshed = choices.last_refreshed
 by_email = {u.email: u for u in choices.users}
 c1, c2, c3 = st.columns([2, 1, 2])
 picked = c1.date_input(_("Days (UTC)"), value=(today - dt.timedelta(days=29), today), key="report-days")
-plan_choice = c2.selectbox(_("Plan"), ["All plans", *choices.plans], key="report-plan")
-email_choice = c3.selectbox(_("User"), ["All users", *by_email], key="report-user")
+plan = c2.selectbox(_("Plan"), [None, *choices.plans], format_func=lambda p: _("All plans") if p is None else p,
+                    key="report-plan")
+email_choice = c3.selectbox(_("User"), [None, *by_email], format_func=lambda e: _("All users") if e is None else e,
+                            key="report-user")
 if not isinstance(picked, tuple) or len(picked) != 2:
     st.info(_("Choose the first and the last day of the range."))
     st.stop()
 
 r1, r2 = st.columns([3, 1])
-r1.caption(f"Figures come from the daily rollup, last refreshed {refreshed:%Y-%m-%d %H:%M} UTC "
-           "(the worker refreshes it every 5 minutes; “Refresh now” includes the last few minutes)."
-           if refreshed else "The rollup has never been refreshed: press “Refresh now”.")
+r1.caption(_("Figures come from the daily rollup, last refreshed {when} UTC (the worker refreshes it every 5 "
+             "minutes; “Refresh now” includes the last few minutes).", when=f"{refreshed:%Y-%m-%d %H:%M}")
+           if refreshed else _("The rollup has never been refreshed: press “Refresh now”."))
 if r2.button(_("Refresh now"), key="refresh-rollup"):
     with resources.transaction() as conn:
         rollup.refresh_rollup(conn)
     load.clear()
     st.rerun()
 
-plan = None if plan_choice == "All plans" else plan_choice
-chosen = by_email.get(email_choice)
+chosen = by_email[email_choice] if email_choice else None
 try:
     data = load(picked[0], picked[1], plan, chosen.id if chosen else None)
 except StudioError as exc:
@@ -67,21 +68,21 @@ m2.metric(_("Images made"), headline["images"])
 m3.metric(_("Images failed"), headline["failed"])
 
 CHARTS: dict[str, tuple[str, Callable[[pd.DataFrame], Figure]]] = {
-    "credits_by_day": ("Credits used per day", lambda f: px.bar(
+    "credits_by_day": (_("Credits used per day"), lambda f: px.bar(
         f, x="day", y="credits", color="model", pattern_shape="plan").update_xaxes(type="category")),
-    "cost_vs_revenue": ("Gemini cost and subscription revenue per month" if billing else "Gemini cost per month",
+    "cost_vs_revenue": (_("Gemini cost and subscription revenue per month") if billing else _("Gemini cost per month"),
                         lambda f: px.bar(f, x="month", y=[c for c in ("revenue_usd", "cost_usd") if c in f],
                                          barmode="group", labels={"value": "USD"}).update_xaxes(type="category")),
-    "top_users": ("Top users by credits", lambda f: px.bar(
+    "top_users": (_("Top users by credits"), lambda f: px.bar(
         f, x="credits", y="email", orientation="h", hover_data=["images", "cost_usd"]).update_yaxes(
         autorange="reversed")),
-    "failure_rates": ("Failure and safety-block rates per model", lambda f: px.bar(
+    "failure_rates": (_("Failure and safety-block rates per model"), lambda f: px.bar(
         f, x="model", y=["failure_rate", "safety_rate"], barmode="group", labels={"value": "share"})),
-    "latency": ("Generation time per model (p50, p95)", lambda f: px.bar(
+    "latency": (_("Generation time per model (p50, p95)"), lambda f: px.bar(
         f, x="model", y=["p50_ms", "p95_ms"], barmode="group", labels={"value": "ms"})),
-    "gemini_spend": ("Gemini spend per day: standard, economy and notebook trials", lambda f: px.bar(
+    "gemini_spend": (_("Gemini spend per day: standard, economy and notebook trials"), lambda f: px.bar(
         f, x="day", y="cost_usd", color="line", labels={"cost_usd": "USD"}).update_xaxes(type="category")),
-    "cost_per_approved": ("Cost and Gemini calls per approved image, by model and plan", lambda f: px.bar(
+    "cost_per_approved": (_("Cost and Gemini calls per approved image, by model and plan"), lambda f: px.bar(
         f, x="month", y="usd_per_approved", color="model", pattern_shape="plan", barmode="group",
         hover_data=["approved", "calls_per_approved"], labels={"usd_per_approved": "USD per approved image"})
         .update_xaxes(type="category")),
@@ -112,7 +113,7 @@ with st.form("adjust-credits", clear_on_submit=True):
                                                  reason=reason, key=key)
             state.ADJUSTMENT_KEY.pop()  # the next submit is a new adjustment
             shown = widgets.escape_markdown(who)
-            st.success(f"Recorded {int(amount):+d} credits for {shown}." if recorded
-                       else f"This adjustment was already recorded for {shown}; nothing changed.")
+            st.success(_("Recorded {amount} credits for {who}.", amount=f"{int(amount):+d}", who=shown) if recorded
+                       else _("This adjustment was already recorded for {who}; nothing changed.", who=shown))
         except StudioError as exc:
             widgets.show_error(exc)

@@ -84,8 +84,8 @@ with tab_access:
             widgets.show_error(exc)
     with resources.transaction() as conn:
         locked_until = signin.locked_until(conn, email=target.email)
-    st.caption(f"Sign-in locked until {locked_until:%Y-%m-%d %H:%M %Z} after failed attempts." if locked_until
-               else "Unlocking forgets the account's failed sign-ins from every address.")
+    st.caption(_("Sign-in locked until {when} after failed attempts.", when=f"{locked_until:%Y-%m-%d %H:%M %Z}")
+               if locked_until else _("Unlocking forgets the account's failed sign-ins from every address."))
     if st.button(_("Unlock sign-in")):
         try:
             with resources.transaction() as conn:

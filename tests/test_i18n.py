@@ -21,6 +21,7 @@ SHOWN = re.compile(r"(^st\.|\.)(title|header|subheader|caption|markdown|info|war
                    r"form_submit_button|text_input|text_area|number_input|selectbox|multiselect|toggle|checkbox|"
                    r"radio|segmented_control|date_input|file_uploader|metric|expander|popover|progress|"
                    r"download_button|tabs|spinner|Page)$")
+OPTIONS = re.compile(r"\.(selectbox|multiselect|radio|segmented_control)$")
 KEYWORDS = ("label", "help", "caption", "placeholder", "title", "text")
 ALLOWED = {"Language / 言語"}  # the switch names itself in both languages
 
@@ -35,6 +36,13 @@ def _shown_literals(path: Path) -> list[str]:
         if isinstance(node.func, ast.Attribute) and node.func.attr == "tabs" and node.args \
                 and isinstance(node.args[0], ast.List):
             shown = node.args[0].elts
+        translated = any(k.arg == "format_func" and ast.unparse(k.value) == "_" for k in node.keywords)
+        if OPTIONS.search(ast.unparse(node.func)) and len(node.args) > 1 and isinstance(node.args[1], ast.List) \
+                and not translated:
+            shown += node.args[1].elts  # literal options are read too ("All plans")
+        while any(isinstance(arg, ast.IfExp) for arg in shown):  # both branches of `a if c else b` are shown
+            shown = [part for arg in shown
+                     for part in ((arg.body, arg.orelse) if isinstance(arg, ast.IfExp) else (arg,))]
         for arg in shown:
             if isinstance(arg, ast.JoinedStr) or (
                     isinstance(arg, ast.Constant) and isinstance(arg.value, str) and re.search("[A-Za-z]{2}", arg.value)

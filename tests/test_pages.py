@@ -297,4 +297,4 @@ def test_regenerate_in_the_review_grid_adds_an_attempt_beside_the_first(accounts
     assert [(d.expression_key, d.variant, d.attempt, d.status) for d in redone] == [
         ("happy", None, 1, "done"), ("happy", "blink", 1, "done"), ("happy", "blink", 2, "queued")]
     assert "2 of 3 made · 1 in progress" in [p.proto.text for p in at.get("progress")]
-    assert "Making Happy 笑顔 · blink again" in messages(at)
+    assert "Making Happy 笑顔 · Blink 目閉じ again" in messages(at)

@@ -33,10 +33,9 @@ refreshed = choices.last_refreshed
 by_email = {u.email: u for u in choices.users}
 c1, c2, c3 = st.columns([2, 1, 2])
 picked = c1.date_input(_("Days (UTC)"), value=(today - dt.timedelta(days=29), today), key="report-days")
-plan = c2.selectbox(_("Plan"), [None, *choices.plans], format_func=lambda p: _("All plans") if p is None else p,
-                    key="report-plan")
-email_choice = c3.selectbox(_("User"), [None, *by_email], format_func=lambda e: _("All users") if e is None else e,
-                            key="report-user")
+# "" stands for everyone: no plan or email is empty.
+plan = c2.selectbox(_("Plan"), ["", *choices.plans], format_func=lambda p: p or _("All plans"), key="report-plan")
+email_choice = c3.selectbox(_("User"), ["", *by_email], format_func=lambda e: e or _("All users"), key="report-user")
 if not isinstance(picked, tuple) or len(picked) != 2:
     st.info(_("Choose the first and the last day of the range."))
     st.stop()
@@ -53,7 +52,7 @@ if r2.button(_("Refresh now"), key="refresh-rollup"):
 
 chosen = by_email[email_choice] if email_choice else None
 try:
-    data = load(picked[0], picked[1], plan, chosen.id if chosen else None)
+    data = load(picked[0], picked[1], plan or None, chosen.id if chosen else None)
 except StudioError as exc:
     widgets.show_error(exc)
     st.stop()

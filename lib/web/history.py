@@ -16,8 +16,8 @@ from lib.web.widgets import rerun_here
 
 
 def batch_label(b: BatchSummary) -> str:
-    """The batch picker's line in the reader's language, e.g. "01 Dec 04:16 · basic + blink · offline · 5/5 made ·
-    5 cr · done"."""
+    """The batch picker's line in the reader's language, e.g. "01 Dec 04:16 · basic + Blink 目閉じ · offline ·
+    5/5 made · 5 cr · done"."""
     counts = [_("{done}/{items} made", done=b.done, items=b.items)]
     counts += [_("{n} failed", n=b.failed)] * bool(b.failed) + [_("{n} cancelled", n=b.cancelled)] * bool(b.cancelled)
     what = " + ".join([b.preset, *(widgets.variant_label(v) for v in b.variants)])

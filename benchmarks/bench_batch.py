@@ -289,5 +289,6 @@ def main() -> None:
         if not args.no_loop:
             one_at_a_time(b.base_png, b.chosen, latency=args.latency, size=args.size)
 
+
 if __name__ == "__main__":
     main()

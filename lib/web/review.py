@@ -249,8 +249,7 @@ def _verdict(verdict: str) -> str:
 
 def _label(item: Difference) -> str:
     """The item's expression (a character's own expressions are named by their owner) and variant, as Markdown."""
-    label = expression_label(item.expression_key) + (f" · {variant_label(item.variant)}" if item.variant else "")
-    return escape_markdown(label)
+    return escape_markdown(_plain(item))
 
 
 def _caption(item: Difference, *, preview: bool, head: str | None = None) -> str:

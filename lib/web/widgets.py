@@ -55,7 +55,7 @@ def words(key: str) -> str:
 def expression_label(key: str) -> str:
     """"Happy 笑顔" for built-ins, the key for a character's own expressions."""
     found = expressions.LIBRARY.get(key)
-    return f"{found.label_en} {found.label_ja}" if found else key.replace("_", " ")
+    return f"{found.label_en} {found.label_ja}" if found else words(key)
 
 
 def variant_label(key: str) -> str:

@@ -299,7 +299,10 @@ def test_main_flow_from_new_member_to_admin_report(page: Page, browser: Browser,
     loaded = "images => images.map(i => [i.src.slice(0, 40), i.complete && i.naturalWidth > 0])"
     shown = page.locator('[data-testid="stImage"] img').evaluate_all(loaded)
     assert shown and all("/files/" in src and ok for src, ok in shown), shown  # signed links, never /media
-    thumbnails = page.locator("img.mg-pic").evaluate_all(loaded)  # the review grid's own element
+    pictures = page.locator("img.mg-pic")  # the review grid's own element, drawn by its script after the run
+    expect(pictures).to_have_count(5)
+    page.wait_for_function("[...document.querySelectorAll('img.mg-pic')].every(i => i.complete)")  # loaded or broken
+    thumbnails = pictures.evaluate_all(loaded)
     assert len(thumbnails) == 5, thumbnails
     assert all(src.startswith("data:image/webp;base64,") and ok for src, ok in thumbnails), thumbnails
     page.get_by_role("button", name="✓", exact=True).first.click()

@@ -102,6 +102,24 @@ def test_the_switch_turns_the_pages_japanese(accounts) -> None:
     assert [t.value for t in at.title] == ["クレジット"]
 
 
+def _callback_without_the_switch() -> None:
+    import streamlit as st
+
+    from lib.web import i18n, state
+
+    if state.LANGUAGE.get() is None:
+        state.LANGUAGE.set("ja")
+    st.button("go", on_click=i18n._remember_choice)  # the switch's callback, its widget absent from this run
+
+
+def test_the_switch_callback_keeps_the_choice_when_its_widget_is_gone() -> None:
+    """Streamlit can call the callback after it dropped the switch's key (seen on a sign-out's rerun)."""
+    at = AppTest.from_function(_callback_without_the_switch).run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["studio_language"] == "ja"
+
+
 def test_variants_are_named_in_both_languages_as_expressions_are(monkeypatch: pytest.MonkeyPatch) -> None:
     """The variant picker, the grid's column headings and the batch picker name a variant "Mouth open 口開け",
     as they name an expression "Happy 笑顔" (they showed the bare key "mouth open" in the Japanese UI)."""

@@ -211,6 +211,11 @@ def test_server_side_session_end_signs_the_browser_out(accounts, engine) -> None
     assert [b.label for b in at.button] == ["Sign in"]  # the form is back at once
 
 
+def _leading(at: AppTest) -> list[str]:
+    """The kinds of the main area's first two elements."""
+    return [type(e).__name__ for e in list(at.main.children.values())[:2]]
+
+
 def test_sign_out_ends_sessions_server_side(accounts, engine) -> None:
     _, member = accounts
     at = sign_in(app(), "mei@example.com")
@@ -222,8 +227,15 @@ def test_sign_out_ends_sessions_server_side(accounts, engine) -> None:
     assert [b.label for b in at.button] == ["Sign in"]
     assert "You have signed out." in messages(at)
     assert not at.title
+    assert _leading(at) == ["Info", "Block"]  # the notice, then the form
+    at.run()  # the next run (the browser's cookie delete answers with one) keeps the notice
+    assert "You have signed out." in messages(at)
+    # In the same places: the sign-out run also draws the cookie delete, and a form that moved by one left
+    # a stale second form in a browser whose rerun was cut short.
+    assert _leading(at) == ["Info", "Block"]
     at = sign_in(at, "mei@example.com")  # signing in again starts a fresh, valid session
     assert [t.value for t in at.title] == ["Characters"]
+    assert "You have signed out." not in messages(at)
 
 
 def test_draw_a_base_then_generate_a_preset(accounts, engine, studio) -> None:

@@ -222,6 +222,10 @@ def _locked_message(creds: dict) -> str:
 
 def _sign_in() -> User | None:
     """Run the sign-in step of this script run: the valid signed-in user, or None with the form shown."""
+    # First, so they hold the same place on every run: the library's cookie components before them come and
+    # go (a sign-out's delete), and a rerun cut short then left a stale second form on the page.
+    notice = st.empty()  # filled once the attempt is known: the notice must not outlive the form
+    form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
     creds = _credentials(_source())
     auth = _authenticator(creds)
     if state.SIGN_OUT.pop():
@@ -231,18 +235,21 @@ def _sign_in() -> User | None:
         state.VIEWER.pop()
         state.REMEMBER_COOKIE.pop()  # stop writing the cookie the sign-out deletes
         state.FORGET_COOKIE.set(True)
-        st.info(_("You have signed out."))
+        state.SIGNED_OUT.set(True)
     elif state.FORGET_COOKIE.get():
         _forget_browser(auth)
     _refuse_cookie_of_inactive_account(creds)
-    form = st.empty()  # emptied after a successful sign-in, so the form leaves in the same run
     just_signed_in = not state.AUTH_STATUS.get()
     if not _show_form(auth, form, creds):
         return None
     status = state.AUTH_STATUS.get()
+    if status is not None:
+        state.SIGNED_OUT.set(False)
     if status is False:
         st.error(_("Wrong email or password."))
     if not status:
+        if state.SIGNED_OUT.get():  # on every run until a sign-in: a rerun (the cookie delete's) must not wipe it
+            notice.info(_("You have signed out."))
         return None
     user = _validated_user()
     if user is not None:

@@ -64,7 +64,14 @@ def _n(one: str, many: str, n: int, /, **values: object) -> str:
 
 
 def _remember_choice() -> None:
-    state.LANGUAGE.set(st.session_state[_SWITCH_KEY])
+    """The switch's on_change: keep the reader's choice for this browser session.
+
+    Streamlit can call it in a run after it dropped the switch's key (the frontend still reported the widget,
+    seen after a sign-out's rerun); there is no new choice then, so the one held stays.
+    """
+    chosen = st.session_state.get(_SWITCH_KEY)
+    if chosen in LANGUAGES:
+        state.LANGUAGE.set(chosen)
 
 
 def language_switch() -> None:

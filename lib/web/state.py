@@ -81,6 +81,7 @@ VIEWER: Slot[UUID | None] = Slot("studio_viewer", None)  # the signed-in user's 
 SIGN_OUT: Slot[bool] = Slot("studio_sign_out", False)  # set by the Sign out button, acted on by the next run
 REMEMBER_COOKIE: Slot[RememberCookie | None] = Slot("studio_remember_cookie", None)
 FORGET_COOKIE: Slot[bool] = Slot("studio_forget_cookie", False)  # a sign-out's cookie delete not yet confirmed
+SIGNED_OUT: Slot[bool] = Slot("studio_signed_out", False)  # the form says "You have signed out." until a sign-in
 FLASH: Slot[str | None] = Slot("studio_flash", None)  # a confirmation shown once after the next st.rerun
 
 # streamlit-authenticator's values (its `login` writes them; the gate reads and clears them).

@@ -75,9 +75,20 @@ def _credentials(source: str) -> dict:
 
 
 def _on_login(details: dict) -> None:
+    """A sign-in through the form: record it and hold a new re-authentication cookie for `_remember_browser`.
+
+    Held here, in the library's callback, because the run that signs in can be cut short by a rerun (the
+    cookie reader reporting a change) before it reaches `_remember_browser`; the next run already finds
+    the user signed in, and the cookie must still be written.
+    """
     state.AUTHENTICATED_AT.set(datetime.now(UTC))
+    s = settings()
+    email = details["username"]
+    expires = datetime.now() + timedelta(days=s.studio_cookie_days)
+    token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
+    state.REMEMBER_COOKIE.set(state.RememberCookie(email=email, token=token, expires=expires))
     with transaction() as conn:
-        signin.record_success(conn, email=details["username"], source=_source())
+        signin.record_success(conn, email=email, source=_source())
 
 
 def _on_sign_out(user_id: object) -> None:
@@ -149,8 +160,8 @@ def _validated_user() -> User | None:
         return users.session_user(conn, email=email, authenticated_at=authenticated_at)
 
 
-def _remember_browser(auth: stauth.Authenticate, email: str, *, renew: bool) -> None:
-    """Write the re-authentication cookie where it survives this run (`renew`: a new one for a new sign-in).
+def _remember_browser(auth: stauth.Authenticate, email: str) -> None:
+    """Write the re-authentication cookie `_on_login` holds, on every run until the browser has it.
 
     The library writes it from a component inside the sign-in form, and `form.empty()` removes that
     component before the browser mounts it: without this, a reload or a pasted URL signed people out.
@@ -163,14 +174,9 @@ def _remember_browser(auth: stauth.Authenticate, email: str, *, renew: bool) -> 
     s = settings()
     manager = auth.cookie_controller.cookie_model.cookie_manager
     remembered = state.REMEMBER_COOKIE.get()
-    if renew:
-        expires = datetime.now() + timedelta(days=s.studio_cookie_days)
-        token = jwt.encode({"username": email, "exp_date": expires.timestamp()}, s.cookie_key(), algorithm="HS256")
-        remembered = state.RememberCookie(email=email, token=token, expires=expires)
-        state.REMEMBER_COOKIE.set(remembered)
     if remembered is None or remembered.email != email or not remembered.token:
         return  # signed in by a cookie the browser holds, or written already
-    if not renew and (manager.cookies or {}).get(s.studio_cookie_name) == remembered.token:
+    if (manager.cookies or {}).get(s.studio_cookie_name) == remembered.token:
         state.REMEMBER_COOKIE.set(dataclasses.replace(remembered, token=""))  # the browser has it
         return
     key = "studio_remember_" + hashlib.sha256(remembered.token.encode()).hexdigest()[:16]
@@ -239,7 +245,6 @@ def _sign_in() -> User | None:
     elif state.FORGET_COOKIE.get():
         _forget_browser(auth)
     _refuse_cookie_of_inactive_account(creds)
-    just_signed_in = not state.AUTH_STATUS.get()
     if not _show_form(auth, form, creds):
         return None
     status = state.AUTH_STATUS.get()
@@ -254,7 +259,7 @@ def _sign_in() -> User | None:
     user = _validated_user()
     if user is not None:
         form.empty()
-        _remember_browser(auth, user.email, renew=just_signed_in)
+        _remember_browser(auth, user.email)
         return user
     state.forget_sign_in()  # ended server-side (sign-out elsewhere, password reset, disabled account)
     st.warning(_("Your session has ended. Please sign in again."))

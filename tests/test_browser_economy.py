@@ -52,8 +52,10 @@ def test_an_economy_batch_from_submit_to_done(page: Page, standin: StandinServer
     open_page(page, "Generate")
     page.get_by_test_id("stSelectbox").filter(has_text="Model").click()
     page.get_by_role("option", name="gemini-3.1-flash-image", exact=True).click()
+    size = page.get_by_test_id("stSelectbox").filter(has_text="Size")
+    expect(size.locator("input")).to_be_enabled()  # offline has one size: the box opens once the rerun lands
     settle(page)
-    page.get_by_test_id("stSelectbox").filter(has_text="Size").click()
+    size.click()
     page.get_by_role("option", name="1K", exact=True).click()
     settle(page)
     caption = page.get_by_text("you have 1500 available").first

@@ -288,6 +288,41 @@ def test_a_worker_process_generates_a_batch(studio) -> None:
     assert (b.held, b.used_this_period) == (0, 6)
 
 
+def test_two_items_ending_at_once_end_their_job(studio) -> None:
+    """The last two items of a job, each ending in its own transaction while the other is uncommitted: the
+    job must end. Each refresh had counted the other item as still open, and the job stayed 'running'."""
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    submitted = submit(studio, owner, character, job_request(["happy", "sad"]))
+    ended = "UPDATE differences SET status = 'done', image_key = 'k', finished_at = now() WHERE id = :id"
+    with studio.engine.connect() as conn:
+        first, second = conn.execute(text("SELECT id FROM differences WHERE job_id = :job ORDER BY position"),
+                                     {"job": submitted.job_id}).scalars().all()
+
+    def end_second() -> None:
+        with studio.engine.begin() as conn:
+            conn.execute(text(ended), {"id": second})
+            pipeline.refresh_job_status(conn, job_id=submitted.job_id)
+
+    with studio.engine.begin() as conn:
+        conn.execute(text(ended), {"id": first})
+        pipeline.refresh_job_status(conn, job_id=submitted.job_id)
+        other = threading.Thread(target=end_second)
+        other.start()
+        for _ in range(200):  # until the other transaction waits on this one's lock of the job
+            if count(studio.engine, "SELECT count(*) FROM pg_locks WHERE NOT granted") and other.is_alive():
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the second item's transaction never waited for the first")
+    other.join(timeout=30)
+    assert not other.is_alive()
+    with studio.engine.connect() as conn:
+        status = conn.execute(text("SELECT status FROM generation_jobs WHERE id = :job"),
+                              {"job": submitted.job_id}).scalar_one()
+    assert status == "done"
+
+
 def test_jobs_queued_under_the_old_task_names_still_run(studio) -> None:
     """Jobs an older studio queued as `generate_item(item_id=…)` are run by today's worker and charged once."""
     owner = make_member(studio.engine)

@@ -95,7 +95,7 @@ def _cancel_if_owner_disabled(conn: Connection, difference_id: UUID) -> bool:
     if row is None:
         return False
     ledger.release(conn, difference_id=difference_id)
-    conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
+    refresh_job_status(conn, job_id=row.job_id)
     return True
 
 
@@ -171,7 +171,7 @@ def _store_and_finish(engine: Engine, store: ObjectStore, row: Any, result: Any,
         }).one_or_none()
         if done is not None:
             _charge(conn, row, sha256)  # same transaction: an image is charged exactly once
-            conn.execute(q("refresh_job_status"), {"job_id": str(row.job_id)})
+            refresh_job_status(conn, job_id=row.job_id)
             return "done"
         status = _status(conn, row.id)
     if status != "done":  # not ours to keep: a finished run (redelivery) already owns these keys
@@ -212,6 +212,16 @@ def _fail(
         "difference_id": str(difference_id), "reason": reason, "kind": kind, "attempts": json.dumps(attempts)}).first()
     if failed is not None:
         ledger.release(conn, difference_id=difference_id)  # a failed image costs nothing
+    refresh_job_status(conn, job_id=job_id)
+
+
+def refresh_job_status(conn: Connection, *, job_id: UUID) -> None:
+    """Set the job's status from its items' after one of them ended in this transaction.
+
+    The job row is locked first, in its own statement: the refresh that follows then takes its snapshot after
+    any other item transaction of this job has committed, so the last of two items ending at once sees both.
+    """
+    conn.execute(q("lock_job"), {"job_id": str(job_id)})
     conn.execute(q("refresh_job_status"), {"job_id": str(job_id)})
 
 

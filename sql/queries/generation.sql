@@ -45,6 +45,12 @@ UPDATE differences SET status = 'failed', failure_reason = :reason, failure_kind
 WHERE id = CAST(:difference_id AS uuid) AND status IN ('queued', 'running')
 RETURNING id, job_id;
 
+-- name: lock_job
+-- Taken before refresh_job_status: item transactions ending at once then refresh one after another, each
+-- counting the others' committed items (under READ COMMITTED two refreshes in flight each saw the other item
+-- still open, and the job stayed 'running' with every item ended).
+SELECT id FROM generation_jobs WHERE id = CAST(:job_id AS uuid) FOR UPDATE;
+
 -- name: refresh_job_status
 -- A job is running while any item is, and ends when every item has ended (done if any image was made).
 UPDATE generation_jobs j SET

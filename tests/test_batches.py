@@ -14,6 +14,7 @@ from devtools.gemini_standin import StandinServer
 from lib.accounts import users
 from lib.backends.offline import OfflineBackend
 from lib.catalog import characters
+from lib.core import migrations
 from lib.core.errors import InvalidInput, NotFound
 from lib.credits import ledger
 from lib.design import expressions
@@ -321,6 +322,25 @@ def test_two_items_ending_at_once_end_their_job(studio) -> None:
         status = conn.execute(text("SELECT status FROM generation_jobs WHERE id = :job"),
                               {"job": submitted.job_id}).scalar_one()
     assert status == "done"
+
+
+def test_the_migration_ends_jobs_left_running_with_every_item_ended(studio) -> None:
+    owner = make_member(studio.engine)
+    character = make_character(studio, owner)
+    stuck = submit(studio, owner, character, job_request(["happy", "sad"]))
+    open_job = submit(studio, owner, character, job_request(["angry"]))
+    repair = (migrations.MIGRATIONS_DIR / "0019_end_jobs_left_running.sql").read_text()
+    with studio.engine.begin() as conn:
+        conn.execute(text("UPDATE differences SET status = 'done', image_key = 'k', finished_at = now() "
+                          "WHERE job_id = :job"), {"job": stuck.job_id})
+        conn.execute(text("UPDATE generation_jobs SET status = 'running' WHERE id = :job"), {"job": stuck.job_id})
+        migrations.run_script(conn, repair)
+        ended = dict(conn.execute(text("SELECT id, status FROM generation_jobs WHERE id IN (:a, :b)"),
+                                  {"a": stuck.job_id, "b": open_job.job_id}).all())
+        told = conn.execute(text("SELECT outcome, done FROM notifications WHERE job_id = :job"),
+                            {"job": stuck.job_id}).all()
+    assert ended == {stuck.job_id: "done", open_job.job_id: "queued"}  # a job with an item still open stays
+    assert [tuple(t) for t in told] == [("done", 2)]
 
 
 def test_jobs_queued_under_the_old_task_names_still_run(studio) -> None:

@@ -48,8 +48,10 @@ RETURNING id, job_id;
 -- name: lock_job
 -- Taken before refresh_job_status: item transactions ending at once then refresh one after another, each
 -- counting the others' committed items (under READ COMMITTED two refreshes in flight each saw the other item
--- still open, and the job stayed 'running' with every item ended).
-SELECT id FROM generation_jobs WHERE id = CAST(:job_id AS uuid) FOR UPDATE;
+-- still open, and the job stayed 'running' with every item ended). NO KEY UPDATE, the lock the refresh's own
+-- UPDATE takes: FOR UPDATE also waits for the key-share locks that rows inserted with this job_id hold, and
+-- two item transactions that had both inserted such rows deadlocked.
+SELECT id FROM generation_jobs WHERE id = CAST(:job_id AS uuid) FOR NO KEY UPDATE;
 
 -- name: refresh_job_status
 -- A job is running while any item is, and ends when every item has ended (done if any image was made).

@@ -21,7 +21,7 @@ def imported_modules(path: Path) -> set[str]:
 
 # Tests of the web side's own modules, not of a page: the message catalogue's reads lib.web.i18n (the web
 # side's words); the sign-in gate's replaces one step of lib.web.auth for one run (a run cut short).
-CATALOGUE_TESTS = {"tests/test_i18n.py", "tests/test_web_auth.py"}
+WEB_MODULE_TESTS = {"tests/test_i18n.py", "tests/test_web_auth.py"}
 
 
 def python_files() -> list[str]:
@@ -36,7 +36,7 @@ def test_only_the_web_side_imports_streamlit_or_lib_web() -> None:
     """
     crossing = {}
     for name in python_files():
-        if name.startswith(WEB_SIDE) or name in CATALOGUE_TESTS:
+        if name.startswith(WEB_SIDE) or name in WEB_MODULE_TESTS:
             continue
         found = {m for m in imported_modules(ROOT / name) if m.startswith("lib.web")}
         if name.startswith(("lib/", "devtools/")):
